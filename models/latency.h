@@ -1,0 +1,36 @@
+/*
+ * latency - the sending host's latencies and shared resources: DNS MX lookups (with tempfails and a
+ * TTL cache), TLS handshakes (round trips plus CPU time on the host's cores), and the queue disk
+ * (writes and fsyncs through one shared device with a service-time distribution).
+ *
+ * CPU and disk are shared FIFO servers: when many deliveries want them at once they queue, which is
+ * what makes delivery bursty under contention (seeds: "disk I/O latency causing queue file contention").
+ */
+#ifndef LATENCY_H
+#define LATENCY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/sim_dist.h"
+#include "sim/sim_time.h"
+
+typedef struct latency_config {
+    /* DNS */
+    sim_dist dns_mx;               /* seconds per MX+A lookup (cache miss) */
+    double dns_tempfail;           /* probability a lookup tempfails ("Host or domain name not found...try again") */
+    sim_time_t dns_ttl;            /* cache lifetime of a successful lookup; 0 = no cache */
+    /* TLS (client side: smtp_tls_security_level may/encrypt and the receiver offers STARTTLS) */
+    bool tls;                      /* the MTA uses STARTTLS when offered */
+    uint32_t tls_round_trips;      /* extra round trips for STARTTLS + handshake (default 2) */
+    sim_dist tls_cpu;              /* seconds of CPU per handshake on the sending host */
+    uint32_t cores;                /* the sending host's cores (shared by all handshakes); 0 = unlimited */
+    /* Disk */
+    bool disk_enabled;             /* false = instantaneous disk */
+    sim_dist disk_fsync;           /* seconds per queue-file write+fsync on the shared disk */
+    uint32_t disk_writes_per_message; /* fsyncs on arrival (cleanup) ; default 1 */
+    uint32_t disk_writes_per_delivery;/* fsyncs per delivery attempt that changes the queue file; default 1 */
+} latency_config;
+
+#endif

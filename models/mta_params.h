@@ -1,0 +1,103 @@
+/*
+ * mta_params - the sending MTA's configuration, in Postfix's own parameter names and defaults
+ * (reference: postfix-model.md sections 1, 6, 8). The scenario loader fills these; an operator can
+ * paste `postconf -n` output into `mta.postfix:` and per-transport `<transport>_<param>` overrides.
+ *
+ * Two sender kinds: a Postfix MTA (the default) and an application pool (N workers, one connection
+ * each, fixed retry delay) - how web applications often send, for comparison.
+ */
+#ifndef MTA_PARAMS_H
+#define MTA_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/latency.h"
+#include "sim/sim_time.h"
+
+/* Concurrency feedback g(N)/f(N): "N", "N/M", "N/concurrency", "N/sqrt_concurrency" (qmgr_feedback.c). */
+typedef enum { MTA_FEEDBACK_CONSTANT, MTA_FEEDBACK_CONCURRENCY, MTA_FEEDBACK_SQRT_CONCURRENCY } mta_feedback_kind;
+typedef struct mta_feedback {
+    mta_feedback_kind kind;
+    double value; /* CONSTANT: the value in [0,1]; otherwise the numerator */
+} mta_feedback;
+
+/* Per-transport parameters, resolved: the transport's override, else the global, else Postfix's default. */
+typedef struct mta_transport_params {
+    uint32_t maxproc;                          /* master.cf maxproc; default_process_limit 100 */
+    uint32_t initial_destination_concurrency;  /* 5 */
+    uint32_t destination_concurrency_limit;    /* 20; 0 = no limit */
+    mta_feedback positive_feedback;            /* "1" */
+    mta_feedback negative_feedback;            /* "1" */
+    double failed_cohort_limit;                /* 1; 0 = never dead */
+    uint32_t destination_recipient_limit;      /* 50; 0 = unlimited */
+    sim_time_t destination_rate_delay;         /* 0 */
+    sim_time_t transport_rate_delay;           /* 0 */
+    /* smtp(8) client */
+    bool connection_cache_on_demand;           /* smtp_connection_cache_on_demand = yes */
+    char **connection_cache_destinations;      /* smtp_connection_cache_destinations (always cached); NULL-terminated */
+    sim_time_t connection_cache_time_limit;    /* smtp_connection_cache_time_limit 2s (capped by connection_cache_ttl_limit 2s) */
+    sim_time_t connection_reuse_time_limit;    /* smtp_connection_reuse_time_limit 300s */
+    uint32_t connection_reuse_count_limit;     /* smtp_connection_reuse_count_limit 0 = none */
+    uint32_t mx_address_limit;                 /* smtp_mx_address_limit 5 */
+    uint32_t mx_session_limit;                 /* smtp_mx_session_limit 2 */
+    sim_time_t connect_timeout;                /* smtp_connect_timeout 30s */
+    sim_time_t helo_timeout;                   /* 300s (banner and EHLO reply) */
+    sim_time_t mail_timeout, rcpt_timeout;     /* 300s each */
+    sim_time_t data_init_timeout;              /* 120s */
+    sim_time_t data_xfer_timeout;              /* 180s */
+    sim_time_t data_done_timeout;              /* 600s */
+    sim_time_t rset_timeout;                   /* 20s */
+    sim_time_t quit_timeout;                   /* 300s */
+    bool tls;                                  /* smtp_tls_security_level != none */
+} mta_transport_params;
+
+typedef struct mta_transport_config {
+    char *name;                 /* "smtp" is the default transport */
+    char **domains;             /* transport_maps entries routed here */
+    size_t ndomains;
+    char *nexthop;              /* transport_maps nexthop (relay): all its domains share one queue; NULL = per domain */
+    mta_transport_params p;
+} mta_transport_config;
+
+typedef enum { MTA_KIND_POSTFIX, MTA_KIND_APPPOOL } mta_kind;
+
+typedef struct mta_apppool_config {
+    uint32_t workers;          /* parallel workers, one connection each */
+    sim_time_t retry_delay;    /* fixed delay before a failed message is retried */
+    double jitter;             /* +- fraction of retry_delay, uniform */
+    uint32_t max_attempts;     /* give up (bounce) after this many; 0 = never */
+    bool reuse;                /* a worker keeps its connection for the next message to the same receiver */
+} mta_apppool_config;
+
+typedef struct mta_config {
+    mta_kind kind;
+    uint32_t hosts;                       /* MTA hosts behind the source IP(s); traffic is split round-robin */
+    char **source_ips;                    /* hosts are assigned these round-robin; default {"192.0.2.1"} */
+    size_t nsource_ips;
+    /* Postfix globals */
+    sim_time_t queue_run_delay;           /* 300s */
+    sim_time_t minimal_backoff_time;      /* 300s: message backoff floor and dead-destination time */
+    sim_time_t maximal_backoff_time;      /* 4000s */
+    sim_time_t maximal_queue_lifetime;    /* 5d */
+    sim_time_t bounce_queue_lifetime;     /* 5d */
+    uint32_t qmgr_message_active_limit;   /* 20000 */
+    uint32_t qmgr_message_recipient_limit;/* 20000 */
+    mta_transport_config *transports;     /* transports[0] is "smtp", the default for unmapped domains */
+    size_t ntransports;
+    mta_apppool_config apppool;
+    latency_config latency;
+} mta_config;
+
+/* Fills p with Postfix's defaults. */
+void mta_transport_params_defaults(mta_transport_params *p);
+/* Fills c with Postfix's defaults and one "smtp" transport. */
+void mta_config_defaults(mta_config *c);
+/* Parses "1", "1/4", "1/concurrency", "1/sqrt_concurrency". Returns 0 or -EINVAL. */
+int mta_feedback_parse(const char *s, mta_feedback *out);
+/* g(N) for a window of N. */
+double mta_feedback_value(const mta_feedback *f, uint32_t window);
+int mta_feedback_format(const mta_feedback *f, char *buf, size_t len);
+
+#endif

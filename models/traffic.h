@@ -1,0 +1,112 @@
+/*
+ * traffic - the one message generator both worlds use (DESIGN.md principle 2).
+ *
+ * A scenario describes message classes; each class has an arrival process, a size distribution, a
+ * recipient count distribution and a weighted recipient-domain mix. traffic_next() yields the arrivals
+ * of all classes merged in time order (ties: class order), each with its own random stream per class
+ * ("arrivals/<class>"), so the simulator and the replay injector see the very same messages.
+ *
+ * The re-send loop: a user who has not received a message of a class within resend.after asks for
+ * another one (a login code), with resend.probability, at most resend.max times per original message.
+ * The generator cannot know deliveries, so the consumer asks traffic_resend() when the `after` timer of
+ * a message expires undelivered; the answer and the new message come from the class's own stream
+ * ("resend/<class>"), so they too are identical across worlds.
+ */
+#ifndef TRAFFIC_H
+#define TRAFFIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/sim_dist.h"
+#include "sim/sim_time.h"
+
+typedef enum {
+    TRAFFIC_POISSON,   /* rate msgs/s */
+    TRAFFIC_SCHEDULE,  /* piecewise-constant Poisson rate; repeats every `period` when > 0 (diurnal load) */
+    TRAFFIC_BURST,     /* `count` messages spread uniformly at random over [start, start + over) */
+    TRAFFIC_PERIODIC,  /* `count` messages at once every `every`, first at `start` */
+    TRAFFIC_TRACE,     /* explicit arrival times (from a file), sorted */
+} traffic_process_kind;
+
+typedef struct traffic_rate_step {
+    sim_time_t at; /* from this offset on (within the period) ... */
+    double rate;   /* ... messages per second */
+} traffic_rate_step;
+
+typedef struct traffic_arrivals {
+    traffic_process_kind kind;
+    double rate;                /* POISSON */
+    traffic_rate_step *steps;   /* SCHEDULE: sorted by at, steps[0].at == 0 */
+    size_t nsteps;
+    sim_time_t period;          /* SCHEDULE: 0 = no repeat */
+    uint64_t count;             /* BURST, PERIODIC */
+    sim_time_t start, over;     /* BURST: interval; PERIODIC: first batch at start */
+    sim_time_t every;           /* PERIODIC */
+    sim_time_t *times;          /* TRACE */
+    size_t ntimes;
+} traffic_arrivals;
+
+typedef struct traffic_domain_weight {
+    char *domain;
+    double weight; /* relative; need not sum to 1 */
+} traffic_domain_weight;
+
+typedef struct traffic_resend {
+    sim_time_t after;   /* 0 = no re-sends */
+    double probability;
+    uint32_t max;
+} traffic_resend;
+
+typedef struct traffic_class_config {
+    char *name;
+    traffic_arrivals arrivals;
+    sim_dist size;        /* bytes */
+    sim_dist recipients;  /* recipients per message, rounded to an integer >= 1; default constant 1 */
+    traffic_domain_weight *domains;
+    size_t ndomains;
+    traffic_resend resend;
+    char *sender;         /* envelope sender, default "noreply@tempfail.test" */
+} traffic_class_config;
+
+typedef struct traffic_config {
+    traffic_class_config *classes;
+    size_t nclasses;
+} traffic_config;
+
+/* One generated message. Recipient domains index into the class's domains array. */
+#define TRAFFIC_MAX_RCPT 1000
+typedef struct traffic_msg {
+    uint64_t id;          /* 1, 2, 3, ... in generation order (re-sends included) */
+    uint32_t cls;         /* index into config classes */
+    sim_time_t arrival;
+    uint32_t size;        /* bytes */
+    uint32_t nrcpt;
+    uint16_t *rcpt_domain;/* nrcpt entries; points into generator-owned storage valid until the next call */
+    uint64_t resend_of;   /* id of the original message, 0 for an original */
+    uint32_t resend_no;   /* 0 for an original, 1.. for re-sends */
+} traffic_msg;
+
+typedef struct traffic traffic;
+
+/* horizon: no arrivals at or after it (SIM_TIME_NEVER for none). */
+traffic *traffic_create(const traffic_config *cfg, uint64_t seed, uint32_t replication, sim_time_t horizon);
+void traffic_free(traffic *t);
+
+/* Time of the next arrival, or SIM_TIME_NEVER when every class is exhausted. */
+sim_time_t traffic_peek(const traffic *t);
+/* Fills *m with the next arrival; false when exhausted. */
+bool traffic_next(traffic *t, traffic_msg *m);
+/*
+ * Message `orig` (original or re-send) was not delivered within resend.after; now = orig.arrival +
+ * after. Decides whether the user re-sends; if so fills *m with the new message (arrival = now, its
+ * own size and recipients drawn like an original, resend_of = the original's id) and returns true.
+ * The caller counts re-sends per original: pass the number already made in `made`.
+ */
+bool traffic_resend(traffic *t, const traffic_msg *orig, uint32_t made, sim_time_t now, traffic_msg *m);
+
+/* Expected messages per second of a class at time t (for documentation and Little's law checks). */
+double traffic_rate_at(const traffic_class_config *c, sim_time_t t);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * scenario - a whole scenario: what the YAML file says, after the loader has checked it, converted
+ * its units, applied --set overrides and filled in Postfix's defaults.
+ *
+ * The loader (scenario_load.c) turns YAML into the models' config structs. Every error names
+ * file:line:column and the key, suggests the nearest valid key for a misspelling, and leaves nothing
+ * half-built: on error the caller gets NULL and a message, and exits 2.
+ */
+#ifndef SCENARIO_H
+#define SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/mta_params.h"
+#include "models/receiver.h"
+#include "models/traffic.h"
+#include "sim/sim_time.h"
+
+typedef enum { EXPECT_LT, EXPECT_LE, EXPECT_GT, EXPECT_GE, EXPECT_EQ, EXPECT_NE } scenario_expect_op;
+
+/* One `expect:` assertion, e.g. "transactional.latency.p95 < 60s". */
+typedef struct scenario_expect {
+    char *text;             /* as written */
+    char *metric;           /* "transactional.latency.p95" */
+    scenario_expect_op op;
+    double value;           /* in the metric's base unit: seconds, bytes, count */
+    int line, column;       /* where it was written (for messages) */
+} scenario_expect;
+
+typedef struct scenario {
+    char *name;
+    char *description;
+    char *source;            /* file name, or "<built-in default>" */
+    uint64_t seed;
+    uint32_t replication;    /* 0 for the first; mixes into every stream */
+    sim_time_t duration;     /* arrivals stop at the horizon; the run stops there unless until_drained */
+    bool until_drained;      /* `until: drained`: run until the queues are empty ... */
+    sim_time_t drain_cap;    /* ... but no longer than this (default 30d) */
+    sim_time_t warmup;       /* statistics before this are discarded (default 0) */
+    sim_time_t sample_every; /* time-series interval (default 10s) */
+    traffic_config traffic;
+    mta_config mta;
+    receiver_config *receivers;
+    size_t nreceivers;       /* a final implicit "default" receiver (accept-all) owns unclaimed domains */
+    scenario_expect *expect;
+    size_t nexpect;
+    char *resolved_yaml;     /* the document after --set overrides, re-emitted (for the run directory) */
+} scenario;
+
+/* Error from the loader; message is "file:line:col: key: what is wrong (did you mean 'x'?)". */
+typedef struct scenario_error {
+    char message[1024];
+} scenario_error;
+
+/*
+ * Loads a scenario from a file (path) or from text (name used in messages). sets are "path=value"
+ * overrides ("mta.postfix.default_destination_concurrency_limit=10", "receivers.orange.policy[0].limit=5",
+ * "seed=7"), applied to the YAML tree before conversion so they are checked like the file.
+ * Returns NULL on error and fills err.
+ */
+scenario *scenario_load_file(const char *path, const char *const *sets, size_t nsets, scenario_error *err);
+scenario *scenario_load_text(const char *text, size_t len, const char *name,
+                             const char *const *sets, size_t nsets, scenario_error *err);
+/* The built-in default scenario (scenarios/presets/default.yaml compiled in). */
+scenario *scenario_load_default(const char *const *sets, size_t nsets, scenario_error *err);
+void scenario_free(scenario *s);
+
+/* The receiver owning a domain (index), or the implicit default one (nreceivers - 1). */
+size_t scenario_receiver_for_domain(const scenario *s, const char *domain);
+
+/* Unit parsers, shared with testsmtpd and the CLI: return 0 or -EINVAL. */
+int scenario_parse_duration(const char *s, sim_time_t *out);   /* "300s" "5m" "2h" "5d" "20ms" "1.5s" "0" */
+int scenario_parse_size(const char *s, double *out);           /* "4KB" "1.5MB" "512" "10kB" (KB = 1000? see docs) */
+int scenario_parse_rate(const char *s, double *per_second);    /* "20/s" "1000/h" "5/m" "100/d" */
+
+#endif

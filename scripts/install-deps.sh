@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what tempfail needs from Debian 12's archive, skipping what is already there.
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers the benchmarks compare against)
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev)
+if [ "${1:-}" = "--bench" ]; then
+  pkgs+=(python3-simpy time)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
