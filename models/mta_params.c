@@ -51,10 +51,10 @@ void mta_config_defaults(mta_config *c)
     c->qmgr_message_recipient_limit = 20000;
     c->apppool = (mta_apppool_config){.workers = 10, .retry_delay = 60 * SIM_SEC, .jitter = 0, .max_attempts = 0,
                                       .reuse = false};
-    c->latency.dns_mx = sim_dist_constant(0.0);
+    c->latency.dns_mx = (sim_dist){.kind = SIM_DIST_CONSTANT};
     c->latency.tls_round_trips = 2;
-    c->latency.tls_cpu = sim_dist_constant(0.0);
-    c->latency.disk_fsync = sim_dist_constant(0.0);
+    c->latency.tls_cpu = (sim_dist){.kind = SIM_DIST_CONSTANT};
+    c->latency.disk_fsync = (sim_dist){.kind = SIM_DIST_CONSTANT};
     c->latency.disk_writes_per_message = 1;
     c->latency.disk_writes_per_delivery = 1;
 }
