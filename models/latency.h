@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <gsl/gsl_rng.h>
+
 #include "sim/sim_dist.h"
 #include "sim/sim_time.h"
 
@@ -32,5 +34,29 @@ typedef struct latency_config {
     uint32_t disk_writes_per_message; /* fsyncs on arrival (cleanup) ; default 1 */
     uint32_t disk_writes_per_delivery;/* fsyncs per delivery attempt that changes the queue file; default 1 */
 } latency_config;
+
+/*
+ * A shared first-come-first-served resource with `servers` identical servers (CPU cores, the queue
+ * disk, a receiver's processing slots). Service times are known on arrival, so the completion time is
+ * computed at once from the servers' free times (a min-heap): no events, and exact FCFS for an M/G/c
+ * queue in arrival order. servers == 0 means unlimited: no waiting.
+ */
+typedef struct latency_resource {
+    uint32_t servers;
+    sim_time_t *free_at;   /* min-heap of each server's free time */
+    double busy;           /* server-seconds of service granted (for utilisation) */
+    double wait;           /* total seconds requests waited */
+    uint64_t requests;
+} latency_resource;
+
+int latency_resource_init(latency_resource *r, uint32_t servers);
+void latency_resource_destroy(latency_resource *r);
+/* A request arriving at now needing `service`: returns its completion time; *start when it began. */
+sim_time_t latency_resource_acquire(latency_resource *r, sim_time_t now, sim_time_t service, sim_time_t *start);
+
+/* Draws an MX lookup: fills *delay; returns false when the lookup tempfails. */
+bool latency_dns_lookup(const latency_config *c, gsl_rng *rng, sim_time_t *delay);
+/* Draws a duration from a distribution in seconds (negative draws clamp to 0). */
+sim_time_t latency_draw(const sim_dist *d, gsl_rng *rng);
 
 #endif

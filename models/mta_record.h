@@ -38,6 +38,9 @@ typedef struct mta_attempt_record {
     const char *reply;       /* text inside the parentheses: "250 2.0.0 Ok: queued as ABC",
                                 "host mx1.orange.test[192.0.2.10] said: 421 4.7.0 ... (in reply to RCPT TO command)",
                                 "delivery temporarily suspended: ...", "connect to ...: Connection timed out" */
+    const char *reason_key;  /* short key for statistics: "delivered", "421 greeting", "4xx rcpt", "suspended", ... */
+    const char *destination; /* the scheduler's queue, "smtp:orange.test" */
+    uint32_t cls;            /* class of the message */
 } mta_attempt_record;
 
 typedef enum {

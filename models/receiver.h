@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/latency.h"
 #include "models/policy.h"
+#include "sim/sim_stat.h"
 #include "sim/sim_dist.h"
 #include "sim/sim_time.h"
 
@@ -45,5 +47,43 @@ typedef struct receiver_config {
     bool starttls;        /* offers STARTTLS (default true) */
     policy_config policy;
 } receiver_config;
+
+/* A simulated receiver at run time. The smtp client talks to it through these wrappers, which keep
+ * the receiver-side figures (sessions over time, service waits) beside the policy's own counters. */
+typedef struct receiver {
+    const receiver_config *cfg;
+    uint32_t index;
+    policy *pol;
+    gsl_rng *policy_rng;      /* "policy/<name>": random faults */
+    gsl_rng *net_rng;         /* "network/<name>": round trips, think times, service times */
+    latency_resource service; /* `capacity` servers for end-of-data processing */
+    char **mx_addr;           /* a documentation-range address per MX host, for logs */
+    uint32_t cap;             /* the first concurrency_per_ip limit (0 = none), for reports */
+    sim_tavg sessions, busy, idle;
+    uint64_t peak, peak_busy, peak_idle;
+    sim_tally wait;           /* seconds an accepted message waited for a server */
+    sim_time_t idle_timeout;  /* policy_idle_timeout */
+} receiver;
+
+/* Returns NULL and fills err on an invalid policy. */
+receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t seed, uint32_t replication,
+                          char *err, size_t errlen);
+void receiver_free(receiver *r);
+
+/* Policy calls; each refreshes the session figures. */
+policy_session *receiver_connect(receiver *r, const char *src_ip, sim_time_t now, policy_verdict *v);
+void receiver_close(receiver *r, policy_session *s, sim_time_t now);
+void receiver_mail(receiver *r, policy_session *s, sim_time_t now, const char *sender, policy_verdict *v);
+void receiver_reset(receiver *r, policy_session *s, sim_time_t now);
+/* Counts an accept reply the policy did not decide (220, 250, 354). */
+static inline void receiver_count_reply(receiver *r, int code) { policy_count_reply(r->pol, code); }
+/* Draws one round-trip time for a new connection. */
+sim_time_t receiver_rtt(receiver *r);
+/* Draws the server's think time for one reply. */
+sim_time_t receiver_think(receiver *r);
+/* An accepted message arriving at end of data: returns when its processing completes. */
+sim_time_t receiver_process(receiver *r, sim_time_t now);
+/* Restarts the receiver's averages at the end of the warm-up. */
+void receiver_reset_stats(receiver *r, sim_time_t now);
 
 #endif

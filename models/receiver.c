@@ -1,0 +1,138 @@
+/*
+ * receiver - a simulated receiving mail system around the shared policy engine.
+ *
+ * The receiver adds what the policy does not decide: where it is (round-trip times), how long it
+ * thinks before each reply, and how fast it processes accepted mail with a limited number of servers.
+ * Everything random draws from the receiver's own streams, so adding a receiver to a scenario does not
+ * change what the others do.
+ */
+#include "models/receiver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_random.h"
+
+static void refresh(receiver *r, sim_time_t now)
+{
+    const policy_stats *st = policy_get_stats(r->pol);
+    uint64_t busy = st->open_busy, idle = st->open_idle, all = busy + idle;
+    sim_tavg_set(&r->sessions, now, (double)all);
+    sim_tavg_set(&r->busy, now, (double)busy);
+    sim_tavg_set(&r->idle, now, (double)idle);
+    if (all > r->peak)
+        r->peak = all;
+    if (busy > r->peak_busy)
+        r->peak_busy = busy;
+    if (idle > r->peak_idle)
+        r->peak_idle = idle;
+}
+
+receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t seed, uint32_t replication,
+                          char *err, size_t errlen)
+{
+    receiver *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->cfg = cfg;
+    r->index = index;
+    char name[256];
+    snprintf(name, sizeof(name), "policy/%s", cfg->name);
+    r->policy_rng = sim_random_stream(seed, replication, name);
+    snprintf(name, sizeof(name), "network/%s", cfg->name);
+    r->net_rng = sim_random_stream(seed, replication, name);
+    r->pol = policy_create(&cfg->policy, r->policy_rng, err, errlen);
+    if (!r->pol || latency_resource_init(&r->service, cfg->capacity) != 0) {
+        receiver_free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->policy.nrules; i++)
+        if (cfg->policy.rules[i].kind == POLICY_RULE_CONCURRENCY_PER_IP) {
+            r->cap = (uint32_t)cfg->policy.rules[i].limit;
+            break;
+        }
+    r->idle_timeout = policy_idle_timeout(r->pol);
+    r->mx_addr = calloc(cfg->nmx ? cfg->nmx : 1, sizeof(char *));
+    for (size_t j = 0; j < cfg->nmx; j++) {
+        /* Documentation ranges only (RFC 5737): these addresses appear in logs, never on a wire. */
+        unsigned n = 10 + index * 8 + (unsigned)j;
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%s.%u", n < 250 ? "198.51.100" : "203.0.113", n < 250 ? n : (n - 240) % 250);
+        r->mx_addr[j] = strdup(buf);
+    }
+    sim_tavg_init(&r->sessions, 0, 0);
+    sim_tavg_init(&r->busy, 0, 0);
+    sim_tavg_init(&r->idle, 0, 0);
+    sim_tally_reset(&r->wait);
+    return r;
+}
+
+void receiver_free(receiver *r)
+{
+    if (!r)
+        return;
+    if (r->mx_addr)
+        for (size_t j = 0; j < r->cfg->nmx; j++)
+            free(r->mx_addr[j]);
+    free(r->mx_addr);
+    latency_resource_destroy(&r->service);
+    policy_free(r->pol);
+    if (r->policy_rng)
+        gsl_rng_free(r->policy_rng);
+    if (r->net_rng)
+        gsl_rng_free(r->net_rng);
+    free(r);
+}
+
+policy_session *receiver_connect(receiver *r, const char *src_ip, sim_time_t now, policy_verdict *v)
+{
+    policy_session *s = policy_connect(r->pol, src_ip, now, v);
+    if (v->code == 0 && !v->silent)
+        policy_count_reply(r->pol, 220);
+    refresh(r, now);
+    return s;
+}
+
+void receiver_close(receiver *r, policy_session *s, sim_time_t now)
+{
+    policy_close(r->pol, s, now);
+    refresh(r, now);
+}
+
+void receiver_mail(receiver *r, policy_session *s, sim_time_t now, const char *sender, policy_verdict *v)
+{
+    policy_mail(r->pol, s, now, sender, v);
+    refresh(r, now);
+}
+
+void receiver_reset(receiver *r, policy_session *s, sim_time_t now)
+{
+    policy_reset(r->pol, s, now);
+    refresh(r, now);
+}
+
+sim_time_t receiver_rtt(receiver *r) { return latency_draw(&r->cfg->rtt, r->net_rng); }
+
+sim_time_t receiver_think(receiver *r) { return latency_draw(&r->cfg->latency, r->net_rng); }
+
+sim_time_t receiver_process(receiver *r, sim_time_t now)
+{
+    sim_time_t service = latency_draw(&r->cfg->service, r->net_rng), start;
+    sim_time_t done = latency_resource_acquire(&r->service, now, service, &start);
+    sim_tally_add(&r->wait, sim_time_to_sec(start - now));
+    return done;
+}
+
+void receiver_reset_stats(receiver *r, sim_time_t now)
+{
+    sim_tavg_reset(&r->sessions, now);
+    sim_tavg_reset(&r->busy, now);
+    sim_tavg_reset(&r->idle, now);
+    sim_tally_reset(&r->wait);
+    r->peak = (uint64_t)r->sessions.value;
+    r->peak_busy = (uint64_t)r->busy.value;
+    r->peak_idle = (uint64_t)r->idle.value;
+}
