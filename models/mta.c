@@ -127,9 +127,12 @@ struct mta_host {
     uint64_t n_incoming, n_active, n_deferred;
     mta_msg *live_head, *live_tail;
     sim_event scan_ev;
-    /* pools */
+    /* pools; every agent and entry ever allocated is also in `all`, for the final free */
     mta_agent *free_agents;
     mta_entry *free_entries;
+    mta_agent **all_agents;
+    mta_entry **all_entries;
+    size_t nall_agents, nall_entries, all_agents_cap, all_entries_cap;
     uint32_t *free_pids;
     size_t nfree_pids, free_pids_cap;
     uint32_t next_pid;
@@ -329,13 +332,23 @@ static void window_changed(mta_dest *d, sim_time_t now)
         d->st.window_max = d->w.window;
 }
 
+/* Remembers a pooled object so that mta_host_free can free those still in flight. */
+static void *remember(void ***all, size_t *n, size_t *cap, size_t size)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *all = xrealloc(*all, *cap * sizeof(**all));
+    }
+    return (*all)[(*n)++] = xcalloc(1, size);
+}
+
 static mta_entry *entry_new(mta_host *h, mta_msg *m, mta_dest *d)
 {
     mta_entry *e = h->free_entries;
     if (e)
         h->free_entries = e->next;
     else
-        e = xcalloc(1, sizeof(*e));
+        e = remember((void ***)&h->all_entries, &h->nall_entries, &h->all_entries_cap, sizeof(*e));
     e->msg = m;
     e->dest = d;
     e->next = NULL;
@@ -484,7 +497,7 @@ static void start_entry(mta_dest *d, sim_time_t now)
     if (a)
         h->free_agents = a->next_free;
     else
-        a = xcalloc(1, sizeof(*a));
+        a = remember((void ***)&h->all_agents, &h->nall_agents, &h->all_agents_cap, sizeof(*a));
     if (a->cap < e->nrcpt) {
         a->req.rstate = xrealloc(a->req.rstate, e->nrcpt);
         a->cap = e->nrcpt;
@@ -935,26 +948,20 @@ void mta_host_free(mta_host *h)
         free(m);
     }
     for (size_t i = 0; i < h->ndests; i++) {
-        mta_dest *d = h->dests[i];
-        for (mta_entry *e = d->todo_head, *n; e; e = n) {
-            n = e->next;
-            free(e->rcpt);
-            free(e);
-        }
-        free(d->name);
-        free(d->nexthop);
-        free(d);
+        free(h->dests[i]->name);
+        free(h->dests[i]->nexthop);
+        free(h->dests[i]);
     }
-    for (mta_entry *e = h->free_entries, *n; e; e = n) {
-        n = e->next;
-        free(e->rcpt);
-        free(e);
+    for (size_t i = 0; i < h->nall_entries; i++) {
+        free(h->all_entries[i]->rcpt);
+        free(h->all_entries[i]);
     }
-    for (mta_agent *a = h->free_agents, *n; a; a = n) {
-        n = a->next_free;
-        free(a->req.rstate);
-        free(a);
+    for (size_t i = 0; i < h->nall_agents; i++) {
+        free(h->all_agents[i]->req.rstate);
+        free(h->all_agents[i]);
     }
+    free(h->all_entries);
+    free(h->all_agents);
     smtp_client_free(h->client, 0);
     latency_resource_destroy(&h->cpu);
     latency_resource_destroy(&h->disk);

@@ -54,6 +54,8 @@ struct smtp_client {
     latency_resource *cpu;
     gsl_rng *rng;
     smtp_conn *free_conns;
+    smtp_conn **all;         /* every connection ever allocated, for the final free */
+    size_t nall, all_cap;
     uint64_t open, cached;
 };
 
@@ -84,9 +86,16 @@ static smtp_conn *conn_new(smtp_client *cl, receiver *rcv, uint32_t mx, sim_time
     smtp_conn *c = cl->free_conns;
     if (c)
         cl->free_conns = c->next;
-    else if (!(c = malloc(sizeof(*c)))) {
-        fprintf(stderr, "smtp_client: out of memory\n");
-        abort();
+    else {
+        if (cl->nall == cl->all_cap) {
+            cl->all_cap = cl->all_cap ? cl->all_cap * 2 : 64;
+            cl->all = realloc(cl->all, cl->all_cap * sizeof(*cl->all));
+        }
+        if (!cl->all || !(c = malloc(sizeof(*c)))) {
+            fprintf(stderr, "smtp_client: conn_new: out of memory\n");
+            abort();
+        }
+        cl->all[cl->nall++] = c;
     }
     *c = (smtp_conn){.cl = cl, .rcv = rcv, .mx = mx, .rtt = rtt, .started = started, .uses = 1};
     sim_event_init(&c->ev, conn_event);
@@ -169,10 +178,9 @@ void smtp_client_free(smtp_client *cl, sim_time_t now)
     (void)now;
     if (!cl)
         return;
-    for (smtp_conn *c = cl->free_conns, *n; c; c = n) {
-        n = c->next;
-        free(c);
-    }
+    for (size_t i = 0; i < cl->nall; i++)
+        free(cl->all[i]);
+    free(cl->all);
     free(cl->src_ip);
     free(cl);
 }

@@ -1,0 +1,438 @@
+/*
+ * apppool - a pool of application workers sending directly (see apppool.h).
+ *
+ * A worker delivers one message at a time: its recipients grouped by receiver, one SMTP request per
+ * group, in turn. Recipients that were deferred make the whole message wait retry_delay (+- jitter)
+ * before any worker picks it up again; after max_attempts the deferred recipients bounce. With `reuse`
+ * a worker keeps its connection open for its next message to the same receiver, as connection-pooling
+ * libraries do - and the receiver counts those idle connections too.
+ */
+#include "models/apppool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_random.h"
+
+enum { AS_PENDING = 0, AS_DEFERRED, AS_DELIVERED, AS_BOUNCED };
+
+typedef struct app_msg {
+    uint64_t id, tag, resend_of;
+    sim_time_t arrival, retry_at, started;
+    struct app_msg *next, *lprev, *lnext;
+    uint32_t size, nrcpt, resend_no, attempts, cls;
+    uint16_t *domain;
+    uint8_t *status;
+} app_msg;
+
+typedef struct app_worker {
+    smtp_request req;
+    apppool *pool;
+    app_msg *msg;
+    uint32_t pid;
+    uint32_t group_rcv;   /* receiver index of the group in flight */
+    uint32_t *map;        /* request recipient -> message recipient */
+    uint32_t cap;
+    smtp_conn *cache;     /* its own pooled connection */
+    receiver *cache_rcv;
+    struct app_worker *next_idle;
+} app_worker;
+
+struct apppool {
+    const mta_env *env;
+    smtp_client *client;
+    gsl_rng *rng;
+    mta_transport_params p;
+    app_worker *workers;
+    uint32_t nworkers;
+    app_worker *idle;
+    app_msg *ready_head, *ready_tail;
+    app_msg **retry;      /* min-heap by retry_at */
+    size_t nretry, retry_cap;
+    sim_event retry_ev;
+    app_msg *live_head, *live_tail;
+    uint64_t waiting, busy;
+    sim_time_t *dns_expires; /* per receiver, indexed by receiver index */
+    size_t ndns;
+};
+
+static void die(const char *what)
+{
+    fprintf(stderr, "apppool: %s\n", what);
+    abort();
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+static void qid(uint64_t id, char *buf, size_t len)
+{
+    uint64_t x = id * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 31;
+    snprintf(buf, len, "%010llX", (unsigned long long)(x & 0xFFFFFFFFFFull));
+}
+
+static void addr(const apppool *a, const app_msg *m, uint32_t i, char *buf, size_t len)
+{
+    const char *dom = a->env->domains[m->domain[i]];
+    if (i == 0)
+        snprintf(buf, len, "u%llu@%s", (unsigned long long)m->id, dom);
+    else
+        snprintf(buf, len, "u%llu.%u@%s", (unsigned long long)m->id, i, dom);
+}
+
+static void retry_push(apppool *a, app_msg *m)
+{
+    if (a->nretry == a->retry_cap) {
+        a->retry_cap = a->retry_cap ? a->retry_cap * 2 : 256;
+        a->retry = realloc(a->retry, a->retry_cap * sizeof(*a->retry));
+        if (!a->retry)
+            die("out of memory");
+    }
+    size_t i = a->nretry++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (a->retry[up]->retry_at < m->retry_at ||
+            (a->retry[up]->retry_at == m->retry_at && a->retry[up]->id < m->id))
+            break;
+        a->retry[i] = a->retry[up];
+        i = up;
+    }
+    a->retry[i] = m;
+}
+
+static app_msg *retry_pop(apppool *a)
+{
+    app_msg *top = a->retry[0], *last = a->retry[--a->nretry];
+    size_t i = 0, n = a->nretry;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        app_msg *v = last;
+        if (l < n && (a->retry[l]->retry_at < v->retry_at || (a->retry[l]->retry_at == v->retry_at && a->retry[l]->id < v->id)))
+            m = l, v = a->retry[l];
+        if (l + 1 < n && (a->retry[l + 1]->retry_at < v->retry_at ||
+                          (a->retry[l + 1]->retry_at == v->retry_at && a->retry[l + 1]->id < v->id)))
+            m = l + 1;
+        if (m == i)
+            break;
+        a->retry[i] = a->retry[m];
+        i = m;
+    }
+    if (n > 0)
+        a->retry[i] = last;
+    return top;
+}
+
+static void ready_push(apppool *a, app_msg *m)
+{
+    m->next = NULL;
+    if (a->ready_tail)
+        a->ready_tail->next = m;
+    else
+        a->ready_head = m;
+    a->ready_tail = m;
+    a->waiting++;
+}
+
+static void leave(apppool *a, app_msg *m, sim_time_t now, mta_outcome o)
+{
+    if (a->env->message_done) {
+        char q[16];
+        qid(m->id, q, sizeof(q));
+        mta_message_record r = {.msg_id = m->id, .queue_id = q, .host = 0, .cls = m->cls,
+                                .cls_name = a->env->traffic->classes[m->cls].name,
+                                .domain = a->env->domains[m->domain[0]], .nrcpt = m->nrcpt, .size = m->size,
+                                .arrival = m->arrival, .done = o == MTA_OUTCOME_QUEUED ? SIM_TIME_NEVER : now,
+                                .outcome = o, .attempts = m->attempts, .resend_of = m->resend_of,
+                                .resend_no = m->resend_no};
+        a->env->message_done(a->env->ctx, &r, m->tag);
+    }
+}
+
+static void msg_free(apppool *a, app_msg *m)
+{
+    if (m->lprev)
+        m->lprev->lnext = m->lnext;
+    else
+        a->live_head = m->lnext;
+    if (m->lnext)
+        m->lnext->lprev = m->lprev;
+    else
+        a->live_tail = m->lprev;
+    free(m->domain);
+    free(m->status);
+    free(m);
+}
+
+static const smtp_request_ops worker_ops;
+static void work(apppool *a, sim_time_t now);
+
+/* Starts the next group of pending recipients (those of one receiver); false when none is left. */
+static bool start_group(app_worker *w, sim_time_t now)
+{
+    apppool *a = w->pool;
+    app_msg *m = w->msg;
+    int first = -1;
+    for (uint32_t i = 0; i < m->nrcpt; i++)
+        if (m->status[i] == AS_PENDING) {
+            first = (int)i;
+            break;
+        }
+    if (first < 0)
+        return false;
+    receiver *rcv = a->env->domain_rcv[m->domain[first]];
+    if (w->cap < m->nrcpt) {
+        w->map = realloc(w->map, m->nrcpt * sizeof(*w->map));
+        w->req.rstate = realloc(w->req.rstate, m->nrcpt);
+        if (!w->map || !w->req.rstate)
+            die("out of memory");
+        w->cap = m->nrcpt;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = (uint32_t)first; i < m->nrcpt; i++)
+        if (m->status[i] == AS_PENDING && a->env->domain_rcv[m->domain[i]] == rcv)
+            w->map[n++] = i;
+    /* A pooled connection to another receiver is of no use now. */
+    if (w->cache && w->cache_rcv != rcv)
+        smtp_client_flush_cache(a->client, &w->cache, now);
+    smtp_request *r = &w->req;
+    r->ops = &worker_ops;
+    r->ctx = w;
+    r->rcv = rcv;
+    r->p = &a->p;
+    bool reuse = a->env->cfg->apppool.reuse;
+    r->cache = reuse ? &w->cache : NULL;
+    r->cache_load = r->cache_store = reuse;
+    w->cache_rcv = rcv;
+    r->dns_expires = &a->dns_expires[rcv->index];
+    r->nexthop = a->env->domains[m->domain[first]];
+    r->sender = a->env->traffic->classes[m->cls].sender ? a->env->traffic->classes[m->cls].sender
+                                                        : "noreply@tempfail.test";
+    r->size = m->size;
+    r->nrcpt = n;
+    smtp_request_start(a->client, r, now);
+    return true;
+}
+
+static void msg_done(apppool *a, app_msg *m, sim_time_t now)
+{
+    bool deferred = false, bounced = false;
+    for (uint32_t i = 0; i < m->nrcpt; i++) {
+        deferred |= m->status[i] == AS_DEFERRED;
+        bounced |= m->status[i] == AS_BOUNCED;
+    }
+    const mta_apppool_config *c = &a->env->cfg->apppool;
+    if (deferred && c->max_attempts > 0 && m->attempts >= c->max_attempts) {
+        for (uint32_t i = 0; i < m->nrcpt; i++)
+            if (m->status[i] == AS_DEFERRED)
+                m->status[i] = AS_BOUNCED;
+        deferred = false;
+        bounced = true;
+    }
+    if (deferred) {
+        double f = 1.0;
+        if (c->jitter > 0)
+            f += c->jitter * (2 * gsl_rng_uniform(a->rng) - 1);
+        m->retry_at = now + sim_time_from_sec(sim_time_to_sec(c->retry_delay) * f);
+        for (uint32_t i = 0; i < m->nrcpt; i++)
+            if (m->status[i] == AS_DEFERRED)
+                m->status[i] = AS_PENDING;
+        retry_push(a, m);
+        if (!sim_event_pending(&a->retry_ev) || a->retry[0] == m)
+            sim_calendar_schedule(a->env->cal, &a->retry_ev, a->retry[0]->retry_at);
+        return;
+    }
+    leave(a, m, now, bounced ? MTA_OUTCOME_BOUNCED : MTA_OUTCOME_DELIVERED);
+    msg_free(a, m);
+}
+
+static void worker_outcome(void *ctx, smtp_request *req, const smtp_outcome *o)
+{
+    app_worker *w = ctx;
+    apppool *a = w->pool;
+    app_msg *m = w->msg;
+    uint32_t ri = w->map[o->rcpt];
+    mta_status st = o->status == SMTP_RCPT_DELIVERED ? MTA_STATUS_SENT
+                    : o->status == SMTP_RCPT_BOUNCED ? MTA_STATUS_BOUNCED
+                                                     : MTA_STATUS_DEFERRED;
+    m->status[ri] = o->status == SMTP_RCPT_DELIVERED ? AS_DELIVERED : o->status == SMTP_RCPT_BOUNCED ? AS_BOUNCED : AS_DEFERRED;
+    if (a->env->attempt) {
+        char q[16], rc[320];
+        qid(m->id, q, sizeof(q));
+        addr(a, m, ri, rc, sizeof(rc));
+        sim_time_t setup = req->t_setup_done > o->when ? o->when : req->t_setup_done;
+        mta_attempt_record r = {.when = o->when, .host = 0, .process = "app", .pid = w->pid, .queue_id = q,
+                                .rcpt = rc, .relay = o->relay, .conn_use = o->conn_use, .arrival = m->arrival,
+                                .delays = {sim_time_to_sec(m->started - m->arrival), sim_time_to_sec(req->t_start - m->started),
+                                           sim_time_to_sec(setup - req->t_start), sim_time_to_sec(o->when - setup)},
+                                .dsn = o->dsn, .status = st, .reply = o->reply, .reason_key = o->reason,
+                                .destination = req->rcv->cfg->name, .cls = m->cls};
+        a->env->attempt(a->env->ctx, &r);
+    }
+}
+
+static void worker_done(void *ctx, smtp_request *req, sim_time_t now, bool hop_failed, const char *reason)
+{
+    (void)req;
+    (void)hop_failed;
+    (void)reason;
+    app_worker *w = ctx;
+    apppool *a = w->pool;
+    /* Recipients of the group that got no outcome stay pending only if the request never saw them. */
+    if (start_group(w, now))
+        return;
+    app_msg *m = w->msg;
+    w->msg = NULL;
+    a->busy--;
+    w->next_idle = a->idle;
+    a->idle = w;
+    msg_done(a, m, now);
+    work(a, now);
+}
+
+static void worker_rcpt_address(void *ctx, const smtp_request *req, uint32_t i, char *buf, size_t len)
+{
+    (void)req;
+    app_worker *w = ctx;
+    addr(w->pool, w->msg, w->map[i], buf, len);
+}
+
+static const smtp_request_ops worker_ops = {
+    .outcome = worker_outcome, .done = worker_done, .rcpt_address = worker_rcpt_address};
+
+static void work(apppool *a, sim_time_t now)
+{
+    while (a->idle && a->ready_head) {
+        app_worker *w = a->idle;
+        a->idle = w->next_idle;
+        app_msg *m = a->ready_head;
+        a->ready_head = m->next;
+        if (!a->ready_head)
+            a->ready_tail = NULL;
+        a->waiting--;
+        a->busy++;
+        m->attempts++;
+        m->started = now;
+        w->msg = m;
+        /* A deferred recipient may already have been marked in this pass by an earlier group; all
+         * pending ones start afresh. */
+        if (!start_group(w, now)) {
+            w->msg = NULL;
+            a->busy--;
+            w->next_idle = a->idle;
+            a->idle = w;
+            msg_done(a, m, now);
+        }
+    }
+}
+
+static void retry_fired(sim_event *ev, sim_time_t now)
+{
+    apppool *a = SIM_CONTAINER_OF(ev, apppool, retry_ev);
+    while (a->nretry && a->retry[0]->retry_at <= now)
+        ready_push(a, retry_pop(a));
+    if (a->nretry)
+        sim_calendar_schedule(a->env->cal, &a->retry_ev, a->retry[0]->retry_at);
+    work(a, now);
+}
+
+apppool *apppool_create(const mta_env *env, const char *src_ip)
+{
+    apppool *a = xmalloc(sizeof(*a));
+    a->env = env;
+    a->rng = sim_random_stream(env->seed, env->replication, "apppool");
+    a->client = smtp_client_create(env->cal, src_ip, &env->cfg->latency, NULL, a->rng);
+    a->p = env->cfg->transports[0].p;
+    a->p.connection_cache_time_limit = 300 * SIM_SEC; /* a pooled connection waits for the worker's next message */
+    a->nworkers = env->cfg->apppool.workers ? env->cfg->apppool.workers : 1;
+    a->workers = xmalloc(a->nworkers * sizeof(*a->workers));
+    for (uint32_t i = a->nworkers; i-- > 0;) {
+        app_worker *w = &a->workers[i];
+        w->pool = a;
+        w->pid = 2001 + i;
+        w->next_idle = a->idle;
+        a->idle = w;
+    }
+    size_t nrcv = 0;
+    for (size_t i = 0; i < env->ndomains; i++)
+        if (env->domain_rcv[i]->index + 1 > nrcv)
+            nrcv = env->domain_rcv[i]->index + 1;
+    a->ndns = nrcv;
+    a->dns_expires = xmalloc((nrcv ? nrcv : 1) * sizeof(*a->dns_expires));
+    sim_event_init(&a->retry_ev, retry_fired);
+    return a;
+}
+
+void apppool_submit(apppool *a, const traffic_msg *tm, const uint16_t *domains, uint64_t tag, sim_time_t now)
+{
+    app_msg *m = xmalloc(sizeof(*m));
+    m->id = tm->id;
+    m->tag = tag;
+    m->resend_of = tm->resend_of;
+    m->resend_no = tm->resend_no;
+    m->arrival = now;
+    m->size = tm->size;
+    m->nrcpt = tm->nrcpt;
+    m->cls = tm->cls;
+    m->domain = xmalloc(tm->nrcpt * sizeof(*m->domain));
+    m->status = xmalloc(tm->nrcpt);
+    memcpy(m->domain, domains, tm->nrcpt * sizeof(*m->domain));
+    m->lprev = a->live_tail;
+    if (a->live_tail)
+        a->live_tail->lnext = m;
+    else
+        a->live_head = m;
+    a->live_tail = m;
+    ready_push(a, m);
+    work(a, now);
+}
+
+void apppool_queue_sizes(const apppool *a, uint64_t *waiting, uint64_t *busy, uint64_t *retry)
+{
+    *waiting = a->waiting;
+    *busy = a->busy;
+    *retry = a->nretry;
+}
+
+sim_time_t apppool_oldest(const apppool *a) { return a->live_head ? a->live_head->arrival : SIM_TIME_NEVER; }
+
+uint64_t apppool_sessions(const apppool *a, uint64_t *cached)
+{
+    if (cached)
+        *cached = smtp_client_cached(a->client);
+    return smtp_client_open(a->client);
+}
+
+void apppool_finish(apppool *a, sim_time_t now)
+{
+    for (app_msg *m = a->live_head; m; m = m->lnext)
+        leave(a, m, now, MTA_OUTCOME_QUEUED);
+}
+
+void apppool_free(apppool *a)
+{
+    if (!a)
+        return;
+    for (app_msg *m = a->live_head, *n; m; m = n) {
+        n = m->lnext;
+        free(m->domain);
+        free(m->status);
+        free(m);
+    }
+    for (uint32_t i = 0; i < a->nworkers; i++) {
+        free(a->workers[i].map);
+        free(a->workers[i].req.rstate);
+    }
+    smtp_client_free(a->client, 0);
+    gsl_rng_free(a->rng);
+    free(a->workers);
+    free(a->retry);
+    free(a->dns_expires);
+    free(a);
+}
