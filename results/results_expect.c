@@ -6,7 +6,7 @@
  * key "smtp:mx.a.test"), and backing off to shorter runs if the rest of the path fails below it.
  *
  * Suggestions compare the metric as written against every numeric leaf of the summary, in full
- * form and in the class/receiver shorthand, by Levenshtein distance; the leaves are visited in
+ * form and in the class/receiver shorthand, by edit distance (a swap of neighbours counting as one edit); the leaves are visited in
  * sorted key order so that a tie always names the same suggestion.
  */
 #include "results/results_expect.h"
@@ -116,27 +116,36 @@ typedef struct nearest {
     char found[512];
 } nearest;
 
+/* Edit distance counting a swap of two neighbours as one edit ("latnecy"): optimal string
+ * alignment, three rolling rows. */
 static size_t distance(const char *a, size_t n, const char *b, size_t m)
 {
-    size_t stack[2][128];
-    size_t *prev = stack[0], *cur = stack[1], *heap = NULL;
+    size_t stack[3][128];
+    size_t *pp = stack[0], *prev = stack[1], *cur = stack[2], *heap = NULL;
     if (m + 1 > 128) {
-        heap = malloc(2 * (m + 1) * sizeof(size_t));
+        heap = malloc(3 * (m + 1) * sizeof(size_t));
         if (!heap)
             return SIZE_MAX;
-        prev = heap;
-        cur = heap + m + 1;
+        pp = heap;
+        prev = heap + m + 1;
+        cur = heap + 2 * (m + 1);
     }
     for (size_t j = 0; j <= m; j++)
         prev[j] = j;
     for (size_t i = 1; i <= n; i++) {
         cur[0] = i;
         for (size_t j = 1; j <= m; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < best)
+                best = pp[j - 2] + 1;
+            cur[j] = best;
         }
-        size_t *t = prev;
+        size_t *t = pp;
+        pp = prev;
         prev = cur;
         cur = t;
     }
