@@ -188,7 +188,7 @@ static void messages(FILE *out, const json_t *s, bool color)
         t_cell(&t, st, fmt_num(b, sizeof(b), v));
     }
     heading(out, "Messages", color);
-    t_print(out, &t, 0x1, color);
+    t_print(out, &t, 0, color);   /* all numbers: all right-aligned */
     t_free(&t);
 }
 
