@@ -280,7 +280,9 @@ static void evaluate(const json_t *summary, const scenario_expect *e, results_ex
     const char *what = r == -ENOENT    ? "unknown metric"
                        : r == -ENODATA ? "no value in this run for metric"
                                        : "not a number: metric";
-    snprintf(out->error, sizeof(out->error), "expect line %d: %s '%s'%s", e->line, what, e->metric, hint);
+    int n = snprintf(out->error, sizeof(out->error), "expect line %d: %s '%s'%s", e->line, what, e->metric, hint);
+    if (n >= (int)sizeof(out->error))   /* an absurdly long metric: show that it was cut */
+        memcpy(out->error + sizeof(out->error) - 4, "...", 4);
 }
 
 int results_expect_eval(json_t *summary, const scenario_expect *items, size_t n, results_expect_result *out)
