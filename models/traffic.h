@@ -53,7 +53,9 @@ typedef struct traffic_domain_weight {
     double weight; /* relative; need not sum to 1 */
 } traffic_domain_weight;
 
-typedef struct traffic_resend_config {
+/* The typedef is traffic_resend_config because traffic_resend names the function below (one
+ * identifier cannot be both); the struct tag stays struct traffic_resend. */
+typedef struct traffic_resend {
     sim_time_t after;   /* 0 = no re-sends */
     double probability;
     uint32_t max;

@@ -1,12 +1,17 @@
 /*
  * results_dir - write a run directory under a temporary name, then rename it into place.
+ *
+ * rename(2) is atomic but cannot replace a non-empty directory, so an older run of the same name is
+ * first moved aside (DIR.old-<pid>), the new one renamed in, and only then the old one removed. If
+ * the second rename fails the old run is put back: at every instant DIR is either the old run or
+ * the new one, never a mixture.
  */
 #include "results/results_dir.h"
 
 #include <dirent.h>
-#include <stdbool.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,26 +24,58 @@ struct results_dir {
     char scratch[PATH_MAX];
 };
 
-/* Removes a directory and the plain files in it (run directories have no subdirectories). */
+/* Removes a directory and what is in it. Returns 0 or the first -errno met (and goes on). */
 static int remove_tree(const char *path)
 {
     DIR *dir = opendir(path);
     if (!dir)
         return errno == ENOENT ? 0 : -errno;
+    int err = 0;
     struct dirent *e;
     char p[PATH_MAX];
     while ((e = readdir(dir)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+        if (snprintf(p, sizeof(p), "%s/%s", path, e->d_name) >= (int)sizeof(p)) {
+            if (!err)
+                err = -ENAMETOOLONG;
+            continue;
+        }
         struct stat st;
+        int r = 0;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(p);
-        else
-            unlink(p);
+            r = remove_tree(p);
+        else if (unlink(p) != 0)
+            r = -errno;
+        if (r && !err)
+            err = r;
     }
     closedir(dir);
-    return rmdir(path) == 0 ? 0 : -errno;
+    if (rmdir(path) != 0 && !err)
+        err = -errno;
+    return err;
+}
+
+/*
+ * Whether an existing directory may be replaced: it holds a previous run's manifest or summary, or
+ * nothing at all. Anything else is someone's directory that a typo named as the output.
+ */
+static bool is_replaceable(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return false;
+    bool empty = true, run = false;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        empty = false;
+        if (strcmp(e->d_name, "manifest.json") == 0 || strcmp(e->d_name, "summary.json") == 0)
+            run = true;
+    }
+    closedir(dir);
+    return empty || run;
 }
 
 results_dir *results_dir_create(const char *final_path)
@@ -49,14 +86,21 @@ results_dir *results_dir_create(const char *final_path)
     size_t n = strlen(final_path);
     while (n > 1 && final_path[n - 1] == '/')
         n--;
-    if (n >= sizeof(d->final) - 32) {
+    /* Room for ".partial-<pid>" and ".old-<pid>" after the name, and a file name inside it. */
+    if (n == 0 || n >= sizeof(d->final) - 64) {
         free(d);
-        errno = ENAMETOOLONG;
+        errno = n == 0 ? EINVAL : ENAMETOOLONG;
         return NULL;
     }
     memcpy(d->final, final_path, n);
     d->final[n] = 0;
-    snprintf(d->partial, sizeof(d->partial), "%s.partial-%ld", d->final, (long)getpid());
+    if (snprintf(d->partial, sizeof(d->partial), "%s.partial-%ld", d->final, (long)getpid()) >=
+        (int)sizeof(d->partial)) {
+        free(d);
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    /* A leftover of a crashed run that had our pid: ours to reuse. */
     remove_tree(d->partial);
     if (mkdir(d->partial, 0777) != 0) {
         int e = errno;
@@ -69,24 +113,38 @@ results_dir *results_dir_create(const char *final_path)
 
 const char *results_dir_path(results_dir *d, const char *name)
 {
-    snprintf(d->scratch, sizeof(d->scratch), "%s/%s", d->partial, name);
+    if (snprintf(d->scratch, sizeof(d->scratch), "%s/%s", d->partial, name) >= (int)sizeof(d->scratch)) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
     return d->scratch;
 }
 
 FILE *results_dir_open(results_dir *d, const char *name)
 {
-    return fopen(results_dir_path(d, name), "w");
+    const char *p = results_dir_path(d, name);
+    return p ? fopen(p, "w") : NULL;
 }
 
 const char *results_dir_final(const results_dir *d) { return d->final; }
 
+const char *results_dir_partial(const results_dir *d) { return d->partial; }
+
 int results_dir_commit(results_dir *d)
 {
-    /* rename(2) cannot replace a non-empty directory: move the old run aside first. */
-    char old[PATH_MAX + 16];
+    char old[PATH_MAX + 32];
     snprintf(old, sizeof(old), "%s.old-%ld", d->final, (long)getpid());
     struct stat st;
-    bool had_old = stat(d->final, &st) == 0;
+    bool had_old = false;
+    if (stat(d->final, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return -ENOTDIR;
+        if (!is_replaceable(d->final))
+            return -EEXIST;
+        had_old = true;
+    } else if (errno != ENOENT) {
+        return -errno;
+    }
     if (had_old && rename(d->final, old) != 0)
         return -errno;
     if (rename(d->partial, d->final) != 0) {
@@ -95,6 +153,7 @@ int results_dir_commit(results_dir *d)
             rename(old, d->final);
         return -e;
     }
+    /* The new run is in place; failing to delete the old copy loses nothing. */
     if (had_old)
         remove_tree(old);
     free(d);
@@ -105,4 +164,17 @@ void results_dir_abort(results_dir *d)
 {
     remove_tree(d->partial);
     free(d);
+}
+
+int results_dir_fclose(FILE *f)
+{
+    if (!f)
+        return 0;
+    errno = 0;
+    int err = 0;
+    if (fflush(f) != 0 || ferror(f))
+        err = errno ? -errno : -EIO;
+    if (fclose(f) != 0 && !err)
+        err = errno ? -errno : -EIO;
+    return err;
 }

@@ -4,6 +4,9 @@
  * Files are written into DIR.partial-<pid>; results_dir_commit() renames it to DIR (replacing an
  * older run directory of that name), results_dir_abort() removes it. A crash leaves only the
  * .partial directory, which no reader mistakes for a complete run (DESIGN.md principle 6).
+ *
+ * An existing DIR is replaced only when it looks like a run directory (it holds manifest.json or
+ * summary.json, or is empty): "-o ~" by mistake must fail, not wipe a home directory.
  */
 #ifndef RESULTS_DIR_H
 #define RESULTS_DIR_H
@@ -16,12 +19,27 @@ typedef struct results_dir results_dir;
 results_dir *results_dir_create(const char *final_path);
 /* Opens NAME inside the partial directory for writing ("w"); NULL and errno on failure. */
 FILE *results_dir_open(results_dir *d, const char *name);
-/* Path of NAME inside the partial directory (for writers that take a path). Static buffer per dir. */
+/* Path of NAME inside the partial directory (for writers that take a path). Static buffer per dir;
+ * NULL and errno ENAMETOOLONG if it does not fit. */
 const char *results_dir_path(results_dir *d, const char *name);
 const char *results_dir_final(const results_dir *d);
-/* Renames into place; frees d. Returns 0 or -errno (then the partial directory is left, and named). */
+/* The temporary directory being written (for messages). */
+const char *results_dir_partial(const results_dir *d);
+/*
+ * Renames into place; frees d. Returns 0 or -errno: then d is still valid and the partial directory
+ * is left in place, so the caller can name it (results_dir_partial) and then call results_dir_abort.
+ * -ENOTDIR: DIR exists and is not a directory; -EEXIST: DIR is a directory that is not a run
+ * directory. Neither is touched.
+ */
 int results_dir_commit(results_dir *d);
 /* Removes the partial directory and its files; frees d. */
 void results_dir_abort(results_dir *d);
+
+/*
+ * Closes a file of the run directory and says whether everything written to it reached the
+ * kernel: 0, or -errno of the first failure (a full disk shows up here, at the latest). f may be
+ * NULL (returns 0). The caller aborts the run directory on failure.
+ */
+int results_dir_fclose(FILE *f);
 
 #endif
