@@ -126,8 +126,24 @@ sim_time_t receiver_process(receiver *r, sim_time_t now)
     return done;
 }
 
+void receiver_stats(const receiver *r, policy_stats *out)
+{
+    const policy_stats *now = policy_get_stats(r->pol);
+    *out = *now;
+    out->connections -= r->base.connections;
+    out->connections_refused -= r->base.connections_refused;
+    for (int k = 0; k < POLICY_RULE_COUNT; k++)
+        out->refused_by_rule[k] -= r->base.refused_by_rule[k];
+    out->messages_accepted -= r->base.messages_accepted;
+    out->recipients_accepted -= r->base.recipients_accepted;
+    for (int c = 0; c < 600; c++)
+        out->replies_by_code[c] -= r->base.replies_by_code[c];
+    out->penalty_boxes -= r->base.penalty_boxes;
+}
+
 void receiver_reset_stats(receiver *r, sim_time_t now)
 {
+    r->base = *policy_get_stats(r->pol);
     sim_tavg_reset(&r->sessions, now);
     sim_tavg_reset(&r->busy, now);
     sim_tavg_reset(&r->idle, now);

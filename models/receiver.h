@@ -63,6 +63,7 @@ typedef struct receiver {
     uint64_t peak, peak_busy, peak_idle;
     sim_tally wait;           /* seconds an accepted message waited for a server */
     sim_time_t idle_timeout;  /* policy_idle_timeout */
+    policy_stats base;        /* the policy's counters at the end of the warm-up */
 } receiver;
 
 /* Returns NULL and fills err on an invalid policy. */
@@ -83,6 +84,8 @@ sim_time_t receiver_rtt(receiver *r);
 sim_time_t receiver_think(receiver *r);
 /* An accepted message arriving at end of data: returns when its processing completes. */
 sim_time_t receiver_process(receiver *r, sim_time_t now);
+/* The policy's counters since the end of the warm-up (open sessions: now). */
+void receiver_stats(const receiver *r, policy_stats *out);
 /* Restarts the receiver's averages at the end of the warm-up. */
 void receiver_reset_stats(receiver *r, sim_time_t now);
 

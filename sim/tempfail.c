@@ -1,7 +1,52 @@
-/* tempfail - command line (being built; see issue for `tempfail run`). */
+/*
+ * tempfail - the command line entry point: dispatches to the subcommands.
+ */
+#include "sim/tempfail.h"
+
 #include <stdio.h>
-int main(void)
+#include <string.h>
+
+#include <gsl/gsl_version.h>
+#include <yaml.h>
+
+static const char usage[] =
+    "Usage: tempfail COMMAND [options]\n"
+    "\n"
+    "Rehearse SMTP throttling before it hits production: simulate what an outbound MTA (Postfix's\n"
+    "scheduler, connection cache and backoff, by default) does when receivers answer\n"
+    "\"421 4.7.0 Too many connections\".\n"
+    "\n"
+    "Commands:\n"
+    "  run [SCENARIO.yaml]   simulate a scenario (the built-in default without one) and write a run\n"
+    "                        directory; `tempfail run --help` for options\n"
+    "  help                  this help\n"
+    "  version               version and library versions\n"
+    "\n"
+    "Examples:\n"
+    "  tempfail run                                   the default retry storm, into runs/default-retry-storm\n"
+    "  tempfail run scenarios/examples/dedicated-transport.yaml --out runs/fix\n"
+    "  tempfail run my.yaml --set mta.postfix.smtp_connection_cache_on_demand=no --seed 7\n"
+    "\n"
+    "Scenario reference: docs/scenario.md. Results: docs/results.md.\n";
+
+int main(int argc, char **argv)
 {
-    fprintf(stderr, "tempfail: not built yet\n");
-    return 2;
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return TEMPFAIL_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return tempfail_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage, stdout);
+        return TEMPFAIL_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("tempfail %s (GSL %s, libyaml %s, jansson %s)\n", TEMPFAIL_VERSION, gsl_version,
+               yaml_get_version_string(), JANSSON_VERSION);
+        return TEMPFAIL_OK;
+    }
+    fprintf(stderr, "tempfail: unknown command '%s'\n\n%s", cmd, usage);
+    return TEMPFAIL_USAGE;
 }

@@ -1,0 +1,22 @@
+/*
+ * tempfail - the command line: `tempfail run`, and the glue between a scenario, the world it describes
+ * and the run directory it leaves.
+ */
+#ifndef TEMPFAIL_H
+#define TEMPFAIL_H
+
+#include <jansson.h>
+
+#include "models/world.h"
+#include "scenarios/scenario.h"
+#include "sim/sim_run.h"
+
+/* Exit statuses, documented in --help and the man page. */
+enum { TEMPFAIL_OK = 0, TEMPFAIL_EXPECT_FAILED = 1, TEMPFAIL_USAGE = 2, TEMPFAIL_IO = 3 };
+
+int tempfail_run_main(int argc, char **argv);
+json_t *tempfail_summary_build(const scenario *s, world *w, const sim_run_result *run);
+/* A destination's public name: "smtp:orange.test", or "mta2/smtp:orange.test" with several hosts. */
+void tempfail_dest_name(world *w, size_t host, const mta_dest_stats *d, char *buf, size_t len);
+
+#endif

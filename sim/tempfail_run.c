@@ -1,0 +1,457 @@
+/*
+ * tempfail_run - `tempfail run [SCENARIO] [options]`: load, simulate, write the run directory, print
+ * the summary, and exit 1 when an `expect:` assertion fails so a CI job can guard an MTA config.
+ *
+ * Nothing is left half-written: the run directory is built under a temporary name and renamed only
+ * when every file was written and closed without error (results_dir).
+ */
+#include "sim/tempfail.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "results/results_dir.h"
+#include "results/results_expect.h"
+#include "results/results_json.h"
+#include "results/results_maillog.h"
+#include "results/results_manifest.h"
+#include "results/results_messages.h"
+#include "results/results_report.h"
+#include "results/results_timeseries.h"
+#include "sim/sim_calendar.h"
+
+static const char run_usage[] =
+    "Usage: tempfail run [SCENARIO.yaml] [options]\n"
+    "\n"
+    "Simulates a scenario: traffic into a Postfix-like MTA (or an application pool), delivery to\n"
+    "receivers that throttle it, retries, and what it all costs in latency. Without SCENARIO, runs the\n"
+    "built-in default: a retry storm against a provider that allows 3 sessions per IP.\n"
+    "\n"
+    "Options:\n"
+    "  -s, --seed N          random seed (overrides the scenario's `seed:`)\n"
+    "  -r, --replication N   replication number: same scenario, independent random streams\n"
+    "  -o, --out DIR         run directory to write (default: runs/<scenario name>)\n"
+    "      --set KEY=VALUE   override any scenario value, e.g.\n"
+    "                          --set mta.postfix.default_destination_concurrency_limit=10\n"
+    "                          --set receivers.orange.policy[0].limit=5   (repeatable)\n"
+    "      --maillog         also write `maillog`, Postfix-format log lines (grep/pflogsumm work on it)\n"
+    "  -q, --quiet           no summary on stdout, no progress line\n"
+    "      --no-progress     no progress line (it only appears on a terminal anyway)\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "The run directory holds manifest.json, summary.json, timeseries.csv, messages.csv, scenario.yaml\n"
+    "(and maillog); see docs/results.md. Same scenario and seed: identical files but the manifest.\n"
+    "\n"
+    "Exit status: 0 ok; 1 an `expect:` assertion failed; 2 bad scenario or command line; 3 I/O error.\n";
+
+/* The writers the model's records go to. */
+typedef struct run_out {
+    results_messages *messages;
+    results_maillog *maillog;
+} run_out;
+
+static void out_attempt(void *ctx, const mta_attempt_record *r)
+{
+    run_out *o = ctx;
+    if (o->maillog)
+        results_maillog_attempt(o->maillog, r);
+}
+
+static void out_message(void *ctx, const mta_message_record *r)
+{
+    run_out *o = ctx;
+    results_messages_write(o->messages, r);
+}
+
+/* Time-series sampling: cumulative counters are turned into per-interval figures here. */
+typedef struct sampler {
+    world *w;
+    results_timeseries *ts;
+    size_t nrcv;
+    uint64_t last_delivered, last_bounced, last_deferred;
+    uint64_t (*last_replies)[4];
+    double last_cpu, last_disk;
+    sim_time_t last_time;
+    int col_dest0;
+} sampler;
+
+static void reply_classes(const receiver *r, uint64_t out[4])
+{
+    policy_stats st;
+    receiver_stats(r, &st);
+    out[0] = out[1] = out[2] = out[3] = 0;
+    for (int c = 200; c < 600; c++) {
+        uint64_t n = st.replies_by_code[c];
+        if (c < 300)
+            out[0] += n;
+        else if (c == 421)
+            out[1] += n;
+        else if (c >= 400 && c < 500)
+            out[2] += n;
+        else if (c >= 500)
+            out[3] += n;
+    }
+}
+
+static void sampler_columns(sampler *s)
+{
+    results_timeseries *ts = s->ts;
+    static const char *const fixed[] = {"queue.incoming", "queue.active", "queue.deferred",
+                                        "delivered",      "bounced",      "deferred"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        results_timeseries_add_column(ts, fixed[i]);
+    for (size_t i = 0; i < s->nrcv; i++) {
+        const char *n = world_receiver(s->w, i)->cfg->name;
+        static const char *const parts[] = {"sessions.busy", "sessions.idle", "replies.2xx",
+                                            "replies.421",   "replies.4xx",   "replies.5xx"};
+        for (size_t k = 0; k < 6; k++) {
+            char col[256];
+            snprintf(col, sizeof(col), "%s.%s", n, parts[k]);
+            results_timeseries_add_column(ts, col);
+        }
+    }
+    s->col_dest0 = (int)results_timeseries_ncolumns(ts);
+    for (size_t h = 0; h < world_nhosts(s->w); h++) {
+        mta_host *host = world_host(s->w, h);
+        for (size_t i = 0; i < mta_host_ndests(host); i++) {
+            char name[512], col[540];
+            tempfail_dest_name(s->w, h, mta_host_dest(host, i), name, sizeof(name));
+            snprintf(col, sizeof(col), "window.%s", name);
+            results_timeseries_add_column(ts, col);
+        }
+    }
+    results_timeseries_add_column(ts, "cpu.utilisation");
+    results_timeseries_add_column(ts, "disk.utilisation");
+}
+
+static void sample(void *ctx, sim_time_t now)
+{
+    sampler *s = ctx;
+    world *w = s->w;
+    world_observe(w, now);
+    const world_stats *st = world_get_stats(w);
+    size_t col = 0;
+    uint64_t in, act, def;
+    world_queue_sizes(w, &in, &act, &def);
+    results_timeseries_set(s->ts, col++, (double)in);
+    results_timeseries_set(s->ts, col++, (double)act);
+    results_timeseries_set(s->ts, col++, (double)def);
+    results_timeseries_set(s->ts, col++, (double)(st->rcpt_delivered - s->last_delivered));
+    results_timeseries_set(s->ts, col++, (double)(st->rcpt_bounced - s->last_bounced));
+    results_timeseries_set(s->ts, col++, (double)(st->rcpt_deferred - s->last_deferred));
+    s->last_delivered = st->rcpt_delivered;
+    s->last_bounced = st->rcpt_bounced;
+    s->last_deferred = st->rcpt_deferred;
+    for (size_t i = 0; i < s->nrcv; i++) {
+        receiver *r = world_receiver(w, i);
+        const policy_stats *ps = policy_get_stats(r->pol);
+        results_timeseries_set(s->ts, col++, (double)ps->open_busy);
+        results_timeseries_set(s->ts, col++, (double)ps->open_idle);
+        uint64_t rc[4];
+        reply_classes(r, rc);
+        for (int k = 0; k < 4; k++) {
+            /* a warm-up reset can move the base; never report a negative interval */
+            uint64_t d = rc[k] >= s->last_replies[i][k] ? rc[k] - s->last_replies[i][k] : rc[k];
+            results_timeseries_set(s->ts, col++, (double)d);
+            s->last_replies[i][k] = rc[k];
+        }
+    }
+    for (size_t h = 0; h < world_nhosts(w); h++) {
+        mta_host *host = world_host(w, h);
+        for (size_t i = 0; i < mta_host_ndests(host); i++)
+            results_timeseries_set(s->ts, col++, (double)mta_host_dest(host, i)->window);
+    }
+    double cpu_busy, disk_busy;
+    uint32_t cores;
+    bool disk;
+    world_resources(w, &cpu_busy, &cores, &disk_busy, &disk);
+    double dt = sim_time_to_sec(now - s->last_time);
+    results_timeseries_set(s->ts, col++, cores && dt > 0 ? (cpu_busy - s->last_cpu) / (cores * dt) : NAN);
+    results_timeseries_set(s->ts, col++,
+                           disk && dt > 0 ? (disk_busy - s->last_disk) / ((double)world_nhosts(w) * dt) : NAN);
+    s->last_cpu = cpu_busy;
+    s->last_disk = disk_busy;
+    s->last_time = now;
+    results_timeseries_row(s->ts, now);
+}
+
+static bool run_busy(void *ctx) { return world_busy(((sampler *)ctx)->w); }
+static uint64_t run_queue(void *ctx) { return world_in_system(((sampler *)ctx)->w); }
+
+static void run_warmup(void *ctx, sim_time_t now)
+{
+    sampler *s = ctx;
+    world_reset_stats(s->w, now);
+    const world_stats *st = world_get_stats(s->w);
+    s->last_delivered = st->rcpt_delivered;
+    s->last_bounced = st->rcpt_bounced;
+    s->last_deferred = st->rcpt_deferred;
+    for (size_t i = 0; i < s->nrcv; i++)
+        reply_classes(world_receiver(s->w, i), s->last_replies[i]);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The default run directory lives under ./runs. */
+static int mkdir_runs(void) { return mkdir("runs", 0777) == 0 || errno == EEXIST ? 0 : -1; }
+
+static int io_fail(const char *what, const char *path, int err)
+{
+    fprintf(stderr, "tempfail: %s %s: %s\n", what, path, strerror(err));
+    return TEMPFAIL_IO;
+}
+
+int tempfail_run_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"seed", required_argument, NULL, 's'}, {"replication", required_argument, NULL, 'r'},
+        {"out", required_argument, NULL, 'o'},  {"set", required_argument, NULL, 'S'},
+        {"maillog", no_argument, NULL, 'M'},    {"quiet", no_argument, NULL, 'q'},
+        {"no-progress", no_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    size_t nsets = 0;
+    const char *out_dir = NULL;
+    bool seed_given = false, maillog = false, quiet = false, no_progress = false;
+    uint64_t seed = 0, replication = 0;
+    bool rep_given = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "s:r:o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (parse_u64(optarg, &seed) != 0) {
+                fprintf(stderr, "tempfail run: --seed: expected a non-negative integer, got '%s'\n", optarg);
+                free(sets);
+                return TEMPFAIL_USAGE;
+            }
+            seed_given = true;
+            break;
+        case 'r':
+            if (parse_u64(optarg, &replication) != 0 || replication > UINT32_MAX) {
+                fprintf(stderr, "tempfail run: --replication: expected a non-negative integer, got '%s'\n", optarg);
+                free(sets);
+                return TEMPFAIL_USAGE;
+            }
+            rep_given = true;
+            break;
+        case 'o':
+            out_dir = optarg;
+            break;
+        case 'S':
+            if (!strchr(optarg, '=')) {
+                fprintf(stderr, "tempfail run: --set %s: expected KEY=VALUE\n", optarg);
+                free(sets);
+                return TEMPFAIL_USAGE;
+            }
+            sets[nsets++] = optarg;
+            break;
+        case 'M':
+            maillog = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'P':
+            no_progress = true;
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            free(sets);
+            return TEMPFAIL_OK;
+        default:
+            fputs("Try 'tempfail run --help'.\n", stderr);
+            free(sets);
+            return TEMPFAIL_USAGE;
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "tempfail run: one scenario file at most (got '%s' and '%s')\n", argv[optind], argv[optind + 1]);
+        free(sets);
+        return TEMPFAIL_USAGE;
+    }
+    scenario_error err;
+    scenario *s = optind < argc ? scenario_load_file(argv[optind], sets, nsets, &err)
+                                : scenario_load_default(sets, nsets, &err);
+    free(sets);
+    if (!s) {
+        fprintf(stderr, "tempfail: %s\n", err.message);
+        return TEMPFAIL_USAGE;
+    }
+    for (size_t i = 0; i < s->nwarnings; i++)
+        fprintf(stderr, "tempfail: warning: %s\n", s->warnings[i]);
+    if (seed_given)
+        s->seed = seed;
+    if (rep_given)
+        s->replication = (uint32_t)replication;
+
+    char default_out[512];
+    if (!out_dir) {
+        snprintf(default_out, sizeof(default_out), "runs/%s", s->name);
+        out_dir = default_out;
+        if (mkdir_runs() != 0) {
+            int e = errno;
+            scenario_free(s);
+            return io_fail("cannot create", "runs", e);
+        }
+    }
+    results_dir *dir = results_dir_create(out_dir);
+    if (!dir) {
+        int e = errno;
+        scenario_free(s);
+        return io_fail("cannot create run directory", out_dir, e);
+    }
+
+    int status = TEMPFAIL_OK;
+    FILE *f_ts = results_dir_open(dir, "timeseries.csv");
+    FILE *f_msg = results_dir_open(dir, "messages.csv");
+    FILE *f_log = maillog ? results_dir_open(dir, "maillog") : NULL;
+    if (!f_ts || !f_msg || (maillog && !f_log)) {
+        int e = errno;
+        if (f_ts)
+            fclose(f_ts);
+        if (f_msg)
+            fclose(f_msg);
+        if (f_log)
+            fclose(f_log);
+        results_dir_abort(dir);
+        scenario_free(s);
+        return io_fail("cannot write in", out_dir, e);
+    }
+    run_out out = {.messages = results_messages_create(f_msg)};
+    results_maillog_opts lopts = results_maillog_defaults();
+    if (f_log)
+        out.maillog = results_maillog_create(f_log, &lopts);
+
+    sim_calendar *cal = sim_calendar_create(4096);
+    world_config wc = {.traffic = &s->traffic, .mta = &s->mta, .receivers = s->receivers,
+                       .nreceivers = s->nreceivers, .seed = s->seed, .replication = s->replication,
+                       .horizon = s->duration,
+                       .observer = {.ctx = &out, .attempt = out_attempt, .message = out_message}};
+    char werr[512];
+    world *w = world_create(&wc, cal, werr, sizeof(werr));
+    if (!w) {
+        fprintf(stderr, "tempfail: %s: %s\n", s->source, werr);
+        status = TEMPFAIL_USAGE;
+        goto abort_dir;
+    }
+
+    sampler smp = {.w = w, .ts = results_timeseries_create(f_ts), .nrcv = world_nreceivers(w)};
+    smp.last_replies = calloc(smp.nrcv ? smp.nrcv : 1, sizeof(*smp.last_replies));
+    sampler_columns(&smp);
+    sim_run_config rc = {.horizon = s->duration, .until_drained = s->until_drained, .drain_cap = s->drain_cap,
+                         .warmup = s->warmup, .sample_every = s->sample_every,
+                         .progress = !quiet && !no_progress && isatty(STDERR_FILENO), .ctx = &smp,
+                         .busy = run_busy, .sample = sample, .warmup_end = run_warmup, .queue = run_queue};
+    sim_run_result rr;
+    sim_run(cal, &rc, &rr);
+    world_finish(w, rr.end);
+
+    json_t *summary = tempfail_summary_build(s, w, &rr);
+    results_expect_result *er = calloc(s->nexpect ? s->nexpect : 1, sizeof(*er));
+    results_expect_eval(summary, s->expect, s->nexpect, er);
+    size_t failed = 0;
+    for (size_t i = 0; i < s->nexpect; i++)
+        failed += !er[i].pass;
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    json_t *resolved = scenario_to_json(s);
+    results_manifest_info mi = {.scenario_name = s->name, .scenario_source = s->source, .scenario = resolved,
+                                .seed = s->seed, .replication = s->replication, .wall_time = rr.wall,
+                                .events = rr.events, .peak_rss = (uint64_t)ru.ru_maxrss * 1024,
+                                .expect_total = s->nexpect, .expect_failed = failed};
+    int werr_io = 0;
+    werr_io |= results_timeseries_finish(smp.ts);
+    werr_io |= results_messages_finish(out.messages);
+    if (out.maillog)
+        werr_io |= results_maillog_finish(out.maillog);
+    FILE *f = results_dir_open(dir, "summary.json");
+    werr_io |= f ? results_json_write(f, summary) : -errno;
+    werr_io |= f ? results_dir_fclose(f) : 0;
+    f = results_dir_open(dir, "manifest.json");
+    werr_io |= f ? results_manifest_write(f, &mi) : -errno;
+    werr_io |= f ? results_dir_fclose(f) : 0;
+    f = results_dir_open(dir, "scenario.yaml");
+    if (f) {
+        fputs(s->resolved_yaml ? s->resolved_yaml : "", f);
+        werr_io |= results_dir_fclose(f);
+    } else {
+        werr_io |= -errno;
+    }
+    werr_io |= results_dir_fclose(f_ts);
+    werr_io |= results_dir_fclose(f_msg);
+    if (f_log)
+        werr_io |= results_dir_fclose(f_log);
+    f_ts = f_msg = f_log = NULL;
+
+    if (werr_io) {
+        fprintf(stderr, "tempfail: writing the run directory %s failed; nothing was kept\n", out_dir);
+        results_dir_abort(dir);
+        dir = NULL;
+        status = TEMPFAIL_IO;
+    } else {
+        int e = results_dir_commit(dir);
+        if (e != 0) {
+            fprintf(stderr, "tempfail: cannot put the run directory in place at %s: %s\n", out_dir, strerror(-e));
+            results_dir_abort(dir);
+            status = TEMPFAIL_IO;
+        }
+        dir = NULL;
+    }
+    if (status == TEMPFAIL_OK) {
+        if (!quiet) {
+            results_report_opts ro = {.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
+            results_report_print(stdout, summary, &ro);
+            printf("run directory: %s\n", out_dir);
+        }
+        for (size_t i = 0; i < s->nexpect; i++)
+            if (!er[i].pass)
+                fprintf(stderr, "tempfail: %s:%d: expect failed: %s%s%s\n", s->source, s->expect[i].line,
+                        s->expect[i].text, er[i].error[0] ? ": " : "", er[i].error);
+        if (failed)
+            status = TEMPFAIL_EXPECT_FAILED;
+    }
+    json_decref(resolved);
+    json_decref(summary);
+    free(er);
+    free(smp.last_replies);
+    results_timeseries_free(smp.ts);
+    world_free(w);
+    sim_calendar_free(cal);
+    results_messages_free(out.messages);
+    if (out.maillog)
+        results_maillog_free(out.maillog);
+    scenario_free(s);
+    return status;
+
+abort_dir:
+    fclose(f_ts);
+    fclose(f_msg);
+    if (f_log)
+        fclose(f_log);
+    results_messages_free(out.messages);
+    if (out.maillog)
+        results_maillog_free(out.maillog);
+    results_dir_abort(dir);
+    sim_calendar_free(cal);
+    scenario_free(s);
+    return status;
+}
