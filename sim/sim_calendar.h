@@ -52,9 +52,12 @@ sim_time_t sim_calendar_peek_time(const sim_calendar *cal);
 /*
  * Removes the next event, advances now to its time and calls its fn. Returns false when empty.
  * Running one event at a time lets the run controller check the horizon and sample between events.
+ * The event is idle (not pending) while its fn runs.
  */
 bool sim_calendar_step(sim_calendar *cal);
-/* Runs events while the next one is at or before `until`; then sets now = until. Returns events run. */
+/* Runs events while the next one is at or before `until`; then sets now = until. Returns events run.
+ * `until` before now aborts; until == SIM_TIME_NEVER runs the calendar dry and leaves now at the time
+ * of the last event run. */
 uint64_t sim_calendar_run_until(sim_calendar *cal, sim_time_t until);
 
 #endif

@@ -39,7 +39,8 @@ double sim_dist_sample(const sim_dist *d, gsl_rng *r);
 double sim_dist_mean(const sim_dist *d);
 /* Analytic median. */
 double sim_dist_median(const sim_dist *d);
-/* Takes ownership of values (sorts them). Returns 0, or -EINVAL if n == 0. */
+/* Takes ownership of values (sorts them). Returns 0, or -EINVAL if n == 0 or a value is not finite;
+ * on error d is unchanged and values still belong to the caller. */
 int sim_dist_empirical(sim_dist *d, double *values, size_t n);
 /* Frees the empirical values, if any; the struct itself belongs to the caller. */
 void sim_dist_free(sim_dist *d);

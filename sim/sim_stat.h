@@ -22,6 +22,7 @@ typedef struct sim_tally {
     double mean, m2, min, max, sum;
 } sim_tally;
 
+/* Empties the tally (min and max become NAN until the first add); a zeroed struct is empty too. */
 void sim_tally_reset(sim_tally *t);
 void sim_tally_add(sim_tally *t, double x);
 double sim_tally_variance(const sim_tally *t); /* sample variance; 0 when n < 2 */
@@ -50,6 +51,8 @@ void sim_quantile_add(sim_quantile *q, double x);
 /* p in [0,1]; NAN when empty. Within 0.5% relative error of the exact (lower) quantile. */
 double sim_quantile_get(const sim_quantile *q, double p);
 uint64_t sim_quantile_count(const sim_quantile *q);
+/* Exact smallest and largest observations; NAN when empty. */
+double sim_quantile_min(const sim_quantile *q);
 double sim_quantile_max(const sim_quantile *q);
 double sim_quantile_mean(const sim_quantile *q);
 void sim_quantile_reset(sim_quantile *q);

@@ -1,5 +1,9 @@
 /*
  * sim_time - formatting of simulated time for people (progress line, summaries, messages).
+ *
+ * The text is built in a local buffer and copied out with snprintf, so a short or NULL buffer gets the
+ * start of the same text and the return value is always the full length, as with snprintf itself.
+ * The magnitude is taken as unsigned, so INT64_MIN formats instead of overflowing.
  */
 #include "sim/sim_time.h"
 
@@ -9,37 +13,38 @@ int sim_time_format(char *buf, size_t len, sim_time_t t)
 {
     if (t == SIM_TIME_NEVER)
         return snprintf(buf, len, "never");
-    const char *sign = "";
-    if (t < 0) {
-        sign = "-";
-        t = -t;
+    char tmp[64];
+    const char *sign = t < 0 ? "-" : "";
+    uint64_t u = t < 0 ? 0 - (uint64_t)t : (uint64_t)t;
+    const uint64_t usec_ms = SIM_MSEC, usec_s = SIM_SEC, usec_m = SIM_MIN, usec_h = SIM_HOUR, usec_d = SIM_DAY;
+    if (u == 0)
+        return snprintf(buf, len, "0s");
+    if (u < usec_s) {
+        if (u % usec_ms == 0)
+            return snprintf(buf, len, "%s%llums", sign, (unsigned long long)(u / usec_ms));
+        return snprintf(buf, len, "%s%.3fms", sign, (double)u / (double)usec_ms);
     }
-    if (t < SIM_SEC) {
-        if (t % SIM_MSEC == 0)
-            return snprintf(buf, len, "%s%lldms", sign, (long long)(t / SIM_MSEC));
-        return snprintf(buf, len, "%s%.3fms", sign, (double)t / (double)SIM_MSEC);
-    }
-    long long d = t / SIM_DAY, h = (t % SIM_DAY) / SIM_HOUR, m = (t % SIM_HOUR) / SIM_MIN;
-    long long s = (t % SIM_MIN) / SIM_SEC, us = t % SIM_SEC;
-    int n = snprintf(buf, len, "%s", sign);
+    unsigned long long d = u / usec_d, h = u % usec_d / usec_h, m = u % usec_h / usec_m;
+    unsigned long long s = u % usec_m / usec_s, us = u % usec_s;
+    /* Each field is at most a few characters and there are five; tmp cannot overflow. */
+    size_t n = (size_t)snprintf(tmp, sizeof tmp, "%s", sign);
     if (d)
-        n += snprintf(buf + n, len > (size_t)n ? len - n : 0, "%lldd", d);
+        n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%llud", d);
     if (h)
-        n += snprintf(buf + n, len > (size_t)n ? len - n : 0, "%02lldh", h);
+        n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%02lluh", h);
     if (m)
-        n += snprintf(buf + n, len > (size_t)n ? len - n : 0, "%02lldm", m);
-    if (s || us || (!d && !h && !m)) {
+        n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%02llum", m);
+    if (s || us) {
         if (us)
-            n += snprintf(buf + n, len > (size_t)n ? len - n : 0, "%02lld.%03llds", s, us / 1000);
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%02llu.%03llus", s, us / 1000);
         else
-            n += snprintf(buf + n, len > (size_t)n ? len - n : 0, "%02llds", s);
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%02llus", s);
     }
     /* "05m" reads oddly when it leads; drop a leading zero of the first field. */
-    char *p = buf + (*sign ? 1 : 0);
-    if ((size_t)n < len && p[0] == '0' && p[1] >= '0' && p[1] <= '9') {
+    char *p = tmp + (*sign ? 1 : 0);
+    if (p[0] == '0' && p[1] >= '0' && p[1] <= '9') {
         for (char *q = p; *q; q++)
             q[0] = q[1];
-        n--;
     }
-    return n;
+    return snprintf(buf, len, "%s", tmp);
 }

@@ -1,0 +1,189 @@
+/*
+ * sim_dist - sampling, moments and descriptions of the distributions a scenario can name.
+ *
+ * Sampling is GSL's (gsl_ran_*), so a distribution draws the same numbers from the same stream on
+ * every machine GSL supports. Means and medians are the closed forms, so a manifest can say what a
+ * scenario asked for without sampling it, and the tests can check the samplers against them.
+ *
+ * Lognormals are written the way operators think of latencies, by median and 99th percentile; the
+ * description prints them back in that form so a manifest reads like the scenario that produced it.
+ */
+#include "sim/sim_dist.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+
+static void dist_fail(const char *fn, const char *what)
+{
+    fprintf(stderr, "%s: %s\n", fn, what);
+    abort();
+}
+
+static double dist_z99(void)
+{
+    return gsl_cdf_ugaussian_Pinv(0.99);
+}
+
+sim_dist sim_dist_constant(double v)
+{
+    return (sim_dist){.kind = SIM_DIST_CONSTANT, .a = v};
+}
+
+sim_dist sim_dist_lognormal_median_p99(double median, double p99)
+{
+    /* The loader checks user input; reaching here with nonsense is a bug upstream. p99 == median is
+     * allowed and gives sigma 0, a lognormal that is really a constant. */
+    if (!(median > 0) || !(p99 >= median) || !isfinite(p99))
+        dist_fail("sim_dist_lognormal_median_p99", "needs p99 >= median > 0");
+    return (sim_dist){.kind = SIM_DIST_LOGNORMAL, .a = log(median), .b = log(p99 / median) / dist_z99()};
+}
+
+double sim_dist_sample(const sim_dist *d, gsl_rng *r)
+{
+    switch (d->kind) {
+    case SIM_DIST_CONSTANT:
+        return d->a;
+    case SIM_DIST_UNIFORM:
+        return gsl_ran_flat(r, d->a, d->b);
+    case SIM_DIST_EXPONENTIAL:
+        return gsl_ran_exponential(r, d->a);
+    case SIM_DIST_LOGNORMAL:
+        return gsl_ran_lognormal(r, d->a, d->b);
+    case SIM_DIST_GAMMA:
+        return gsl_ran_gamma(r, d->a, d->b);
+    case SIM_DIST_PARETO:
+        return gsl_ran_pareto(r, d->a, d->b);
+    case SIM_DIST_EMPIRICAL:
+        return d->values[gsl_rng_uniform_int(r, d->n)];
+    }
+    dist_fail("sim_dist_sample", "unknown kind");
+    return 0;
+}
+
+double sim_dist_mean(const sim_dist *d)
+{
+    switch (d->kind) {
+    case SIM_DIST_CONSTANT:
+        return d->a;
+    case SIM_DIST_UNIFORM:
+        return (d->a + d->b) / 2;
+    case SIM_DIST_EXPONENTIAL:
+        return d->a;
+    case SIM_DIST_LOGNORMAL:
+        return exp(d->a + d->b * d->b / 2);
+    case SIM_DIST_GAMMA:
+        return d->a * d->b;
+    case SIM_DIST_PARETO:
+        return d->a > 1 ? d->a * d->b / (d->a - 1) : INFINITY;
+    case SIM_DIST_EMPIRICAL: {
+        double sum = 0;
+        for (size_t i = 0; i < d->n; i++)
+            sum += d->values[i];
+        return d->n ? sum / (double)d->n : NAN;
+    }
+    }
+    dist_fail("sim_dist_mean", "unknown kind");
+    return 0;
+}
+
+double sim_dist_median(const sim_dist *d)
+{
+    switch (d->kind) {
+    case SIM_DIST_CONSTANT:
+        return d->a;
+    case SIM_DIST_UNIFORM:
+        return (d->a + d->b) / 2;
+    case SIM_DIST_EXPONENTIAL:
+        return d->a * M_LN2;
+    case SIM_DIST_LOGNORMAL:
+        return exp(d->a);
+    case SIM_DIST_GAMMA:
+        return gsl_cdf_gamma_Pinv(0.5, d->a, d->b);
+    case SIM_DIST_PARETO:
+        return d->b * pow(2.0, 1.0 / d->a);
+    case SIM_DIST_EMPIRICAL:
+        /* The conventional sample median: the middle value, or the mean of the two middle ones. */
+        if (d->n == 0)
+            return NAN;
+        if (d->n % 2)
+            return d->values[d->n / 2];
+        return (d->values[d->n / 2 - 1] + d->values[d->n / 2]) / 2;
+    }
+    dist_fail("sim_dist_median", "unknown kind");
+    return 0;
+}
+
+static int dist_cmp_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+int sim_dist_empirical(sim_dist *d, double *values, size_t n)
+{
+    if (n == 0 || !values)
+        return -EINVAL;
+    /* NaN has no place in a sorted array, and an infinite sample has no mean. */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(values[i]))
+            return -EINVAL;
+    qsort(values, n, sizeof *values, dist_cmp_double);
+    *d = (sim_dist){.kind = SIM_DIST_EMPIRICAL, .values = values, .n = n};
+    return 0;
+}
+
+void sim_dist_free(sim_dist *d)
+{
+    if (!d)
+        return;
+    free(d->values);
+    d->values = NULL;
+    d->n = 0;
+}
+
+sim_dist sim_dist_copy(const sim_dist *d)
+{
+    sim_dist c = *d;
+    c.values = NULL;
+    if (d->kind != SIM_DIST_EMPIRICAL)
+        return c;
+    if (d->n && d->values) {
+        c.values = malloc(d->n * sizeof *c.values);
+        if (!c.values)
+            dist_fail("sim_dist_copy", "out of memory");
+        memcpy(c.values, d->values, d->n * sizeof *c.values);
+    } else {
+        c.n = 0;
+    }
+    return c;
+}
+
+int sim_dist_describe(const sim_dist *d, char *buf, size_t len)
+{
+    switch (d->kind) {
+    case SIM_DIST_CONSTANT:
+        return snprintf(buf, len, "constant(%g)", d->a);
+    case SIM_DIST_UNIFORM:
+        return snprintf(buf, len, "uniform(min=%g, max=%g)", d->a, d->b);
+    case SIM_DIST_EXPONENTIAL:
+        return snprintf(buf, len, "exponential(mean=%g)", d->a);
+    case SIM_DIST_LOGNORMAL:
+        return snprintf(buf, len, "lognormal(median=%g, p99=%g)", exp(d->a), exp(d->a + d->b * dist_z99()));
+    case SIM_DIST_GAMMA:
+        return snprintf(buf, len, "gamma(shape=%g, scale=%g)", d->a, d->b);
+    case SIM_DIST_PARETO:
+        return snprintf(buf, len, "pareto(alpha=%g, min=%g)", d->a, d->b);
+    case SIM_DIST_EMPIRICAL:
+        if (d->n == 0)
+            return snprintf(buf, len, "empirical(n=0)");
+        return snprintf(buf, len, "empirical(n=%zu, min=%g, median=%g, max=%g)", d->n, d->values[0],
+                        sim_dist_median(d), d->values[d->n - 1]);
+    }
+    return snprintf(buf, len, "unknown(%d)", (int)d->kind);
+}
