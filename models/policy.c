@@ -560,6 +560,14 @@ static int policy_reply_parse(const char *r, char *why, size_t whylen)
     for (;;) {
         const char *nl = strchr(line, '\n');
         size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)line[i];
+            if ((c < 0x20 && c != '\t') || c > 0x7e) {
+                snprintf(why, whylen, "a reply is printable US-ASCII (character 0x%02x at offset %zu)", c,
+                         (size_t)(line - r) + i);
+                return 0;
+            }
+        }
         if (strncmp(line, r, 3) != 0) {
             snprintf(why, whylen, "every line of a multi-line reply starts with the same code %.3s", r);
             return 0;
@@ -577,23 +585,15 @@ static int policy_reply_parse(const char *r, char *why, size_t whylen)
             snprintf(why, whylen, "a reply line is at most %d characters", POLICY_REPLY_LINE_MAX);
             return 0;
         }
-        for (size_t i = 0; i < len; i++) {
-            unsigned char c = (unsigned char)line[i];
-            if ((c < 0x20 && c != '\t') || c > 0x7e) {
-                snprintf(why, whylen, "a reply is printable US-ASCII (character 0x%02x at offset %zu)", c,
-                         (size_t)(line - r) + i);
-                return 0;
-            }
-        }
         /* An enhanced status code, if the text starts with something like one, must be one. */
         const char *t = line + 4;
-        if (len > 4 && policy_isdigit(*t) && memchr(t, '.', strcspn(t, " \n")) != NULL) {
+        if (len > 4 && policy_isdigit(*t) && memchr(t, '.', strcspn(t, " \t\n")) != NULL) {
             const char *q = policy_skip_digits(t);
             if (q != NULL && *q == '.')
                 q = policy_skip_digits(q + 1);
             if (q != NULL && *q == '.')
                 q = policy_skip_digits(q + 1);
-            if (q == NULL || (*q != ' ' && *q != '\n' && *q != '\0') || q - t < 5 || t[1] != '.') {
+            if (q == NULL || (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\0') || q - t < 5 || t[1] != '.') {
                 snprintf(why, whylen, "malformed enhanced status code (class.subject.detail, e.g. 4.7.0)");
                 return 0;
             }
