@@ -79,7 +79,8 @@ typedef struct policy_config {
 typedef struct policy_preset {
     const char *name;
     const char *description;
-    const char *texts[POLICY_RULE_COUNT]; /* default reply per rule kind; "%h" host name, "%i" client IP */
+    const char *texts[POLICY_RULE_COUNT]; /* default reply per rule kind; "%h" host name, "%i" client IP,
+                                             "%r" recipient and "%d" its domain (RCPT), "%%" a percent sign */
 } policy_preset;
 const policy_preset *policy_preset_find(const char *name);
 const policy_preset *policy_preset_list(size_t *count);
