@@ -1,0 +1,306 @@
+/*
+ * End-to-end tests of the simulator: whole scenarios, loaded from YAML and run in-process, checked
+ * against what Postfix does and against queueing theory.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "models/world.h"
+#include "scenarios/scenario.h"
+#include "sim/sim_calendar.h"
+#include "sim/sim_run.h"
+
+/* What a test wants to see of the attempts. */
+typedef struct capture {
+    sim_time_t times[64];
+    size_t n;
+    uint64_t hash; /* FNV-1a over every attempt's fields: two identical runs give the same hash */
+} capture;
+
+static void hash_bytes(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
+        *h *= 0x100000001b3ull;
+    }
+}
+
+static void on_attempt(void *ctx, const mta_attempt_record *r)
+{
+    capture *c = ctx;
+    if (c->n < 64 && strcmp(r->process, "smtp") == 0)
+        c->times[c->n++] = r->when;
+    hash_bytes(&c->hash, &r->when, sizeof(r->when));
+    hash_bytes(&c->hash, r->rcpt, strlen(r->rcpt));
+    hash_bytes(&c->hash, r->reply, strlen(r->reply));
+    hash_bytes(&c->hash, r->relay, strlen(r->relay));
+}
+
+typedef struct run {
+    scenario *s;
+    sim_calendar *cal;
+    world *w;
+    sim_run_result rr;
+    capture cap;
+} run;
+
+static bool busy(void *ctx) { return world_busy(ctx); }
+
+static void run_text(run *r, const char *yaml)
+{
+    memset(r, 0, sizeof(*r));
+    r->cap.hash = 0xcbf29ce484222325ull;
+    scenario_error err;
+    r->s = scenario_load_text(yaml, strlen(yaml), "test.yaml", NULL, 0, &err);
+    if (!r->s)
+        fail_msg("scenario: %s", err.message);
+    r->cal = sim_calendar_create(1024);
+    world_config wc = {.traffic = &r->s->traffic, .mta = &r->s->mta, .receivers = r->s->receivers,
+                       .nreceivers = r->s->nreceivers, .seed = r->s->seed, .replication = r->s->replication,
+                       .horizon = r->s->duration, .observer = {.ctx = &r->cap, .attempt = on_attempt}};
+    char werr[256];
+    r->w = world_create(&wc, r->cal, werr, sizeof(werr));
+    if (!r->w)
+        fail_msg("world: %s", werr);
+    sim_run_config rc = {.horizon = r->s->duration, .until_drained = r->s->until_drained,
+                         .drain_cap = r->s->drain_cap, .ctx = r->w, .busy = busy};
+    sim_run(r->cal, &rc, &r->rr);
+    world_finish(r->w, r->rr.end);
+}
+
+static void run_free(run *r)
+{
+    world_free(r->w);
+    sim_calendar_free(r->cal);
+    scenario_free(r->s);
+}
+
+static receiver *receiver_named(world *w, const char *name)
+{
+    for (size_t i = 0; i < world_nreceivers(w); i++)
+        if (strcmp(world_receiver(w, i)->cfg->name, name) == 0)
+            return world_receiver(w, i);
+    fail_msg("no receiver %s", name);
+    return NULL;
+}
+
+static uint64_t dead_episodes(world *w)
+{
+    uint64_t n = 0;
+    for (size_t h = 0; h < world_nhosts(w); h++)
+        for (size_t i = 0; i < mta_host_ndests(world_host(w, h)); i++)
+            n += mta_host_dest(world_host(w, h), i)->dead_episodes;
+    return n;
+}
+
+#define ORANGE_TRAFFIC                                                                                         \
+    "seed: 3\n"                                                                                                \
+    "duration: 10m\n"                                                                                          \
+    "traffic:\n"                                                                                               \
+    "  classes:\n"                                                                                             \
+    "    - name: t\n"                                                                                          \
+    "      arrivals: { process: poisson, rate: 5/s }\n"                                                        \
+    "      domains: { orange.test: 1 }\n"                                                                      \
+    "receivers:\n"                                                                                             \
+    "  - name: orange\n"                                                                                       \
+    "    domains: [orange.test]\n"                                                                             \
+    "    mx: [ { host: mx1.orange.test, preference: 10 } ]\n"                                                  \
+    "    network: { rtt: 30ms }\n"                                                                             \
+    "    latency: 100ms\n"                                                                                     \
+    "    policy:\n"                                                                                            \
+    "      - { rule: concurrency_per_ip, limit: 3, count_idle: true,\n"                                        \
+    "          reply: \"421 4.7.0 Too many connections, slow down\" }\n"
+
+/* A receiver allowing 3 sessions per IP, counting idle ones: Postfix's defaults (initial concurrency 5,
+ * cached idle sessions) collide with it - 421s, and the destination declared dead. */
+static void test_cap3_postfix_defaults_get_421_and_dead(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: cap3-defaults\n" ORANGE_TRAFFIC);
+    policy_stats ps;
+    receiver_stats(receiver_named(r.w, "orange"), &ps);
+    assert_true(ps.replies_by_code[421] > 0);
+    assert_true(ps.refused_by_rule[POLICY_RULE_CONCURRENCY_PER_IP] > 0);
+    assert_true(dead_episodes(r.w) > 0);
+    assert_true(receiver_named(r.w, "orange")->peak > 3); /* the 4th session reached it, and was refused */
+    run_free(&r);
+}
+
+/* The operator's fix: a dedicated transport with concurrency 2 and no connection caching. */
+static void test_cap3_dedicated_transport_no_421(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: cap3-fixed\n" ORANGE_TRAFFIC
+                 "mta:\n"
+                 "  postfix: { smtp_connection_cache_on_demand: no }\n"
+                 "  transports:\n"
+                 "    slowmx: { domains: [orange.test], destination_concurrency_limit: 2 }\n");
+    policy_stats ps;
+    receiver_stats(receiver_named(r.w, "orange"), &ps);
+    assert_int_equal(ps.replies_by_code[421], 0);
+    assert_int_equal(dead_episodes(r.w), 0);
+    assert_true(ps.messages_accepted > 1000);
+    assert_true(receiver_named(r.w, "orange")->peak <= 3);
+    run_free(&r);
+}
+
+/* Little's law on an unthrottled run: mean number in system = arrival rate x mean time in system. */
+static void test_littles_law(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: little\n"
+                 "seed: 11\n"
+                 "duration: 2h\n"
+                 "until: drained\n"
+                 "traffic:\n"
+                 "  classes:\n"
+                 "    - name: t\n"
+                 "      arrivals: { process: poisson, rate: 40/s }\n"
+                 "      domains: { a.test: 1, b.test: 2 }\n"
+                 "receivers:\n"
+                 "  - name: a\n"
+                 "    domains: [a.test, b.test]\n"
+                 "    network: { rtt: { dist: lognormal, median: 40ms, p99: 300ms } }\n"
+                 "    latency: { dist: exponential, mean: 20ms }\n");
+    const world_stats *st = world_get_stats(r.w);
+    assert_true(r.rr.drained);
+    assert_int_equal(st->delivered, st->arrived);
+    double T = sim_time_to_sec(r.rr.end);
+    double L = sim_tavg_mean(&st->q_total, r.rr.end);
+    double lambda = (double)st->arrived / T;
+    double W = sim_quantile_mean(st->latency);
+    /* The sketch's mean is exact (sum/count); only the edge of the run separates the two sides. */
+    if (fabs(L - lambda * W) / L > 0.01)
+        fail_msg("L = %g, lambda*W = %g (lambda %g, W %g)", L, lambda * W, lambda, W);
+    run_free(&r);
+}
+
+/* Erlang C: probability of waiting in an M/M/c queue with offered load a = lambda/mu. */
+static double erlang_c(unsigned c, double a)
+{
+    double sum = 0, term = 1;
+    for (unsigned k = 0; k < c; k++) {
+        sum += term;
+        term *= a / (k + 1);
+    }
+    double top = term * c / (c - a); /* term is now a^c / c! */
+    return top / (sum + top);
+}
+
+/* A receiver of capacity c under Poisson load, with nothing else in the way, is an M/M/c queue. */
+static void test_receiver_capacity_matches_erlang_c(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: erlang\n"
+                 "seed: 5\n"
+                 "duration: 20000s\n"
+                 "traffic:\n"
+                 "  classes:\n"
+                 "    - name: t\n"
+                 "      arrivals: { process: poisson, rate: 4/s }\n"
+                 "      domains: { e.test: 1 }\n"
+                 "mta:\n"
+                 "  postfix: { default_destination_concurrency_limit: 0, initial_destination_concurrency: 1000,\n"
+                 "             default_process_limit: 100000, smtp_tls_security_level: none }\n"
+                 "receivers:\n"
+                 "  - name: e\n"
+                 "    domains: [e.test]\n"
+                 "    network: { rtt: 0s }\n"
+                 "    service: { dist: exponential, mean: 1s }\n"
+                 "    capacity: 5\n");
+    receiver *e = receiver_named(r.w, "e");
+    double lambda = 4, mu = 1;
+    unsigned c = 5;
+    double wq = erlang_c(c, lambda / mu) / (c * mu - lambda);
+    if (fabs(e->wait.mean - wq) / wq > 0.06)
+        fail_msg("mean wait %g s, Erlang C says %g s (n = %llu)", e->wait.mean, wq, (unsigned long long)e->wait.n);
+    run_free(&r);
+}
+
+/* One message that is always deferred (450 to RCPT: no negative feedback, so no dead destination):
+ * retried at 300, 600, 1200, 2400, 4800 s, then every 4000 s, each at the next deferred-queue scan. */
+static void test_backoff_schedule_defaults(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: backoff\n"
+                 "duration: 5h\n"
+                 "traffic:\n"
+                 "  classes:\n"
+                 "    - name: one\n"
+                 "      arrivals: { process: periodic, count: 1, every: 100d }\n"
+                 "      domains: { stuck.test: 1 }\n"
+                 "receivers:\n"
+                 "  - name: stuck\n"
+                 "    domains: [stuck.test]\n"
+                 "    policy:\n"
+                 "      - { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 Try again later\" }\n");
+    static const double want[] = {0, 300, 600, 1200, 2400, 4800, 9000, 13200, 17400};
+    size_t nwant = sizeof(want) / sizeof(want[0]);
+    if (r.cap.n != nwant)
+        fail_msg("%zu attempts, want %zu", r.cap.n, nwant);
+    for (size_t i = 0; i < nwant; i++) {
+        double t = sim_time_to_sec(r.cap.times[i]);
+        if (fabs(t - want[i]) > 2)
+            fail_msg("attempt %zu at %.3f s, want about %.0f s", i, t, want[i]);
+    }
+    run_free(&r);
+}
+
+/* Same scenario and seed: the very same attempts; another seed: different ones. */
+static void test_determinism(void **state)
+{
+    (void)state;
+    const char *yaml = "name: det\n" ORANGE_TRAFFIC;
+    run a, b;
+    run_text(&a, yaml);
+    run_text(&b, yaml);
+    assert_true(a.cap.hash == b.cap.hash);
+    assert_int_equal(a.rr.events, b.rr.events);
+    uint64_t h = a.cap.hash;
+    run_free(&a);
+    run_free(&b);
+    run c;
+    scenario_error err;
+    const char *sets[] = {"seed=4"};
+    memset(&c, 0, sizeof(c));
+    c.cap.hash = 0xcbf29ce484222325ull;
+    c.s = scenario_load_text(yaml, strlen(yaml), "det.yaml", sets, 1, &err);
+    assert_non_null(c.s);
+    assert_int_equal(c.s->seed, 4);
+    c.cal = sim_calendar_create(1024);
+    world_config wc = {.traffic = &c.s->traffic, .mta = &c.s->mta, .receivers = c.s->receivers,
+                       .nreceivers = c.s->nreceivers, .seed = c.s->seed, .horizon = c.s->duration,
+                       .observer = {.ctx = &c.cap, .attempt = on_attempt}};
+    char werr[256];
+    c.w = world_create(&wc, c.cal, werr, sizeof(werr));
+    sim_run_config rc = {.horizon = c.s->duration, .ctx = c.w, .busy = busy};
+    sim_run(c.cal, &rc, &c.rr);
+    assert_true(c.cap.hash != h);
+    run_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cap3_postfix_defaults_get_421_and_dead),
+        cmocka_unit_test(test_cap3_dedicated_transport_no_421),
+        cmocka_unit_test(test_littles_law),
+        cmocka_unit_test(test_receiver_capacity_matches_erlang_c),
+        cmocka_unit_test(test_backoff_schedule_defaults),
+        cmocka_unit_test(test_determinism),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
