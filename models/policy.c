@@ -954,7 +954,7 @@ void policy_close(policy *p, policy_session *s, sim_time_t now)
 
 /* ---- create / free ---- */
 
-static bool policy_has_close_reply(policy_rule_kind k)
+static bool policy_kind_replies(policy_rule_kind k)
 {
     return k != POLICY_RULE_TARPIT && k != POLICY_RULE_IDLE_TIMEOUT;
 }
@@ -1020,7 +1020,7 @@ static bool policy_rule_check(const policy_rule_config *c, char *why, size_t why
         snprintf(why, whylen, "silent applies to messages_per_session only");
         return false;
     }
-    if (c->reply != NULL && !policy_has_close_reply(c->kind)) {
+    if (c->reply != NULL && !policy_kind_replies(c->kind)) {
         snprintf(why, whylen, "this rule sends no reply of its own");
         return false;
     }
@@ -1127,7 +1127,7 @@ policy *policy_create(const policy_config *cfg, gsl_rng *rng, char *err, size_t 
         policy_rule_kind k = r->c.kind;
         if (k == POLICY_RULE_GREYLIST && r->c.duration == 0)
             r->c.duration = POLICY_GREYLIST_WINDOW;
-        if (policy_has_close_reply(k)) {
+        if (policy_kind_replies(k)) {
             const char *tmpl = cfg->rules[i].reply != NULL ? cfg->rules[i].reply : preset->texts[k];
             if (tmpl == NULL) /* a preset without a text for a kind that replies: Postfix's */
                 tmpl = policy_preset_find("postfix")->texts[k];
