@@ -131,6 +131,7 @@ typedef struct policy_rule {
     int code;
     bool close;
     bool expand;          /* reply has a '%' */
+    bool per_rcpt;        /* reply has %r or %d: expanded for each recipient */
     int slot;             /* index in policy_ip.win, -1 when the rule keeps no per-IP state */
     policy_gl_table triplets, clients;
 } policy_rule;
@@ -162,6 +163,10 @@ struct policy {
 
     char *out; /* expanded reply text */
     size_t outcap;
+    /* What `out` holds, when it depends on neither the recipient nor anything since: a client
+     * hammering a full receiver gets the same text again and again, expanded once. */
+    const char *out_tmpl;
+    const policy_ip *out_ip;
 
     policy_stats stats;
 };
@@ -371,6 +376,7 @@ static void policy_ip_rebuild(policy *p, sim_time_t now)
             continue;
         if (policy_ip_dead(p, ip, now)) {
             policy_ip_destroy(p, ip);
+            p->out_ip = NULL; /* its address may come back for another IP */
             p->ipt[i] = NULL;
         } else {
             live++;
@@ -663,10 +669,15 @@ static size_t policy_expand_into(char *out, const char *tmpl, const char *host, 
     return n;
 }
 
-static const char *policy_text(policy *p, const char *tmpl, bool expand, const policy_session *s, const char *rcpt)
+static const char *policy_text(policy *p, const char *tmpl, bool expand, bool per_rcpt, const policy_session *s,
+                               const char *rcpt)
 {
     if (!expand)
         return tmpl;
+    if (!per_rcpt)
+        rcpt = NULL;
+    if (rcpt == NULL && tmpl == p->out_tmpl && s->ip == p->out_ip)
+        return p->out;
     size_t need = policy_expand_into(NULL, tmpl, p->hostname, s->ip->ip, rcpt) + 1;
     if (need > p->outcap) {
         size_t cap = p->outcap ? p->outcap : 256;
@@ -679,6 +690,8 @@ static const char *policy_text(policy *p, const char *tmpl, bool expand, const p
         p->outcap = cap;
     }
     policy_expand_into(p->out, tmpl, p->hostname, s->ip->ip, rcpt);
+    p->out_tmpl = rcpt == NULL ? tmpl : NULL;
+    p->out_ip = s->ip;
     return p->out;
 }
 
@@ -752,7 +765,7 @@ static void policy_finish(policy *p, policy_session *s, int decided, sim_time_t 
         out->silent = true;
     } else {
         out->code = r->code;
-        out->text = policy_text(p, r->reply, r->expand, s, rcpt);
+        out->text = policy_text(p, r->reply, r->expand, r->per_rcpt, s, rcpt);
         out->close = r->close;
         out->silent = false;
         p->stats.replies_by_code[r->code]++;
@@ -861,7 +874,7 @@ policy_session *policy_connect(policy *p, const char *src_ip, sim_time_t now, po
     if (p->force_n > 0) {
         p->force_n--;
         *out = (policy_verdict){.code = p->force_code,
-                                .text = policy_text(p, p->force_reply, p->force_expand, s, NULL),
+                                .text = policy_text(p, p->force_reply, p->force_expand, false, s, NULL),
                                 .close = p->force_close,
                                 .rule = -1};
         p->stats.replies_by_code[p->force_code]++;
@@ -941,7 +954,7 @@ void policy_close(policy *p, policy_session *s, sim_time_t now)
 
 /* ---- create / free ---- */
 
-static bool policy_has_close_reply(policy_rule_kind k)
+static bool policy_kind_replies(policy_rule_kind k)
 {
     return k != POLICY_RULE_TARPIT && k != POLICY_RULE_IDLE_TIMEOUT;
 }
@@ -1007,7 +1020,7 @@ static bool policy_rule_check(const policy_rule_config *c, char *why, size_t why
         snprintf(why, whylen, "silent applies to messages_per_session only");
         return false;
     }
-    if (c->reply != NULL && !policy_has_close_reply(c->kind)) {
+    if (c->reply != NULL && !policy_kind_replies(c->kind)) {
         snprintf(why, whylen, "this rule sends no reply of its own");
         return false;
     }
@@ -1114,7 +1127,7 @@ policy *policy_create(const policy_config *cfg, gsl_rng *rng, char *err, size_t 
         policy_rule_kind k = r->c.kind;
         if (k == POLICY_RULE_GREYLIST && r->c.duration == 0)
             r->c.duration = POLICY_GREYLIST_WINDOW;
-        if (policy_has_close_reply(k)) {
+        if (policy_kind_replies(k)) {
             const char *tmpl = cfg->rules[i].reply != NULL ? cfg->rules[i].reply : preset->texts[k];
             if (tmpl == NULL) /* a preset without a text for a kind that replies: Postfix's */
                 tmpl = policy_preset_find("postfix")->texts[k];
@@ -1124,6 +1137,7 @@ policy *policy_create(const policy_config *cfg, gsl_rng *rng, char *err, size_t 
             if ((r->reply = strdup(tmpl)) == NULL)
                 goto nomem;
             r->expand = strchr(tmpl, '%') != NULL;
+            r->per_rcpt = strstr(tmpl, "%r") != NULL || strstr(tmpl, "%d") != NULL;
             r->close = r->c.close || r->code == 421 || r->c.silent;
         }
         if (k == POLICY_RULE_CONNECTION_RATE_PER_IP || k == POLICY_RULE_MESSAGE_RATE_PER_IP ||
@@ -1198,6 +1212,7 @@ int policy_force(policy *p, uint64_t n, const char *reply)
         return -ENOMEM;
     free(p->force_reply);
     p->force_reply = copy;
+    p->out_tmpl = NULL;
     p->force_code = code;
     p->force_close = code == 421;
     p->force_expand = strchr(copy, '%') != NULL;

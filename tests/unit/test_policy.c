@@ -745,6 +745,34 @@ static void test_expansion(void **state)
     }
 }
 
+/* Texts are expanded per verdict: one client's address never leaks into another's reply. */
+static void test_expansion_per_client(void **state)
+{
+    (void)state;
+    policy_rule_config r[2] = {
+        {.kind = POLICY_RULE_CONCURRENCY_PER_IP, .limit = 0},
+        {.kind = POLICY_RULE_RECIPIENTS_PER_MESSAGE, .limit = 0, .reply = "452 4.5.3 <%r> from %i"},
+    };
+    policy *p = make_policy(r, 2, NULL, NULL, NULL);
+    static const char *const ips[] = {A, B, A, A, "203.0.113.9", B};
+    char want[128];
+    for (size_t i = 0; i < NELEM(ips); i++) {
+        policy_verdict v;
+        policy_session *s = policy_connect(p, ips[i], (sim_time_t)i, &v);
+        snprintf(want, sizeof(want), "421 4.7.0 mx.test Error: too many connections from %s", ips[i]);
+        assert_string_equal(v.text, want);
+        policy_mail(p, s, (sim_time_t)i, SENDER, &v);
+        for (int k = 0; k < 2; k++) {
+            const char *rcpt = k ? "a@example.org" : "b@example.org";
+            policy_rcpt(p, s, (sim_time_t)i, rcpt, &v);
+            snprintf(want, sizeof(want), "452 4.5.3 <%s> from %s", rcpt, ips[i]);
+            assert_string_equal(v.text, want);
+        }
+        policy_close(p, s, (sim_time_t)i);
+    }
+    policy_free(p);
+}
+
 static void test_close_defaults(void **state)
 {
     (void)state;
@@ -937,6 +965,7 @@ static void test_many_ips(void **state)
             snprintf(ip, sizeof(ip), "10.%d.%d.%d", (i - 5) >> 16, ((i - 5) >> 8) & 255, (i - 5) & 255);
             s = policy_connect(p, ip, t, &v);
             assert_int_equal(v.code, 421);
+            assert_non_null(strstr(v.text, ip));
             policy_close(p, s, t);
             uint64_t busy, idle;
             policy_sessions_from(p, "10.255.255.255", &busy, &idle);
@@ -993,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_random_fault_draws),
         cmocka_unit_test(test_force),
         cmocka_unit_test(test_expansion),
+        cmocka_unit_test(test_expansion_per_client),
         cmocka_unit_test(test_close_defaults),
         cmocka_unit_test(test_invalid_configs),
         cmocka_unit_test(test_valid_replies),
