@@ -92,7 +92,24 @@ typedef struct traffic_msg {
 
 typedef struct traffic traffic;
 
-/* horizon: no arrivals at or after it (SIM_TIME_NEVER for none). */
+/* The envelope sender of a class: its `sender`, or TRAFFIC_DEFAULT_SENDER when NULL. */
+#define TRAFFIC_DEFAULT_SENDER "noreply@tempfail.test"
+const char *traffic_class_sender(const traffic_class_config *c);
+
+/*
+ * Checks what traffic_create() relies on: unique non-empty class names, sorted schedule steps and
+ * trace times, non-negative finite rates and weights, at least one domain with positive weight, a
+ * probability in [0, 1], ... Returns 0, or -EINVAL with a message naming the class and the field,
+ * e.g. "traffic.classes[1] (bulk): arrivals.steps[2].at: not after steps[1].at", for the loader to
+ * prefix with file:line:column.
+ */
+int traffic_config_check(const traffic_config *cfg, char *err, size_t errlen);
+
+/*
+ * horizon: no arrivals at or after it (SIM_TIME_NEVER for none); re-sends included. cfg is borrowed,
+ * not copied: it must outlive the generator (messages index into it anyway). A cfg that fails
+ * traffic_config_check() is a broken invariant (abort).
+ */
 traffic *traffic_create(const traffic_config *cfg, uint64_t seed, uint32_t replication, sim_time_t horizon);
 void traffic_free(traffic *t);
 
@@ -105,10 +122,18 @@ bool traffic_next(traffic *t, traffic_msg *m);
  * after. Decides whether the user re-sends; if so fills *m with the new message (arrival = now, its
  * own size and recipients drawn like an original, resend_of = the original's id) and returns true.
  * The caller counts re-sends per original: pass the number already made in `made`.
+ * False, drawing nothing, when the class has no re-sends (after == 0), made >= max, or now is at or
+ * after the horizon. orig and m may point to the same message.
  */
 bool traffic_resend(traffic *t, const traffic_msg *orig, uint32_t made, sim_time_t now, traffic_msg *m);
 
-/* Expected messages per second of a class at time t (for documentation and Little's law checks). */
+/*
+ * Expected messages per second of a class at time t (for documentation and Little's law checks).
+ * POISSON: rate. SCHEDULE: the rate of the step t falls in (within the period). BURST: count / over
+ * inside [start, start + over), else 0. PERIODIC: the average count / every from start on (0 for a
+ * single batch, every == 0). TRACE: the average over the trace, (ntimes - 1) / (last - first),
+ * between the first and last time, else 0. 0 before time 0.
+ */
 double traffic_rate_at(const traffic_class_config *c, sim_time_t t);
 
 #endif
