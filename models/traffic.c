@@ -38,7 +38,7 @@
  * - TRACE: the given times, in order.
  *
  * Re-sends. traffic_resend() draws one uniform from "resend/<class>" per query that can succeed
- * (resend enabled, made < max, now before the horizon) and re-sends when it is below the probability;
+ * (resend enabled, made < max) and re-sends when it is below the probability;
  * the new message's attributes follow from the same stream. So the k-th such query of a class gets
  * the same answer and the same message in every world; the answers of two worlds coincide message by
  * message as long as they ask about the same messages in the same order, and have the same
@@ -529,7 +529,7 @@ bool traffic_resend(traffic *t, const traffic_msg *orig, uint32_t made, sim_time
         traffic_panic(__func__, "message of an unknown class");
     traffic_source *s = &t->src[orig->cls];
     const traffic_resend_config *rs = &s->c->resend;
-    if (rs->after <= 0 || made >= rs->max || now >= t->horizon)
+    if (rs->after <= 0 || made >= rs->max)
         return false;
     if (!(gsl_rng_uniform(s->resends) < rs->probability))
         return false;

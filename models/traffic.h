@@ -106,7 +106,8 @@ const char *traffic_class_sender(const traffic_class_config *c);
 int traffic_config_check(const traffic_config *cfg, char *err, size_t errlen);
 
 /*
- * horizon: no arrivals at or after it (SIM_TIME_NEVER for none); re-sends included. cfg is borrowed,
+ * horizon: no new arrivals at or after it (SIM_TIME_NEVER for none); re-sends of earlier messages go on
+ * while the queues drain (users keep asking). cfg is borrowed,
  * not copied: it must outlive the generator (messages index into it anyway). A cfg that fails
  * traffic_config_check() is a broken invariant (abort).
  */
@@ -122,8 +123,7 @@ bool traffic_next(traffic *t, traffic_msg *m);
  * after. Decides whether the user re-sends; if so fills *m with the new message (arrival = now, its
  * own size and recipients drawn like an original, resend_of = the original's id) and returns true.
  * The caller counts re-sends per original: pass the number already made in `made`.
- * False, drawing nothing, when the class has no re-sends (after == 0), made >= max, or now is at or
- * after the horizon. orig and m may point to the same message.
+ * False, drawing nothing, when the class has no re-sends (after == 0) or made >= max. orig and m may point to the same message.
  */
 bool traffic_resend(traffic *t, const traffic_msg *orig, uint32_t made, sim_time_t now, traffic_msg *m);
 
