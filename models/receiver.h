@@ -64,6 +64,7 @@ typedef struct receiver {
     sim_tally wait;           /* seconds an accepted message waited for a server */
     sim_time_t idle_timeout;  /* policy_idle_timeout */
     policy_stats base;        /* the policy's counters at the end of the warm-up */
+    uint64_t queued;          /* messages it accepted, for its "queued as" ids */
 } receiver;
 
 /* Returns NULL and fills err on an invalid policy. */

@@ -43,8 +43,9 @@ struct smtp_conn {
     sim_time_t started;
     uint32_t uses;
     bool server_closed;      /* the server dropped it (silent close, idle timeout) */
-    smtp_conn **cache;       /* the list it is cached in, when idle */
+    smtp_conn **cache;       /* the destination list it is cached in, when idle */
     smtp_conn *next, *prev;
+    smtp_conn *anext, *aprev; /* ... and the list of idle sessions to the same server address */
 };
 
 struct smtp_client {
@@ -54,6 +55,8 @@ struct smtp_client {
     latency_resource *cpu;
     gsl_rng *rng;
     smtp_conn *free_conns;
+    smtp_conn **by_addr;     /* idle sessions per server address: [receiver index * 16 + mx] */
+    size_t nby_addr;
     smtp_conn **all;         /* every connection ever allocated, for the final free */
     size_t nall, all_cap;
     uint64_t open, cached;
@@ -111,6 +114,22 @@ static void conn_release(smtp_conn *c)
     cl->free_conns = c;
 }
 
+static smtp_conn **addr_slot(smtp_client *cl, const receiver *rcv, uint32_t mx)
+{
+    size_t k = (size_t)rcv->index * 16 + (mx < 16 ? mx : 15);
+    if (k >= cl->nby_addr) {
+        size_t n = (k + 1) * 2;
+        cl->by_addr = realloc(cl->by_addr, n * sizeof(*cl->by_addr));
+        if (!cl->by_addr) {
+            fprintf(stderr, "smtp_client: addr_slot: out of memory\n");
+            abort();
+        }
+        memset(cl->by_addr + cl->nby_addr, 0, (n - cl->nby_addr) * sizeof(*cl->by_addr));
+        cl->nby_addr = n;
+    }
+    return &cl->by_addr[k];
+}
+
 static void cache_unlink(smtp_conn *c)
 {
     if (c->prev)
@@ -119,8 +138,14 @@ static void cache_unlink(smtp_conn *c)
         *c->cache = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->aprev)
+        c->aprev->anext = c->anext;
+    else
+        *addr_slot(c->cl, c->rcv, c->mx) = c->anext;
+    if (c->anext)
+        c->anext->aprev = c->aprev;
     c->cache = NULL;
-    c->next = c->prev = NULL;
+    c->next = c->prev = c->anext = c->aprev = NULL;
     c->cl->cached--;
 }
 
@@ -158,6 +183,12 @@ static void conn_cache(smtp_conn *c, smtp_conn **list, sim_time_t now, sim_time_
     if (*list)
         (*list)->prev = c;
     *list = c;
+    smtp_conn **alist = addr_slot(c->cl, c->rcv, c->mx);
+    c->aprev = NULL;
+    c->anext = *alist;
+    if (*alist)
+        (*alist)->aprev = c;
+    *alist = c;
     c->cl->cached++;
     /* The server may drop an idle session before the client's cache does. */
     sim_time_t expiry = now + ttl;
@@ -181,6 +212,7 @@ void smtp_client_free(smtp_client *cl, sim_time_t now)
     for (size_t i = 0; i < cl->nall; i++)
         free(cl->all[i]);
     free(cl->all);
+    free(cl->by_addr);
     free(cl->src_ip);
     free(cl);
 }
@@ -336,6 +368,20 @@ static void build_order(smtp_request *req)
     req->next_addr = 0;
 }
 
+/* Takes an idle cached session: an RSET probe first (one round trip), then the pipelined transaction. */
+static void reuse(smtp_request *req, smtp_conn *c, sim_time_t now)
+{
+    cache_unlink(c);
+    sim_calendar_cancel(req->cl->cal, &c->ev);
+    c->uses++;
+    req->conn = c;
+    req->sess_count++;
+    if (req->p->mx_session_limit > 0 && req->sess_count >= req->p->mx_session_limit)
+        req->final = true;
+    req->t_setup_done = now + c->rtt;
+    schedule(req, SMTP_ST_MAIL, now + c->rtt + c->rtt / 2);
+}
+
 static void next_addr(smtp_request *req, sim_time_t now)
 {
     const mta_transport_params *p = req->p;
@@ -355,6 +401,12 @@ static void next_addr(smtp_request *req, sim_time_t now)
     req->addr_count++;
     req->final = req->next_addr >= req->norder || req->addr_count >= p->mx_address_limit;
     const receiver_mx_config *m = &req->rcv->cfg->mx[mx];
+    smtp_conn *idle = req->cache_load ? *addr_slot(req->cl, req->rcv, mx) : NULL;
+    if (idle) {
+        /* smtp_reuse_addr: an idle session to this very server, cached for any destination. */
+        reuse(req, idle, now);
+        return;
+    }
     sim_time_t rtt = receiver_rtt(req->rcv);
     req->conn = conn_new(req->cl, req->rcv, mx, rtt, now);
     switch (m->state) {
@@ -388,16 +440,9 @@ void smtp_request_start(smtp_client *cl, smtp_request *req, sim_time_t now)
     memset(req->rstate, R_UNMARKED, req->nrcpt);
 
     if (req->cache && req->cache_load && *req->cache) {
-        /* Reuse: an RSET probe first (one round trip), then the pipelined transaction. */
-        smtp_conn *c = *req->cache;
-        cache_unlink(c);
-        sim_calendar_cancel(cl->cal, &c->ev);
-        c->uses++;
-        req->conn = c;
+        /* smtp_reuse_nexthop: a session cached for this destination, before any DNS lookup. */
         req->final = req->rcv->cfg->nmx <= 1;
-        req->sess_count = 1;
-        req->t_setup_done = now + c->rtt;
-        schedule(req, SMTP_ST_MAIL, now + c->rtt + c->rtt / 2);
+        reuse(req, *req->cache, now);
         return;
     }
     if (req->dns_expires && *req->dns_expires > now) {
@@ -642,9 +687,9 @@ static void on_eod(smtp_request *req, sim_time_t now)
     }
     receiver_count_reply(r, 250);
     char text[96];
-    /* The receiver's queue id is derived from the session so the text is deterministic. */
-    snprintf(text, sizeof(text), "250 2.0.0 Ok: queued as %08llX",
-             (unsigned long long)((uint64_t)(now / 7) * 2654435761u & 0xFFFFFFFFu));
+    /* The receiver's own queue id: its count of accepted messages, scrambled to look like one. */
+    uint64_t q = ++r->queued * 0x9E3779B97F4A7C15ull;
+    snprintf(text, sizeof(text), "250 2.0.0 Ok: queued as %010llX", (unsigned long long)((q ^ (q >> 29)) & 0xFFFFFFFFFFull));
     for (uint32_t i = 0; i < req->nrcpt; i++)
         if (req->rstate[i] == R_ACCEPTED)
             report(req, i, SMTP_RCPT_DELIVERED, reply_at, "2.0.0", text, "delivered");

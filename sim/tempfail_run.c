@@ -434,8 +434,8 @@ int tempfail_run_main(int argc, char **argv)
     free(er);
     free(smp.last_replies);
     results_timeseries_free(smp.ts);
+    sim_calendar_free(cal); /* first: it leaves the world's pending events idle */
     world_free(w);
-    sim_calendar_free(cal);
     results_messages_free(out.messages);
     if (out.maillog)
         results_maillog_free(out.maillog);
