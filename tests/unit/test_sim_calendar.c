@@ -77,6 +77,9 @@ static const struct order_case {
     {"all equal: FIFO", {5, 5, 5, 5, 5}, 5, {0, 1, 2, 3, 4}},
     {"ties among others", {9, 3, 9, 3, 0, 9}, 6, {4, 1, 3, 0, 2, 5}},
     {"zero and large", {SIM_DAY, 0, 0, SIM_HOUR}, 4, {1, 2, 3, 0}},
+    /* The calendar pads its array with SIM_TIME_NEVER; real events at that time still run, in order. */
+    {"at the end of time", {SIM_TIME_NEVER, 5, SIM_TIME_NEVER, SIM_TIME_NEVER, 5}, 5, {1, 4, 0, 2, 3}},
+    {"four-way tie among children", {1, 7, 7, 7, 7, 7, 7, 7}, 8, {0, 1, 2, 3, 4, 5, 6, 7}},
 };
 
 static void test_order_table(void **state)
