@@ -53,11 +53,13 @@ typedef struct traffic_domain_weight {
     double weight; /* relative; need not sum to 1 */
 } traffic_domain_weight;
 
+/* The typedef is traffic_resend_config because traffic_resend names the function below (one
+ * identifier cannot be both); the struct tag stays struct traffic_resend. */
 typedef struct traffic_resend {
     sim_time_t after;   /* 0 = no re-sends */
     double probability;
     uint32_t max;
-} traffic_resend;
+} traffic_resend_config;
 
 typedef struct traffic_class_config {
     char *name;
@@ -66,7 +68,7 @@ typedef struct traffic_class_config {
     sim_dist recipients;  /* recipients per message, rounded to an integer >= 1; default constant 1 */
     traffic_domain_weight *domains;
     size_t ndomains;
-    traffic_resend resend;
+    traffic_resend_config resend;
     char *sender;         /* envelope sender, default "noreply@tempfail.test" */
 } traffic_class_config;
 
