@@ -196,8 +196,8 @@ bool scenario_dist_node(scenario_conv *c, yaml_node_t *n, scenario_conv_unit uni
         return false;
     int kind;
     size_t old = scenario_conv_push_key(c, "dist");
-    if (!scenario_conv_node_enum(c, kn, scenario_dist_kinds, sizeof(scenario_dist_kinds) / sizeof(scenario_dist_kinds[0]),
-                                 &kind))
+    if (!scenario_conv_node_enum(c, kn, scenario_dist_kinds,
+                                 sizeof(scenario_dist_kinds) / sizeof(scenario_dist_kinds[0]), &kind))
         return false;
     scenario_conv_pop(c, old);
 

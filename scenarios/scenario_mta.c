@@ -535,13 +535,15 @@ static bool scenario_mta_transports(scenario_conv *c, yaml_node_t *map, mta_conf
     if (!map)
         return true;
     /* Names first: mta.postfix may refer to any of them. */
+    bool smtp_seen = false;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = scenario_conv_node(c, p->key);
         char *name = NULL;
         if (!scenario_conv_node_ident(c, k, &name))
             return false;
-        if (strcmp(name, "smtp") == 0) {
+        if (strcmp(name, "smtp") == 0 && !smtp_seen) {
             free(name);
+            smtp_seen = true;
             continue;
         }
         for (size_t t = 0; t < m->ntransports; t++) {
@@ -610,7 +612,8 @@ static bool scenario_mta_resolve(scenario_conv *c, mta_config *m, scenario_mta_w
          * never exceeds the limit. */
         if (p->destination_rate_delay > 0)
             p->destination_concurrency_limit = 1;
-        if (p->destination_concurrency_limit > 0 && p->initial_destination_concurrency > p->destination_concurrency_limit)
+        if (p->destination_concurrency_limit > 0 &&
+            p->initial_destination_concurrency > p->destination_concurrency_limit)
             p->initial_destination_concurrency = p->destination_concurrency_limit;
         /* scache caps the time a connection may stay cached. */
         if (p->connection_cache_time_limit > w->ttl_limit)
@@ -633,7 +636,8 @@ static bool scenario_mta_source_ips(scenario_conv *c, yaml_node_t *v, mta_config
     for (size_t i = 0; i < n; i++) {
         unsigned char buf[16];
         if (inet_pton(AF_INET, ips[i], buf) != 1 && inet_pton(AF_INET6, ips[i], buf) != 1) {
-            yaml_node_t *item = v->type == YAML_SEQUENCE_NODE ? scenario_conv_node(c, v->data.sequence.items.start[i]) : v;
+            yaml_node_t *item =
+                v->type == YAML_SEQUENCE_NODE ? scenario_conv_node(c, v->data.sequence.items.start[i]) : v;
             if (v->type == YAML_SEQUENCE_NODE)
                 scenario_conv_push_index(c, i);
             scenario_conv_fail(c, item, "expected an IP address like 192.0.2.1 or 2001:db8::1, got '%s'", ips[i]);
@@ -656,7 +660,8 @@ static bool scenario_mta_latency(scenario_conv *c, yaml_node_t *mta, mta_config 
     if ((v = scenario_conv_get(c, mta, "dns"))) {
         static const char *const keys[] = {"mx_lookup", "tempfail", "ttl"};
         old = scenario_conv_push_key(c, "dns");
-        if (!scenario_conv_keys(c, v, keys, 3) || !scenario_dist_field(c, v, "mx_lookup", SCENARIO_CONV_SECONDS, &l->dns_mx) ||
+        if (!scenario_conv_keys(c, v, keys, 3) ||
+            !scenario_dist_field(c, v, "mx_lookup", SCENARIO_CONV_SECONDS, &l->dns_mx) ||
             !scenario_conv_probability(c, v, "tempfail", false, &l->dns_tempfail) ||
             !scenario_conv_duration(c, v, "ttl", false, &l->dns_ttl))
             return false;
@@ -716,9 +721,18 @@ static bool scenario_mta_checks(scenario_conv *c, yaml_node_t *postfix, mta_conf
         return scenario_conv_fail(c, scenario_conv_get(c, postfix, key), "must be longer than 0");
     }
     if (m->maximal_backoff_time < m->minimal_backoff_time) {
-        scenario_conv_push_key(c, "maximal_backoff_time");
-        return scenario_conv_fail(c, scenario_conv_get(c, postfix, "maximal_backoff_time"),
-                                  "must not be shorter than minimal_backoff_time");
+        /* Point at the one the scenario sets (the other may be Postfix's default). */
+        yaml_node_t *max = scenario_conv_get(c, postfix, "maximal_backoff_time");
+        char t[64];
+        if (max) {
+            sim_time_format(t, sizeof(t), m->minimal_backoff_time);
+            scenario_conv_push_key(c, "maximal_backoff_time");
+            return scenario_conv_fail(c, max, "must not be shorter than minimal_backoff_time (%s)", t);
+        }
+        sim_time_format(t, sizeof(t), m->maximal_backoff_time);
+        scenario_conv_push_key(c, "minimal_backoff_time");
+        return scenario_conv_fail(c, scenario_conv_get(c, postfix, "minimal_backoff_time"),
+                                  "must not be longer than maximal_backoff_time (%s)", t);
     }
     /* Postfix never keeps bounces longer than other mail. */
     if (m->bounce_queue_lifetime > m->maximal_queue_lifetime)

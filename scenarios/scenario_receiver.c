@@ -63,7 +63,8 @@ int scenario_receiver_check_reply(const char *reply, char *why, size_t len)
                 p++, c++;
             if (c >= 1 && c <= 3 && (*p == 0 || *p == ' ')) {
                 if (e[0] != r[0]) {
-                    snprintf(why, len, "enhanced status code %.*s does not match reply code %d (it must start with %c.)",
+                    snprintf(why, len,
+                             "enhanced status code %.*s does not match reply code %d (it must start with %c.)",
                              (int)(p - e), (const char *)e, code, r[0]);
                     return -EINVAL;
                 }
@@ -180,7 +181,8 @@ static bool scenario_receiver_rate_rule(scenario_conv *c, yaml_node_t *map, poli
         if (scenario_receiver_rate_limit(t, &r->limit, &r->window) < 0)
             return scenario_conv_fail(c, lim, "%s, got '%s'", example, t);
         if (r->limit < 1 || r->limit > SCENARIO_RECEIVER_RATE_MAX)
-            return scenario_conv_fail(c, lim, "the count must be from 1 to %d, got '%s'", SCENARIO_RECEIVER_RATE_MAX, t);
+            return scenario_conv_fail(c, lim, "the count must be from 1 to %d, got '%s'", SCENARIO_RECEIVER_RATE_MAX,
+                                      t);
         scenario_conv_pop(c, old);
         yaml_node_t *wk = scenario_conv_get_key(c, map, "window");
         if (wk) {
@@ -354,7 +356,8 @@ static bool scenario_receiver_rule(scenario_conv *c, yaml_node_t *map, const pol
         r->close = true;
         yaml_node_t *k = scenario_conv_get_key(c, map, "close");
         scenario_conv_push_key(c, "close");
-        if (!scenario_conv_warn(c, k, "a 421 reply always closes the connection (RFC 5321 4.2.2); 'close: no' is ignored"))
+        if (!scenario_conv_warn(c, k,
+                                "a 421 reply always closes the connection (RFC 5321 4.2.2); 'close: no' is ignored"))
             return false;
         scenario_conv_pop(c, old);
     }
@@ -428,7 +431,8 @@ static bool scenario_receiver_mx(scenario_conv *c, yaml_node_t *list, receiver_c
                                          [RECEIVER_MX_TIMEOUT] = "timeout"};
     size_t old = scenario_conv_push_key(c, "mx");
     if (list->type != YAML_SEQUENCE_NODE)
-        return scenario_conv_fail(c, list, "expected a list of MX hosts like - {host: mx1.orange.test, preference: 10}");
+        return scenario_conv_fail(c, list,
+                                  "expected a list of MX hosts like - {host: mx1.orange.test, preference: 10}");
     size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     if (n == 0)
         return scenario_conv_fail(c, list, "needs at least one MX host");
@@ -596,7 +600,8 @@ bool scenario_receiver_convert_all(scenario_conv *c, yaml_node_t *list, scenario
     size_t old = scenario_conv_push_key(c, "receivers");
     if (list) {
         if (list->type != YAML_SEQUENCE_NODE)
-            return scenario_conv_fail(c, list, "expected a list of receivers like - {name: orange, domains: [orange.test]}");
+            return scenario_conv_fail(c, list,
+                                      "expected a list of receivers like - {name: orange, domains: [orange.test]}");
         n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     }
     /* one more: the implicit default receiver */
@@ -618,7 +623,8 @@ bool scenario_receiver_convert_all(scenario_conv *c, yaml_node_t *list, scenario
         }
         if (strcmp(r->name, "default") == 0) {
             s->nreceivers = i + 1;
-            return scenario_conv_fail(c, nv, "the name 'default' is reserved for the implicit receiver of unclaimed domains");
+            return scenario_conv_fail(c, nv,
+                                      "the name 'default' is reserved for the implicit receiver of unclaimed domains");
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(s->receivers[j].name, r->name) == 0) {
@@ -642,7 +648,8 @@ bool scenario_receiver_convert_all(scenario_conv *c, yaml_node_t *list, scenario
     receiver_config *d = &s->receivers[n];
     s->nreceivers = n + 1;
     scenario_receiver_defaults(d);
-    if (!(d->name = strdup("default")) || !(d->description = strdup("implicit: accepts all mail for unclaimed domains")))
+    if (!(d->name = strdup("default")) ||
+        !(d->description = strdup("implicit: accepts all mail for unclaimed domains")))
         return scenario_conv_nomem(c);
     size_t cap = 0;
     for (size_t k = 0; k < s->traffic.nclasses; k++)

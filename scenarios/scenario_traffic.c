@@ -192,8 +192,8 @@ static bool scenario_traffic_sender(scenario_conv *c, yaml_node_t *map, char **s
     /* "" is the null sender (bounces, with bounce_queue_lifetime); otherwise local@domain. */
     const char *at = strchr(*sender, '@');
     if (**sender && (!at || at == *sender || !at[1] || strpbrk(*sender, " <>\t")))
-        return scenario_conv_fail(c, v, "expected an address like noreply@example.test (or \"\" for the null sender), got '%s'",
-                                  *sender);
+        return scenario_conv_fail(
+            c, v, "expected an address like noreply@example.test (or \"\" for the null sender), got '%s'", *sender);
     scenario_conv_pop(c, old);
     return true;
 }
@@ -230,8 +230,8 @@ static bool scenario_traffic_class(scenario_conv *c, yaml_node_t *map, traffic_c
     }
     if (!scenario_dist_field(c, map, "recipients", SCENARIO_CONV_COUNT, &k->recipients))
         return false;
-    if (k->recipients.kind == SIM_DIST_CONSTANT &&
-        !(k->recipients.a >= 1 && k->recipients.a <= TRAFFIC_MAX_RCPT && k->recipients.a == (double)(long)k->recipients.a)) {
+    if (k->recipients.kind == SIM_DIST_CONSTANT && !(k->recipients.a >= 1 && k->recipients.a <= TRAFFIC_MAX_RCPT &&
+                                                     k->recipients.a == (double)(long)k->recipients.a)) {
         scenario_conv_push_key(c, "recipients");
         return scenario_conv_fail(c, scenario_conv_get(c, map, "recipients"),
                                   "must be a whole number from 1 to %d", TRAFFIC_MAX_RCPT);

@@ -216,7 +216,8 @@ static const struct {
      NULL, "t.yaml:6:13: traffic.classes[0].size: expected a size like 512, 4KB, 1.5MB, got '4XB'"},
     {"name: t\ntraffic:\n  classes:\n    - name: a\n      arrivals: {process: poisson, rate: 10/fortnight}\n"
      "      domains: {x.test: 1}\n",
-     NULL, "t.yaml:5:42: traffic.classes[0].arrivals.rate: expected a rate like 20/s, 1000/h, 5/min, got '10/fortnight'"},
+     NULL,
+     "t.yaml:5:42: traffic.classes[0].arrivals.rate: expected a rate like 20/s, 1000/h, 5/min, got '10/fortnight'"},
     {BASE "mta:\n  hosts: 0\n", NULL, "t.yaml:8:10: mta.hosts: must be at least 1, got 0"},
     {BASE "mta:\n  source_ips: [192.0.2.1, 300.1.1.1]\n", NULL,
      "t.yaml:8:27: mta.source_ips[1]: expected an IP address like 192.0.2.1 or 2001:db8::1, got '300.1.1.1'"},
@@ -228,7 +229,8 @@ static const struct {
     {"traffic: {}\n", NULL, "t.yaml:1:1: missing required key 'name'"},
     {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    policy:\n"
           "      - {rule: connection_rate_per_ip, limit: 100}\n",
-     NULL, "t.yaml:11:9: receivers[r1].policy[0]: missing required key 'window' (or write the limit as a rate like 1000/h)"},
+     NULL,
+     "t.yaml:11:9: receivers[r1].policy[0]: missing required key 'window' (or write the limit as a rate like 1000/h)"},
     /* YAML syntax */
     {"name: t\ntraffic:\n  classes: [\n    - name: a\n", NULL,
      "t.yaml:4:5: did not find expected node content (while parsing a flow node at line 4, column 5)"},
@@ -258,7 +260,9 @@ static const struct {
      "t.yaml:12:60: receivers[r1].policy[1].reply: enhanced status code 5.7.0 does not match reply code 421 (it must "
      "start with 4.)"},
     {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    policy:\n      - {rule: concurency_per_ip, limit: 3}\n",
-     NULL, "t.yaml:11:16: receivers[r1].policy[0].rule: unknown rule 'concurency_per_ip' (did you mean 'concurrency_per_ip'?)"},
+     NULL,
+     "t.yaml:11:16: receivers[r1].policy[0].rule: unknown rule 'concurency_per_ip' (did you mean "
+     "'concurrency_per_ip'?)"},
     {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    policy:\n"
           "      - {rule: tarpit, stage: rcpt, delay: 5s, reply: \"421 4.7.0 x\"}\n",
      NULL, "t.yaml:11:48: receivers[r1].policy[0].reply: a tarpit rule sends no reply of its own"},
@@ -281,7 +285,11 @@ static const struct {
      "t.yaml:9:5: mta.postfix.fast_destination_concurrency_limit: unknown transport 'fast': declare it under "
      "mta.transports (or set default_destination_concurrency_limit for every transport)"},
     {BASE "mta:\n  postfix:\n    maximal_backoff_time: 100s\n", NULL,
-     "t.yaml:9:27: mta.postfix.maximal_backoff_time: must not be shorter than minimal_backoff_time"},
+     "t.yaml:9:27: mta.postfix.maximal_backoff_time: must not be shorter than minimal_backoff_time (5m)"},
+    {BASE "mta:\n  postfix:\n    minimal_backoff_time: 2h\n", NULL,
+     "t.yaml:9:27: mta.postfix.minimal_backoff_time: must not be longer than maximal_backoff_time (1h06m40s)"},
+    {BASE "mta:\n  transports:\n    smtp: {maxproc: 5}\n    smtp: {maxproc: 6}\n", NULL,
+     "t.yaml:10:5: mta.transports.smtp: transport declared twice"},
     /* values that parse but make no sense */
     {BASE "mta:\n  dns: {mx_lookup: {dist: lognormal, median: 400ms, p99: 20ms}}\n", NULL,
      "t.yaml:8:20: mta.dns.mx_lookup: lognormal needs median < p99"},
@@ -668,8 +676,9 @@ static void test_set_lists(void **state)
     /* a value from --set that fails conversion names the --set, also inside a flow value */
     scenario_error err;
     assert_null(load(BASE, (const char *[]){"traffic.classes[0].domains={y.test: -1}"}, 1, &err));
-    assert_string_equal(err.message, "--set traffic.classes[0].domains={y.test: -1}: traffic.classes[0].domains[y.test]: "
-                                     "a weight must be greater than 0, got '-1'");
+    assert_string_equal(err.message,
+                        "--set traffic.classes[0].domains={y.test: -1}: traffic.classes[0].domains[y.test]: "
+                        "a weight must be greater than 0, got '-1'");
 }
 
 /* ---- JSON ---- */
