@@ -26,7 +26,7 @@ typedef struct scenario_expect {
     char *metric;           /* "transactional.latency.p95" */
     scenario_expect_op op;
     double value;           /* in the metric's base unit: seconds, bytes, count */
-    int line, column;       /* where it was written (for messages) */
+    int line, column;       /* where it was written (for messages); 0, 0 when it came from a --set */
 } scenario_expect;
 
 typedef struct scenario {
@@ -47,6 +47,11 @@ typedef struct scenario {
     scenario_expect *expect;
     size_t nexpect;
     char *resolved_yaml;     /* the document after --set overrides, re-emitted (for the run directory) */
+    int64_t start;           /* `start:` the wall-clock time simulated time 0 stands for in the maillog,
+                                Unix seconds UTC (default 2026-01-01 00:00:00 = 1767225600) */
+    char **warnings;         /* "file:line:col: key: ..." for what the loader accepted but ignores
+                                (main.cf parameters the model does not use, ...); the CLI prints them */
+    size_t nwarnings;
 } scenario;
 
 /* Error from the loader; message is "file:line:col: key: what is wrong (did you mean 'x'?)". */
@@ -72,7 +77,30 @@ size_t scenario_receiver_for_domain(const scenario *s, const char *domain);
 
 /* Unit parsers, shared with testsmtpd and the CLI: return 0 or -EINVAL. */
 int scenario_parse_duration(const char *s, sim_time_t *out);   /* "300s" "5m" "2h" "5d" "20ms" "1.5s" "0" */
-int scenario_parse_size(const char *s, double *out);           /* "4KB" "1.5MB" "512" "10kB" (KB = 1000? see docs) */
+int scenario_parse_size(const char *s, double *out);           /* "4KB" "1.5MB" "512" "10kB" (K = 1024, see docs) */
 int scenario_parse_rate(const char *s, double *per_second);    /* "20/s" "1000/h" "5/m" "100/d" */
+/* "yes" "no" "true" "false" (any case), as Postfix writes booleans. */
+int scenario_parse_bool(const char *s, bool *out);
+/* "0.4" or "40%", within [0, 1]. */
+int scenario_parse_probability(const char *s, double *out);
+/* "100Mbit/s" "1Gbps" (bits: decimal) "12.5MB/s" (bytes: K = 1024) "500000" (bytes/s) -> bytes/s. */
+int scenario_parse_bandwidth(const char *s, double *bytes_per_second);
+
+/*
+ * expect: lines. scenario_expect_parse reads "METRIC OP VALUE" (VALUE a number, a duration, a size, a
+ * rate or a percentage, converted to the base unit) into out, whose strings it allocates; on error it
+ * returns -EINVAL and writes the reason into err. scenario_expect_holds compares a measured value.
+ */
+int scenario_expect_parse(const char *text, scenario_expect *out, char *err, size_t errlen);
+void scenario_expect_clear(scenario_expect *e);
+const char *scenario_expect_op_name(scenario_expect_op op);   /* "<", "<=", ... */
+bool scenario_expect_holds(const scenario_expect *e, double measured);
+
+/*
+ * The resolved scenario as JSON for the run manifest: every field, defaults filled in, times in
+ * seconds, sizes in bytes, rates per second. The caller owns the reference.
+ */
+struct json_t; /* jansson's json_t */
+struct json_t *scenario_to_json(const scenario *s);
 
 #endif
