@@ -53,7 +53,7 @@ static scenario *load_ok(const char *text, const char *const *sets, size_t nsets
     return s;
 }
 
-static const receiver_config *receiver(const scenario *s, const char *name)
+static const receiver_config *find_receiver(const scenario *s, const char *name)
 {
     for (size_t i = 0; i < s->nreceivers; i++)
         if (strcmp(s->receivers[i].name, name) == 0)
@@ -101,7 +101,7 @@ static void check_default(const scenario *s)
     assert_true(nl->size.kind == SIM_DIST_CONSTANT && nl->size.a == 20480);
 
     assert_int_equal(s->nreceivers, 3);
-    const receiver_config *o = receiver(s, "orange");
+    const receiver_config *o = find_receiver(s, "orange");
     assert_int_equal(o->nmx, 2);
     assert_int_equal(o->mx[0].preference, o->mx[1].preference);
     assert_string_equal(o->policy.preset, "orange");
@@ -113,7 +113,7 @@ static void check_default(const scenario *s)
     assert_int_equal(o->policy.rules[1].kind, POLICY_RULE_CONNECTION_RATE_PER_IP);
     assert_int_equal(o->policy.rules[1].limit, 1000);
     assert_int_equal(o->policy.rules[1].window, SIM_HOUR);
-    const receiver_config *g = receiver(s, "gmail");
+    const receiver_config *g = find_receiver(s, "gmail");
     assert_string_equal(g->policy.preset, "gmail");
     assert_int_equal(g->policy.rules[0].limit, 20);
     const receiver_config *d = &s->receivers[s->nreceivers - 1];
@@ -567,7 +567,7 @@ static void test_full(void **state)
     assert_int_equal(s->nwarnings, 1);
     assert_non_null(strstr(s->warnings[0], "mta.apppool: ignored: mta.kind is postfix"));
 
-    const receiver_config *o = receiver(s, "orange");
+    const receiver_config *o = find_receiver(s, "orange");
     assert_string_equal(o->mx[0].listen[1], "[::1]:2526");
     assert_null(o->mx[0].listen[2]);
     assert_int_equal(o->mx[1].state, RECEIVER_MX_TIMEOUT);
@@ -651,7 +651,7 @@ static void test_set_lists(void **state)
         "expect[1]=a.latency.max < 10m",                           /* one past the end appends */
     };
     scenario *s = load_ok(BASE ORANGE, sets, sizeof(sets) / sizeof(sets[0]));
-    const receiver_config *o = receiver(s, "orange");
+    const receiver_config *o = find_receiver(s, "orange");
     assert_int_equal(o->policy.rules[0].limit, 5);
     assert_int_equal(o->policy.rules[1].limit, 2000);
     assert_int_equal(o->policy.rules[1].window, SIM_HOUR);
