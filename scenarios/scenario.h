@@ -63,7 +63,10 @@ typedef struct scenario_error {
  * Loads a scenario from a file (path) or from text (name used in messages). sets are "path=value"
  * overrides ("mta.postfix.default_destination_concurrency_limit=10", "receivers.orange.policy[0].limit=5",
  * "seed=7"), applied to the YAML tree before conversion so they are checked like the file.
- * Returns NULL on error and fills err.
+ * Returns NULL on error and fills err (err may be NULL). Data files a scenario names (empirical
+ * distributions, arrival traces) are relative to the scenario file's directory; for
+ * scenario_load_text and the built-in default, to the current directory. docs/scenario.md is the
+ * reference of keys, units and messages.
  */
 scenario *scenario_load_file(const char *path, const char *const *sets, size_t nsets, scenario_error *err);
 scenario *scenario_load_text(const char *text, size_t len, const char *name,
