@@ -92,12 +92,11 @@ int scenario_parse_bandwidth(const char *s, double *bytes_per_second);
 /*
  * expect: lines. scenario_expect_parse reads "METRIC OP VALUE" (VALUE a number, a duration, a size, a
  * rate or a percentage, converted to the base unit) into out, whose strings it allocates; on error it
- * returns -EINVAL and writes the reason into err. scenario_expect_holds compares a measured value.
+ * returns -EINVAL and writes the reason into err. Evaluation against a run is results/' business.
  */
 int scenario_expect_parse(const char *text, scenario_expect *out, char *err, size_t errlen);
 void scenario_expect_clear(scenario_expect *e);
 const char *scenario_expect_op_name(scenario_expect_op op);   /* "<", "<=", ... */
-bool scenario_expect_holds(const scenario_expect *e, double measured);
 
 /*
  * The resolved scenario as JSON for the run manifest: every field, defaults filled in, times in
