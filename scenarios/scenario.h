@@ -63,7 +63,10 @@ typedef struct scenario_error {
  * Loads a scenario from a file (path) or from text (name used in messages). sets are "path=value"
  * overrides ("mta.postfix.default_destination_concurrency_limit=10", "receivers.orange.policy[0].limit=5",
  * "seed=7"), applied to the YAML tree before conversion so they are checked like the file.
- * Returns NULL on error and fills err.
+ * Returns NULL on error and fills err (err may be NULL). Data files a scenario names (empirical
+ * distributions, arrival traces) are relative to the scenario file's directory; for
+ * scenario_load_text and the built-in default, to the current directory. docs/scenario.md is the
+ * reference of keys, units and messages.
  */
 scenario *scenario_load_file(const char *path, const char *const *sets, size_t nsets, scenario_error *err);
 scenario *scenario_load_text(const char *text, size_t len, const char *name,
@@ -89,12 +92,11 @@ int scenario_parse_bandwidth(const char *s, double *bytes_per_second);
 /*
  * expect: lines. scenario_expect_parse reads "METRIC OP VALUE" (VALUE a number, a duration, a size, a
  * rate or a percentage, converted to the base unit) into out, whose strings it allocates; on error it
- * returns -EINVAL and writes the reason into err. scenario_expect_holds compares a measured value.
+ * returns -EINVAL and writes the reason into err. Evaluation against a run is results/' business.
  */
 int scenario_expect_parse(const char *text, scenario_expect *out, char *err, size_t errlen);
 void scenario_expect_clear(scenario_expect *e);
 const char *scenario_expect_op_name(scenario_expect_op op);   /* "<", "<=", ... */
-bool scenario_expect_holds(const scenario_expect *e, double measured);
 
 /*
  * The resolved scenario as JSON for the run manifest: every field, defaults filled in, times in

@@ -127,7 +127,9 @@ bool scenario_conv_is_null(const yaml_node_t *n)
 {
     if (!n)
         return true;
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    /* ANY is the style of scalars made by --set ("--set mta=" empties a section). */
+    if (n->type != YAML_SCALAR_NODE ||
+        (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE && n->data.scalar.style != YAML_ANY_SCALAR_STYLE))
         return false;
     const char *v = (const char *)n->data.scalar.value;
     return n->data.scalar.length == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||

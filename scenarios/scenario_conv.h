@@ -7,7 +7,7 @@
  * (a line of the file, or a --set), the first error and the warnings. The first error stops the
  * conversion: every converter returns false, and the caller unwinds and frees.
  *
- * Field helpers (scenario_conv_str, _uint, _duration, ...) take the mapping, the key and whether the
+ * Field converters (scenario_conv_str, _uint, _duration, ...) take the mapping, the key and whether the
  * key is required; an absent optional key leaves *out untouched, so callers fill defaults first.
  */
 #ifndef SCENARIO_CONV_H

@@ -140,22 +140,3 @@ void scenario_expect_clear(scenario_expect *e)
     free(e->metric);
     e->text = e->metric = NULL;
 }
-
-bool scenario_expect_holds(const scenario_expect *e, double measured)
-{
-    switch (e->op) {
-    case EXPECT_LT:
-        return measured < e->value;
-    case EXPECT_LE:
-        return measured <= e->value;
-    case EXPECT_GT:
-        return measured > e->value;
-    case EXPECT_GE:
-        return measured >= e->value;
-    case EXPECT_EQ:
-        return measured == e->value;
-    case EXPECT_NE:
-        return measured != e->value;
-    }
-    return false;
-}

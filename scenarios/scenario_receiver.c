@@ -19,6 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <gsl/gsl_rng.h>
+
 #include "scenarios/scenario_conv.h"
 #include "scenarios/scenario_keys.h"
 
@@ -36,8 +38,8 @@ int scenario_receiver_check_reply(const char *reply, char *why, size_t len)
         return -EINVAL;
     }
     for (const unsigned char *p = r; *p; p++) {
-        if (*p < ' ' || *p == 0x7f) {
-            snprintf(why, len, "a reply is one line of printable text");
+        if (*p < ' ' || *p >= 0x7f) {
+            snprintf(why, len, "a reply is one line of printable US-ASCII (RFC 5321 2.4)");
             return -EINVAL;
         }
     }
@@ -286,8 +288,17 @@ static bool scenario_receiver_rule(scenario_conv *c, yaml_node_t *map, const pol
             !scenario_receiver_positive(c, map, "retry_window", r->duration))
             return false;
         if (r->duration <= r->delay) {
-            scenario_conv_push_key(c, "retry_window");
-            return scenario_conv_fail(c, scenario_conv_get(c, map, "retry_window"), "must be longer than delay");
+            yaml_node_t *rw = scenario_conv_get(c, map, "retry_window");
+            char t[64];
+            if (rw) {
+                sim_time_format(t, sizeof(t), r->delay);
+                scenario_conv_push_key(c, "retry_window");
+                return scenario_conv_fail(c, rw, "must be longer than delay (%s)", t);
+            }
+            sim_time_format(t, sizeof(t), r->duration);
+            scenario_conv_push_key(c, "delay");
+            return scenario_conv_fail(c, scenario_conv_get(c, map, "delay"), "must be shorter than retry_window (%s)",
+                                      t);
         }
         break;
     case POLICY_RULE_TARPIT:
@@ -591,7 +602,20 @@ static bool scenario_receiver_convert(scenario_conv *c, yaml_node_t *map, receiv
     }
     if ((v = scenario_conv_get(c, map, "policy")) && !scenario_receiver_policy(c, v, &r->policy))
         return false;
-    return scenario_receiver_finish(c, r);
+    if (!scenario_receiver_finish(c, r))
+        return false;
+    /* The engine checks its config again when it is built (for testsmtpd's runtime changes); build it
+     * once here so that the loader never accepts what the engine would refuse. */
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!rng)
+        return scenario_conv_nomem(c);
+    char why[512];
+    policy *p = policy_create(&r->policy, rng, why, sizeof(why));
+    gsl_rng_free(rng);
+    if (!p)
+        return scenario_conv_fail(c, v ? v : map, "%s", why);
+    policy_free(p);
+    return true;
 }
 
 bool scenario_receiver_convert_all(scenario_conv *c, yaml_node_t *list, scenario *s)

@@ -11,7 +11,8 @@
  * mapping key that contains dots (`domains[orange.test]`), and an unbracketed dotted key is also
  * found when it exists. A missing final key is added; a missing intermediate key becomes a mapping
  * (the conversion then says whether the key is valid, with a suggestion). A value starting with '['
- * or '{' is YAML flow syntax and replaces the whole subtree; anything else is a scalar.
+ * or '{' is YAML flow syntax and replaces the whole subtree; one starting with a quote is a quoted
+ * YAML string (so "[relay.example]:25" can be given); anything else is taken as it is.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,10 +132,10 @@ static int scenario_set_copy(scenario_set_ctx *x, yaml_document_t *src, int sid,
     }
 }
 
-/* The node for VALUE: YAML flow syntax for '[' and '{', else the text as a scalar. */
+/* The node for VALUE: YAML flow syntax for '[', '{' and quoted strings, else the text as a scalar. */
 static int scenario_set_value(scenario_set_ctx *x, const char *value)
 {
-    if (value[0] != '[' && value[0] != '{') {
+    if (value[0] != '[' && value[0] != '{' && value[0] != '"' && value[0] != '\'') {
         int id = scenario_set_scalar(x, value);
         if (!id)
             scenario_conv_nomem(x->c);
@@ -331,6 +332,7 @@ bool scenario_set_apply(scenario_conv *c, const char *set)
                     return scenario_set_fail(&x, "'%s' does not exist; give the whole list as the value (%s=[...])",
                                              t->text, t->text);
                 /* Add the key: with the value when last, else with a mapping to walk into. */
+                scenario_set_path_add(&x, t->text, t->bracketed);
                 int k = scenario_set_scalar(&x, t->text);
                 if (!k)
                     return false;
@@ -340,7 +342,6 @@ bool scenario_set_apply(scenario_conv *c, const char *set)
                     return false;
                 if (!yaml_document_append_mapping_pair(c->doc, cur, k, v))
                     return scenario_conv_nomem(c);
-                scenario_set_path_add(&x, t->text, t->bracketed);
                 cur = v;
                 continue;
             }

@@ -259,6 +259,9 @@ static const struct {
      NULL,
      "t.yaml:12:60: receivers[r1].policy[1].reply: enhanced status code 5.7.0 does not match reply code 421 (it must "
      "start with 4.)"},
+    {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    policy:\n"
+          "      - {rule: concurrency_per_ip, limit: 3, reply: \"421 4.7.0 R\xc3\xa9" "essayez plus tard\"}\n",
+     NULL, "t.yaml:11:53: receivers[r1].policy[0].reply: a reply is one line of printable US-ASCII (RFC 5321 2.4)"},
     {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    policy:\n      - {rule: concurency_per_ip, limit: 3}\n",
      NULL,
      "t.yaml:11:16: receivers[r1].policy[0].rule: unknown rule 'concurency_per_ip' (did you mean "
@@ -317,6 +320,12 @@ static const struct {
     {BASE ORANGE, "receivers.orange.policy[1].limit=lots",
      "--set receivers.orange.policy[1].limit=lots: receivers[orange].policy[1].limit: expected a limit like 1000/h, "
      "100/10m, 5/min (or a count with window:), got 'lots'"},
+    {BASE, "mta.transports.smtp.nexthop=\"[relay.test]:25",
+     "--set mta.transports.smtp.nexthop=\"[relay.test]:25: mta.transports.smtp.nexthop: invalid YAML value at column "
+     "17: found unexpected end of stream"},
+    {BASE, "receivers=[{name: r, domains: [x.test], policy: [{rule: greylist, delay: 3d}]}]",
+     "--set receivers=[{name: r, domains: [x.test], policy: [{rule: greylist, delay: 3d}]}]: "
+     "receivers[r].policy[0].delay: must be shorter than retry_window (2d)"},
     {BASE, "traffic.classes[0].domains=[a",
      "--set traffic.classes[0].domains=[a: traffic.classes[0].domains: invalid YAML value at column 1: did not find "
      "expected ',' or ']'"},
@@ -617,7 +626,7 @@ static void test_set_scalars(void **state)
         "mta.postfix.default_destination_concurrency_limit=10", /* missing sections are created */
         "seed=8",                                                /* later wins */
     };
-    scenario *s = load_ok(BASE, sets, 5);
+    scenario *s = load_ok(BASE "mta:\n", sets, 5);
     assert_int_equal(s->seed, 8);
     assert_int_equal(s->duration, 2 * SIM_HOUR);
     assert_string_equal(s->description, "from the command line");
@@ -626,6 +635,15 @@ static void test_set_scalars(void **state)
     assert_non_null(strstr(s->resolved_yaml, "seed: 8\n"));
     assert_non_null(strstr(s->resolved_yaml, "description: from the command line\n"));
     assert_non_null(strstr(s->resolved_yaml, "default_destination_concurrency_limit: 10"));
+    scenario_free(s);
+
+    /* a quoted value is a YAML string (a bracketed nexthop); an empty one empties a section */
+    s = load_ok(BASE "mta:\n  hosts: 4\n",
+                (const char *[]){"mta=", "mta.transports.smtp.nexthop=\"[relay.test]:25\"", "description="}, 3);
+    assert_non_null(s->mta.transports[0].nexthop);
+    assert_string_equal(s->mta.transports[0].nexthop, "[relay.test]:25");
+    assert_int_equal(s->mta.hosts, 1); /* hosts: 4 went with the section */
+    assert_null(s->description);
     scenario_free(s);
 
     /* the re-emitted document loads again to the same scenario */
