@@ -121,7 +121,7 @@ struct mta_host {
     sim_event disk_ev;
     mta_msg *in_head, *in_tail;
     mta_msg *scan_head, *scan_tail;
-    bool scan_again, feed_deferred_next;
+    bool scan_again, feed_deferred_next, feeding;
     mta_msg **defer_heap;    /* min-heap by next_try */
     size_t ndefer, defer_cap;
     uint64_t n_incoming, n_active, n_deferred;
@@ -612,6 +612,11 @@ static void activate(mta_host *h, mta_msg *m, sim_time_t now)
 
 static void feed(mta_host *h, sim_time_t now)
 {
+    /* A message can leave the active queue while being activated (a dead destination defers it at
+     * once), which calls feed again: the running loop will see the room, so just return. */
+    if (h->feeding)
+        return;
+    h->feeding = true;
     uint32_t limit = h->env->cfg->qmgr_message_active_limit;
     while (h->n_active < limit && (h->in_head || h->scan_head)) {
         mta_msg *m;
@@ -633,6 +638,7 @@ static void feed(mta_host *h, sim_time_t now)
         m->next = NULL;
         activate(h, m, now);
     }
+    h->feeding = false;
     if (!h->scan_head && h->scan_again) {
         h->scan_again = false;
         sim_calendar_schedule(h->env->cal, &h->scan_ev, now); /* the re-requested scan runs now */

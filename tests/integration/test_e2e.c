@@ -295,6 +295,34 @@ static void test_determinism(void **state)
     run_free(&c);
 }
 
+/* A campaign to a receiver that refuses every connection: the destination dies, and every message of
+ * the campaign is deferred at once without a connection - in one pass of the queue manager, without
+ * recursing per message (this used to overflow the stack). */
+static void test_campaign_to_closed_receiver(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: closed\n"
+                 "duration: 20m\n"
+                 "traffic:\n"
+                 "  classes:\n"
+                 "    - name: campaign\n"
+                 "      arrivals: { process: burst, count: 150000, start: 0s, over: 1s }\n"
+                 "      domains: { closed.test: 1 }\n"
+                 "receivers:\n"
+                 "  - name: closed\n"
+                 "    domains: [closed.test]\n"
+                 "    policy:\n"
+                 "      - { rule: random_fault, stage: connect, probability: 1, reply: \"421 4.7.0 Service refused\" }\n");
+    const world_stats *st = world_get_stats(r.w);
+    assert_int_equal(st->arrived, 150000);
+    assert_int_equal(st->delivered, 0);
+    assert_int_equal(st->queued, 150000);
+    assert_true(dead_episodes(r.w) >= 1);
+    assert_true(st->peak_deferred == 0 || st->deferrals >= 150000);
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_receiver_capacity_matches_erlang_c),
         cmocka_unit_test(test_backoff_schedule_defaults),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_campaign_to_closed_receiver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
