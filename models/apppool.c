@@ -348,6 +348,7 @@ apppool *apppool_create(const mta_env *env, const char *src_ip)
     a->env = env;
     a->rng = sim_random_stream(env->seed, env->replication, "apppool");
     a->client = smtp_client_create(env->cal, src_ip, &env->cfg->latency, NULL, a->rng);
+    smtp_client_set_text(a->client, env->attempt_text);
     a->p = env->cfg->transports[0].p;
     a->p.connection_cache_time_limit = 300 * SIM_SEC; /* a pooled connection waits for the worker's next message */
     a->nworkers = env->cfg->apppool.workers ? env->cfg->apppool.workers : 1;

@@ -171,18 +171,49 @@ static char *xstrdup(const char *s)
 /* Postfix-looking queue ids: ten hex digits derived from host and message id. */
 static void queue_id(const mta_host *h, uint64_t id, char *buf, size_t len)
 {
+    static const char hex[] = "0123456789ABCDEF";
     uint64_t x = id * 0x9E3779B97F4A7C15ull + h->index * 0xBF58476D1CE4E5B9ull;
     x ^= x >> 31;
-    snprintf(buf, len, "%010llX", (unsigned long long)(x & 0xFFFFFFFFFFull));
+    if (len < 11) {
+        buf[0] = 0;
+        return;
+    }
+    for (int i = 9; i >= 0; i--, x >>= 4) /* by hand: one per message leaving the system */
+        buf[i] = hex[x & 15];
+    buf[10] = 0;
 }
 
+static size_t put_u64(char *out, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t k = 0; k < n; k++)
+        out[k] = d[n - 1 - k];
+    return n;
+}
+
+/* "u<id>@domain", "u<id>.<i>@domain": built by hand, as the policy asks for it at every RCPT. */
 static void rcpt_address(const mta_host *h, const mta_msg *m, uint32_t i, char *buf, size_t len)
 {
     const char *dom = h->env->domains[m->rcpt[i].domain];
-    if (i == 0)
+    size_t dl = strlen(dom);
+    if (len < dl + 48) {
         snprintf(buf, len, "u%llu@%s", (unsigned long long)m->id, dom);
-    else
-        snprintf(buf, len, "u%llu.%u@%s", (unsigned long long)m->id, i, dom);
+        return;
+    }
+    size_t n = 0;
+    buf[n++] = 'u';
+    n += put_u64(buf + n, m->id);
+    if (i > 0) {
+        buf[n++] = '.';
+        n += put_u64(buf + n, i);
+    }
+    buf[n++] = '@';
+    memcpy(buf + n, dom, dl + 1);
 }
 
 static const char *class_name(const mta_host *h, uint32_t cls) { return h->env->traffic->classes[cls].name; }
@@ -244,9 +275,11 @@ static void emit_attempt(mta_host *h, mta_msg *m, uint32_t ri, const char *proce
 {
     if (!h->env->attempt)
         return;
-    char qid[16], rcpt[320];
-    queue_id(h, m->id, qid, sizeof(qid));
-    rcpt_address(h, m, ri, rcpt, sizeof(rcpt));
+    char qid[16] = "", rcpt[320] = "";
+    if (h->env->attempt_text) {
+        queue_id(h, m->id, qid, sizeof(qid));
+        rcpt_address(h, m, ri, rcpt, sizeof(rcpt));
+    }
     mta_attempt_record r = {.when = when, .host = h->index, .process = process, .pid = pid, .queue_id = qid,
                             .rcpt = rcpt, .relay = relay, .conn_use = conn_use, .arrival = m->arrival,
                             .dsn = dsn, .status = status, .reply = reply, .reason_key = key,
@@ -377,8 +410,9 @@ static void feed(mta_host *h, sim_time_t now);
 /* A dead destination's recipients are deferred by the retry service, without a connection. */
 static void defer_suspended(mta_host *h, mta_msg *m, uint32_t ri, mta_dest *d, sim_time_t now)
 {
-    char reply[1100];
-    snprintf(reply, sizeof(reply), "delivery temporarily suspended: %s", d->dead_reason);
+    char reply[1100] = "";
+    if (h->env->attempt_text)
+        snprintf(reply, sizeof(reply), "delivery temporarily suspended: %s", d->dead_reason);
     double delays[4] = {sim_time_to_sec(m->active_since - m->arrival), sim_time_to_sec(now - m->active_since), 0, 0};
     m->rcpt[ri].status = RS_DEFERRED;
     emit_attempt(h, m, ri, "retry", 0, "none", 0, now, delays, "4.4.1", MTA_STATUS_DEFERRED, reply, "suspended", d);
@@ -907,6 +941,7 @@ mta_host *mta_host_create(const mta_env *env, uint32_t index, const char *src_ip
     if (latency_resource_init(&h->cpu, c->latency.cores) != 0 || latency_resource_init(&h->disk, 1) != 0)
         die("mta_host_create", "out of memory");
     h->client = smtp_client_create(env->cal, src_ip, &c->latency, c->latency.cores ? &h->cpu : NULL, h->rng);
+    smtp_client_set_text(h->client, env->attempt_text);
     h->ntr = c->ntransports;
     h->tr = xcalloc(h->ntr, sizeof(*h->tr));
     for (size_t i = 0; i < h->ntr; i++) {

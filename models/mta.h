@@ -36,6 +36,8 @@ typedef struct mta_env {
     /* Hooks: every attempt and every message leaving the host (tag as given to submit). */
     void *ctx;
     void (*attempt)(void *ctx, const mta_attempt_record *r);
+    bool attempt_text;              /* the attempt hook reads the strings (a mail log is written); when
+                                       false they may be NULL and are not formatted - the hot path of big runs */
     void (*message_done)(void *ctx, const mta_message_record *r, uint64_t tag);
 } mta_env;
 

@@ -60,6 +60,7 @@ struct smtp_client {
     smtp_conn **all;         /* every connection ever allocated, for the final free */
     size_t nall, all_cap;
     uint64_t open, cached;
+    bool text;
 };
 
 static void request_event(sim_event *ev, sim_time_t now);
@@ -76,8 +77,11 @@ smtp_client *smtp_client_create(sim_calendar *cal, const char *src_ip, const lat
     cl->lat = lat;
     cl->cpu = cpu;
     cl->rng = rng;
+    cl->text = true;
     return cl;
 }
+
+void smtp_client_set_text(smtp_client *cl, bool text) { cl->text = text; }
 
 uint64_t smtp_client_open(const smtp_client *cl) { return cl->open; }
 uint64_t smtp_client_cached(const smtp_client *cl) { return cl->cached; }
@@ -261,8 +265,9 @@ static void flatten(const char *in, char *out, size_t len)
 static void report(smtp_request *req, uint32_t i, smtp_rcpt_status st, sim_time_t when, const char *dsn,
                    const char *text, const char *key)
 {
-    char relay[160];
-    relay_of(req->conn, relay, sizeof(relay));
+    char relay[160] = "";
+    if (req->cl->text)
+        relay_of(req->conn, relay, sizeof(relay));
     smtp_outcome o = {.rcpt = i, .status = st, .when = when, .dsn = dsn, .reply = text, .relay = relay,
                       .conn_use = req->conn ? req->conn->uses : 0, .reason = key};
     req->rstate[i] = R_DONE;
@@ -274,10 +279,13 @@ static void report(smtp_request *req, uint32_t i, smtp_rcpt_status st, sim_time_
 static void reject_rcpts(smtp_request *req, uint8_t which, const policy_verdict *v, sim_time_t when,
                          const char *in_reply_to, const char *key, int only)
 {
-    char text[1024], flat[768], dsn[16];
-    flatten(v->text, flat, sizeof(flat));
-    snprintf(text, sizeof(text), "host %s[%s] said: %s (in reply to %s command)", mx_host(req->conn),
-             mx_addr(req->conn), flat, in_reply_to);
+    char text[1024] = "", flat[768], dsn[16];
+    /* The text is needed for the log, and as the reason when recipients go on to the next MX host. */
+    if (req->cl->text || (v->code < 500 && !req->final)) {
+        flatten(v->text, flat, sizeof(flat));
+        snprintf(text, sizeof(text), "host %s[%s] said: %s (in reply to %s command)", mx_host(req->conn),
+                 mx_addr(req->conn), flat, in_reply_to);
+    }
     dsn_of(v->text, v->code, dsn, sizeof(dsn));
     for (uint32_t i = 0; i < req->nrcpt; i++) {
         if (req->rstate[i] != which || (only >= 0 && (uint32_t)only != i))
@@ -353,8 +361,8 @@ static void build_order(smtp_request *req)
             req->order[j - 1] = t;
         }
     for (uint32_t i = 0; i < n;) {
-        uint32_t j = i;
-        while (j < n && rc->mx[req->order[j]].preference == rc->mx[req->order[i]].preference)
+        uint32_t j = i + 1, pref = rc->mx[req->order[i]].preference;
+        while (j < n && j < 16 && rc->mx[req->order[j]].preference == pref)
             j++;
         for (uint32_t k = j - 1; k > i; k--) {
             uint32_t m = i + (uint32_t)gsl_rng_uniform_int(req->cl->rng, k - i + 1);
@@ -686,10 +694,12 @@ static void on_eod(smtp_request *req, sim_time_t now)
         return;
     }
     receiver_count_reply(r, 250);
-    char text[96];
+    char text[96] = "";
     /* The receiver's own queue id: its count of accepted messages, scrambled to look like one. */
     uint64_t q = ++r->queued * 0x9E3779B97F4A7C15ull;
-    snprintf(text, sizeof(text), "250 2.0.0 Ok: queued as %010llX", (unsigned long long)((q ^ (q >> 29)) & 0xFFFFFFFFFFull));
+    if (req->cl->text)
+        snprintf(text, sizeof(text), "250 2.0.0 Ok: queued as %010llX",
+                 (unsigned long long)((q ^ (q >> 29)) & 0xFFFFFFFFFFull));
     for (uint32_t i = 0; i < req->nrcpt; i++)
         if (req->rstate[i] == R_ACCEPTED)
             report(req, i, SMTP_RCPT_DELIVERED, reply_at, "2.0.0", text, "delivered");

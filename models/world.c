@@ -301,7 +301,8 @@ world *world_create(const world_config *cfg, sim_calendar *cal, char *err, size_
     }
     w->env = (mta_env){.cal = cal, .cfg = cfg->mta, .traffic = tc, .domains = (const char *const *)w->domains,
                        .domain_rcv = w->domain_rcv, .ndomains = w->ndomains, .seed = cfg->seed,
-                       .replication = cfg->replication, .ctx = w, .attempt = on_attempt, .message_done = on_message};
+                       .replication = cfg->replication, .ctx = w, .attempt = on_attempt,
+                       .attempt_text = cfg->observer.attempt != NULL, .message_done = on_message};
     const mta_config *mc = cfg->mta;
     if (mc->kind == MTA_KIND_APPPOOL) {
         w->pool = apppool_create(&w->env, mc->nsource_ips ? mc->source_ips[0] : "192.0.2.1");

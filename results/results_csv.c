@@ -97,7 +97,10 @@ void results_csv_double(results_csv *w, double v)
 void results_csv_int(results_csv *w, int64_t v)
 {
     char b[24];
-    int n = snprintf(b, sizeof(b), "%" PRId64, v);
+    int n = 0;
+    if (v < 0)
+        b[n++] = '-';
+    n += results_fmt_u64(b + n, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
     sep(w);
     put(w, b, (size_t)n);
 }
@@ -105,7 +108,7 @@ void results_csv_int(results_csv *w, int64_t v)
 void results_csv_uint(results_csv *w, uint64_t v)
 {
     char b[24];
-    int n = snprintf(b, sizeof(b), "%" PRIu64, v);
+    int n = results_fmt_u64(b, v);
     sep(w);
     put(w, b, (size_t)n);
 }

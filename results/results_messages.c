@@ -2,6 +2,7 @@
  * results_messages - formats mta_message_record rows of messages.csv.
  */
 #include "results/results_messages.h"
+#include "results/results_fmt.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,8 +52,8 @@ int results_messages_write(results_messages *m, const mta_message_record *r)
 {
     header(m);
     results_csv *w = m->csv;
-    char host[16];
-    snprintf(host, sizeof(host), "mta%u", r->host + 1);
+    char host[16] = "mta";
+    results_fmt_u64(host + 3, (uint64_t)r->host + 1);
     bool queued = r->done == SIM_TIME_NEVER;
     results_csv_uint(w, r->msg_id);
     results_csv_str(w, r->queue_id);

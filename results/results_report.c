@@ -49,7 +49,12 @@ static void t_cell(table *t, enum style st, const char *s)
         t->style = s2;
         t->cap = cap;
     }
-    snprintf(t->cell[t->n], CELL, "%s", s ? s : "-");
+    const char *v = s ? s : "-";
+    size_t l = 0; /* a cell shows at most CELL - 1 bytes */
+    while (l < CELL - 1 && v[l])
+        l++;
+    memcpy(t->cell[t->n], v, l);
+    t->cell[t->n][l] = 0;
     t->style[t->n] = (unsigned char)st;
     t->n++;
 }
