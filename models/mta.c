@@ -73,6 +73,8 @@ typedef struct mta_agent {
     uint32_t pid;
     uint32_t cap;
     struct mta_agent *next_free;
+    sim_event disk_ev;   /* the queue-file update after delivery, when the disk is modelled */
+    bool hop_failed;
 } mta_agent;
 
 struct mta_dest {
@@ -514,6 +516,7 @@ static void pid_put(mta_host *h, uint32_t pid)
 }
 
 static const smtp_request_ops agent_ops;
+static void agent_disk_done(sim_event *ev, sim_time_t now);
 
 static void start_entry(mta_dest *d, sim_time_t now)
 {
@@ -530,8 +533,10 @@ static void start_entry(mta_dest *d, sim_time_t now)
     mta_agent *a = h->free_agents;
     if (a)
         h->free_agents = a->next_free;
-    else
+    else {
         a = remember((void ***)&h->all_agents, &h->nall_agents, &h->all_agents_cap, sizeof(*a));
+        sim_event_init(&a->disk_ev, agent_disk_done);
+    }
     if (a->cap < e->nrcpt) {
         a->req.rstate = xrealloc(a->req.rstate, e->nrcpt);
         a->cap = e->nrcpt;
@@ -848,10 +853,36 @@ static void agent_outcome(void *ctx, smtp_request *req, const smtp_outcome *o)
                  e->dest);
 }
 
+static void agent_finished(mta_agent *a, sim_time_t now, bool hop_failed, const char *reason);
+
+static void agent_disk_done(sim_event *ev, sim_time_t now)
+{
+    mta_agent *a = SIM_CONTAINER_OF(ev, mta_agent, disk_ev);
+    agent_finished(a, now, a->hop_failed, a->req.reason);
+}
+
+/* The agent is done with the entry. With a modelled disk it first updates the queue file (marking the
+ * recipients done) through the shared disk, and the queue manager hears of it only then. */
 static void agent_done(void *ctx, smtp_request *req, sim_time_t now, bool hop_failed, const char *reason)
 {
-    (void)req;
     mta_agent *a = ctx;
+    const latency_config *lat = &a->host->env->cfg->latency;
+    if (lat->disk_enabled && lat->disk_writes_per_delivery > 0) {
+        sim_time_t service = 0;
+        for (uint32_t k = 0; k < lat->disk_writes_per_delivery; k++)
+            service += latency_draw(&lat->disk_fsync, a->host->rng);
+        a->hop_failed = hop_failed;
+        if (reason != req->reason) /* keep the reason where the delayed call can find it */
+            snprintf(req->reason, sizeof(req->reason), "%s", reason);
+        sim_calendar_schedule(a->host->env->cal, &a->disk_ev,
+                              latency_resource_acquire(&a->host->disk, now, service, NULL));
+        return;
+    }
+    agent_finished(a, now, hop_failed, reason);
+}
+
+static void agent_finished(mta_agent *a, sim_time_t now, bool hop_failed, const char *reason)
+{
     mta_host *h = a->host;
     mta_entry *e = a->entry;
     mta_dest *d = e->dest;

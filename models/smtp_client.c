@@ -595,6 +595,12 @@ static void on_mail(smtp_request *req, sim_time_t now)
         return;
     }
     sim_time_t d = receiver_think(r) + v.delay;
+    if (d > req->p->mail_timeout) {
+        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while sending MAIL FROM%s",
+                   r->cfg->mx[c->mx].host, r->mx_addr[c->mx], "");
+        schedule(req, SMTP_ST_SITEFAIL, now + req->p->mail_timeout);
+        return;
+    }
     if (v.code) {
         sim_time_t when = now + d + c->rtt / 2;
         reject_rcpts(req, R_UNMARKED, &v, when, "MAIL FROM", v.code == 421 ? "421 mail" : "4xx mail", -1);
@@ -649,6 +655,15 @@ static void on_mail(smtp_request *req, sim_time_t now)
     policy_verdict vd;
     policy_data(r->pol, c->ps, now, &vd);
     d += vd.delay;
+    if (vd.delay > req->p->data_init_timeout) {
+        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while sending DATA command%s",
+                   r->cfg->mx[c->mx].host, r->mx_addr[c->mx], "");
+        for (uint32_t i = 0; i < req->nrcpt; i++)
+            if (req->rstate[i] == R_ACCEPTED)
+                req->rstate[i] = R_UNMARKED;
+        schedule(req, SMTP_ST_SITEFAIL, now + req->p->data_init_timeout);
+        return;
+    }
     if (vd.code || vd.silent) {
         if (vd.silent)
             vd = (policy_verdict){.code = 421, .text = "421 4.4.2 connection dropped", .close = true};
@@ -661,6 +676,15 @@ static void on_mail(smtp_request *req, sim_time_t now)
     receiver_count_reply(r, 354);
     double bw = r->cfg->bandwidth > 0 ? r->cfg->bandwidth : 12.5e6;
     sim_time_t xfer = sim_time_from_sec((double)req->size / bw);
+    if (xfer > req->p->data_xfer_timeout) { /* a link too slow for the message (per write, in Postfix) */
+        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while sending message body%s",
+                   r->cfg->mx[c->mx].host, r->mx_addr[c->mx], "");
+        for (uint32_t i = 0; i < req->nrcpt; i++)
+            if (req->rstate[i] == R_ACCEPTED)
+                req->rstate[i] = R_UNMARKED;
+        schedule(req, SMTP_ST_SITEFAIL, now + d + c->rtt + req->p->data_xfer_timeout);
+        return;
+    }
     schedule(req, SMTP_ST_EOD, now + d + c->rtt + xfer);
 }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3-simpy time)
+  pkgs+=(python3-simpy3 time bc util-linux)
 fi
 
 missing=()

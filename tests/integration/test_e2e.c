@@ -323,6 +323,67 @@ static void test_campaign_to_closed_receiver(void **state)
     run_free(&r);
 }
 
+static uint64_t reason_count(world *w, const char *key)
+{
+    const world_stats *st = world_get_stats(w);
+    for (size_t i = 0; i < st->nreasons; i++)
+        if (strcmp(st->deferral_reasons[i].key, key) == 0)
+            return st->deferral_reasons[i].n;
+    return 0;
+}
+
+/* A tarpit longer than smtp_mail_timeout: the client gives up, nothing is delivered, and the site
+ * failure is negative feedback (the destination dies). */
+static void test_tarpit_beyond_mail_timeout(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: tarpit\n"
+                 "duration: 30m\n"
+                 "traffic:\n"
+                 "  classes:\n"
+                 "    - name: t\n"
+                 "      arrivals: { process: poisson, rate: 1/s }\n"
+                 "      domains: { slow.test: 1 }\n"
+                 "receivers:\n"
+                 "  - name: slow\n"
+                 "    domains: [slow.test]\n"
+                 "    policy:\n"
+                 "      - { rule: tarpit, stage: mail, delay: 400s }\n");
+    const world_stats *st = world_get_stats(r.w);
+    assert_int_equal(st->delivered, 0);
+    assert_true(reason_count(r.w, "timeout") > 0);
+    assert_true(dead_episodes(r.w) > 0);
+    run_free(&r);
+}
+
+/* The queue disk: one fsync of 10 ms when a message arrives and one when its delivery is recorded; at
+ * 20 messages/s the disk is busy 20 x 20 ms = 40% of the time. */
+static void test_disk_writes_per_message_and_delivery(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: disk\n"
+                 "seed: 9\n"
+                 "duration: 1h\n"
+                 "traffic:\n"
+                 "  classes:\n"
+                 "    - name: t\n"
+                 "      arrivals: { process: poisson, rate: 20/s }\n"
+                 "      domains: { d.test: 1 }\n"
+                 "mta:\n"
+                 "  disk: { fsync: 10ms, writes_per_message: 1, writes_per_delivery: 1 }\n");
+    double cpu, disk;
+    uint32_t cores;
+    bool has_disk;
+    world_resources(r.w, &cpu, &cores, &disk, &has_disk);
+    assert_true(has_disk);
+    double util = disk / sim_time_to_sec(r.rr.end);
+    if (fabs(util - 0.40) > 0.02)
+        fail_msg("disk utilisation %g, want 0.40", util);
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +394,8 @@ int main(void)
         cmocka_unit_test(test_backoff_schedule_defaults),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_campaign_to_closed_receiver),
+        cmocka_unit_test(test_tarpit_beyond_mail_timeout),
+        cmocka_unit_test(test_disk_writes_per_message_and_delivery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
