@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/msg_heap.h"
 #include "sim/sim_random.h"
 
 enum { AS_PENDING = 0, AS_DEFERRED, AS_DELIVERED, AS_BOUNCED };
@@ -48,8 +49,7 @@ struct apppool {
     uint32_t nworkers;
     app_worker *idle;
     app_msg *ready_head, *ready_tail;
-    app_msg **retry;      /* min-heap by retry_at */
-    size_t nretry, retry_cap;
+    msg_heap retry;       /* waiting out the retry delay, by retry time */
     sim_event retry_ev;
     app_msg *live_head, *live_tail;
     uint64_t waiting, busy;
@@ -85,48 +85,6 @@ static void addr(const apppool *a, const app_msg *m, uint32_t i, char *buf, size
         snprintf(buf, len, "u%llu@%s", (unsigned long long)m->id, dom);
     else
         snprintf(buf, len, "u%llu.%u@%s", (unsigned long long)m->id, i, dom);
-}
-
-static void retry_push(apppool *a, app_msg *m)
-{
-    if (a->nretry == a->retry_cap) {
-        a->retry_cap = a->retry_cap ? a->retry_cap * 2 : 256;
-        a->retry = realloc(a->retry, a->retry_cap * sizeof(*a->retry));
-        if (!a->retry)
-            die("out of memory");
-    }
-    size_t i = a->nretry++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (a->retry[up]->retry_at < m->retry_at ||
-            (a->retry[up]->retry_at == m->retry_at && a->retry[up]->id < m->id))
-            break;
-        a->retry[i] = a->retry[up];
-        i = up;
-    }
-    a->retry[i] = m;
-}
-
-static app_msg *retry_pop(apppool *a)
-{
-    app_msg *top = a->retry[0], *last = a->retry[--a->nretry];
-    size_t i = 0, n = a->nretry;
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        app_msg *v = last;
-        if (l < n && (a->retry[l]->retry_at < v->retry_at || (a->retry[l]->retry_at == v->retry_at && a->retry[l]->id < v->id)))
-            m = l, v = a->retry[l];
-        if (l + 1 < n && (a->retry[l + 1]->retry_at < v->retry_at ||
-                          (a->retry[l + 1]->retry_at == v->retry_at && a->retry[l + 1]->id < v->id)))
-            m = l + 1;
-        if (m == i)
-            break;
-        a->retry[i] = a->retry[m];
-        i = m;
-    }
-    if (n > 0)
-        a->retry[i] = last;
-    return top;
 }
 
 static void ready_push(apppool *a, app_msg *m)
@@ -243,9 +201,10 @@ static void msg_done(apppool *a, app_msg *m, sim_time_t now)
         for (uint32_t i = 0; i < m->nrcpt; i++)
             if (m->status[i] == AS_DEFERRED)
                 m->status[i] = AS_PENDING;
-        retry_push(a, m);
-        if (!sim_event_pending(&a->retry_ev) || a->retry[0] == m)
-            sim_calendar_schedule(a->env->cal, &a->retry_ev, a->retry[0]->retry_at);
+        msg_heap_push(&a->retry, m->retry_at, m->id, m);
+        sim_time_t first = msg_heap_top_time(&a->retry);
+        if (!sim_event_pending(&a->retry_ev) || a->retry_ev.time > first)
+            sim_calendar_schedule(a->env->cal, &a->retry_ev, first);
         return;
     }
     leave(a, m, now, bounced ? MTA_OUTCOME_BOUNCED : MTA_OUTCOME_DELIVERED);
@@ -335,10 +294,10 @@ static void work(apppool *a, sim_time_t now)
 static void retry_fired(sim_event *ev, sim_time_t now)
 {
     apppool *a = SIM_CONTAINER_OF(ev, apppool, retry_ev);
-    while (a->nretry && a->retry[0]->retry_at <= now)
-        ready_push(a, retry_pop(a));
-    if (a->nretry)
-        sim_calendar_schedule(a->env->cal, &a->retry_ev, a->retry[0]->retry_at);
+    while (msg_heap_top_time(&a->retry) <= now)
+        ready_push(a, msg_heap_pop(&a->retry));
+    if (a->retry.n)
+        sim_calendar_schedule(a->env->cal, &a->retry_ev, msg_heap_top_time(&a->retry));
     work(a, now);
 }
 
@@ -398,7 +357,7 @@ void apppool_queue_sizes(const apppool *a, uint64_t *waiting, uint64_t *busy, ui
 {
     *waiting = a->waiting;
     *busy = a->busy;
-    *retry = a->nretry;
+    *retry = a->retry.n;
 }
 
 sim_time_t apppool_oldest(const apppool *a) { return a->live_head ? a->live_head->arrival : SIM_TIME_NEVER; }
@@ -433,7 +392,7 @@ void apppool_free(apppool *a)
     smtp_client_free(a->client, 0);
     gsl_rng_free(a->rng);
     free(a->workers);
-    free(a->retry);
+    msg_heap_free(&a->retry);
     free(a->dns_expires);
     free(a);
 }

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/msg_heap.h"
 #include "sim/sim_random.h"
 
 enum { RS_PENDING = 0, RS_DEFERRED, RS_DELIVERED, RS_BOUNCED };
@@ -124,8 +125,7 @@ struct mta_host {
     mta_msg *in_head, *in_tail;
     mta_msg *scan_head, *scan_tail;
     bool scan_again, feed_deferred_next, feeding;
-    mta_msg **defer_heap;    /* min-heap by next_try */
-    size_t ndefer, defer_cap;
+    msg_heap deferred;       /* deferred/: by retry time */
     uint64_t n_incoming, n_active, n_deferred;
     mta_msg *live_head, *live_tail;
     sim_event scan_ev;
@@ -224,49 +224,6 @@ static const char *sender_of(const mta_host *h, uint32_t cls)
 {
     const char *s = h->env->traffic->classes[cls].sender;
     return s ? s : "noreply@tempfail.test";
-}
-
-/* ---- deferred heap ---- */
-
-static void defer_push(mta_host *h, mta_msg *m)
-{
-    if (h->ndefer == h->defer_cap) {
-        h->defer_cap = h->defer_cap ? h->defer_cap * 2 : 1024;
-        h->defer_heap = xrealloc(h->defer_heap, h->defer_cap * sizeof(*h->defer_heap));
-    }
-    size_t i = h->ndefer++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        mta_msg *u = h->defer_heap[up];
-        if (u->next_try < m->next_try || (u->next_try == m->next_try && u->id < m->id))
-            break;
-        h->defer_heap[i] = u;
-        i = up;
-    }
-    h->defer_heap[i] = m;
-}
-
-static mta_msg *defer_pop(mta_host *h)
-{
-    mta_msg *top = h->defer_heap[0], *last = h->defer_heap[--h->ndefer];
-    size_t i = 0, n = h->ndefer;
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        mta_msg *v = last;
-        if (l < n && (h->defer_heap[l]->next_try < v->next_try ||
-                      (h->defer_heap[l]->next_try == v->next_try && h->defer_heap[l]->id < v->id)))
-            m = l, v = h->defer_heap[l];
-        if (l + 1 < n && (h->defer_heap[l + 1]->next_try < v->next_try ||
-                          (h->defer_heap[l + 1]->next_try == v->next_try && h->defer_heap[l + 1]->id < v->id)))
-            m = l + 1;
-        if (m == i)
-            break;
-        h->defer_heap[i] = h->defer_heap[m];
-        i = m;
-    }
-    if (n > 0)
-        h->defer_heap[i] = last;
-    return top;
 }
 
 /* ---- records ---- */
@@ -716,7 +673,7 @@ static void msg_pass_done(mta_host *h, mta_msg *m, sim_time_t now)
         m->next_try = now + delay;
         m->state = MS_DEFERRED;
         h->n_deferred++;
-        defer_push(h, m);
+        msg_heap_push(&h->deferred, m->next_try, m->id, m);
     } else {
         msg_leave(h, m, now, bounced ? MTA_OUTCOME_BOUNCED : MTA_OUTCOME_DELIVERED);
         msg_free(h, m);
@@ -732,8 +689,8 @@ static void scan_fired(sim_event *ev, sim_time_t now)
     if (h->scan_head) {
         h->scan_again = true;
     } else {
-        while (h->ndefer && h->defer_heap[0]->next_try <= now + SIM_SEC) {
-            mta_msg *m = defer_pop(h);
+        while (msg_heap_top_time(&h->deferred) <= now + SIM_SEC) {
+            mta_msg *m = msg_heap_pop(&h->deferred);
             m->next = NULL;
             if (h->scan_tail)
                 h->scan_tail->next = m;
@@ -1041,7 +998,7 @@ void mta_host_free(mta_host *h)
     free(h->dests);
     free(h->dest_of);
     free(h->tr);
-    free(h->defer_heap);
+    msg_heap_free(&h->deferred);
     free(h->free_pids);
     free(h->src_ip);
     free(h);

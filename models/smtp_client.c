@@ -316,6 +316,20 @@ static void set_reason(smtp_request *req, const char *dsn, const char *key, cons
 
 /* ---- the request's life ---- */
 
+static void schedule(smtp_request *req, smtp_state st, sim_time_t at);
+
+/* The server took longer than the client waits: at `at` the client gives up on the session, and the
+ * recipients it had not finished are handed on (next MX host) or deferred (final) as a site failure. */
+static void timed_out(smtp_request *req, sim_time_t at, const char *what)
+{
+    set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while %s", mx_host(req->conn),
+               mx_addr(req->conn), what);
+    for (uint32_t i = 0; i < req->nrcpt; i++)
+        if (req->rstate[i] == R_ACCEPTED)
+            req->rstate[i] = R_UNMARKED;
+    schedule(req, SMTP_ST_SITEFAIL, at);
+}
+
 static void finish(smtp_request *req, sim_time_t now, bool hop_failed)
 {
     req->state = SMTP_ST_IDLE;
@@ -431,6 +445,19 @@ static void next_addr(smtp_request *req, sim_time_t now)
     }
 }
 
+/* The MX lookup (unless the destination's answer is still cached), then the first address. */
+static void lookup_and_connect(smtp_request *req, sim_time_t now)
+{
+    if (req->dns_expires && *req->dns_expires > now) {
+        build_order(req);
+        next_addr(req, now);
+        return;
+    }
+    sim_time_t d;
+    req->dns_ok = latency_dns_lookup(req->cl->lat, req->cl->rng, &d);
+    schedule(req, SMTP_ST_DNS, now + d);
+}
+
 void smtp_request_start(smtp_client *cl, smtp_request *req, sim_time_t now)
 {
     req->cl = cl;
@@ -453,14 +480,7 @@ void smtp_request_start(smtp_client *cl, smtp_request *req, sim_time_t now)
         reuse(req, *req->cache, now);
         return;
     }
-    if (req->dns_expires && *req->dns_expires > now) {
-        build_order(req);
-        next_addr(req, now);
-        return;
-    }
-    sim_time_t d;
-    req->dns_ok = latency_dns_lookup(cl->lat, cl->rng, &d);
-    schedule(req, SMTP_ST_DNS, now + d);
+    lookup_and_connect(req, now);
 }
 
 /* The server side closes (421 with close, silent close): the session cannot be reused. */
@@ -497,9 +517,7 @@ static void on_connect(smtp_request *req, sim_time_t now)
         return;
     }
     if (d > req->p->helo_timeout) {
-        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while receiving the initial server greeting%s",
-                   mx_host(c), mx_addr(c), "");
-        schedule(req, SMTP_ST_SITEFAIL, now + req->p->helo_timeout);
+        timed_out(req, now + req->p->helo_timeout, "receiving the initial server greeting");
         return;
     }
     if (v.code) {
@@ -526,9 +544,7 @@ static void on_ehlo(smtp_request *req, sim_time_t now)
     policy_helo(req->rcv->pol, c->ps, now, &v);
     sim_time_t d = receiver_think(req->rcv) + v.delay;
     if (d > req->p->helo_timeout) {
-        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while performing the EHLO handshake%s",
-                   mx_host(c), mx_addr(c), "");
-        schedule(req, SMTP_ST_SITEFAIL, now + req->p->helo_timeout);
+        timed_out(req, now + req->p->helo_timeout, "performing the EHLO handshake");
         return;
     }
     if (v.code || v.silent) {
@@ -596,9 +612,7 @@ static void on_mail(smtp_request *req, sim_time_t now)
     }
     sim_time_t d = receiver_think(r) + v.delay;
     if (d > req->p->mail_timeout) {
-        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while sending MAIL FROM%s",
-                   r->cfg->mx[c->mx].host, r->mx_addr[c->mx], "");
-        schedule(req, SMTP_ST_SITEFAIL, now + req->p->mail_timeout);
+        timed_out(req, now + req->p->mail_timeout, "sending MAIL FROM");
         return;
     }
     if (v.code) {
@@ -636,12 +650,7 @@ static void on_mail(smtp_request *req, sim_time_t now)
         }
     }
     if (d > req->p->rcpt_timeout) {
-        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while sending RCPT TO%s",
-                   r->cfg->mx[c->mx].host, r->mx_addr[c->mx], "");
-        for (uint32_t i = 0; i < req->nrcpt; i++)
-            if (req->rstate[i] == R_ACCEPTED)
-                req->rstate[i] = R_UNMARKED;
-        schedule(req, SMTP_ST_SITEFAIL, now + req->p->rcpt_timeout);
+        timed_out(req, now + req->p->rcpt_timeout, "sending RCPT TO");
         return;
     }
     if (req->accepted == 0 || closed) {
@@ -656,12 +665,7 @@ static void on_mail(smtp_request *req, sim_time_t now)
     policy_data(r->pol, c->ps, now, &vd);
     d += vd.delay;
     if (vd.delay > req->p->data_init_timeout) {
-        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while sending DATA command%s",
-                   r->cfg->mx[c->mx].host, r->mx_addr[c->mx], "");
-        for (uint32_t i = 0; i < req->nrcpt; i++)
-            if (req->rstate[i] == R_ACCEPTED)
-                req->rstate[i] = R_UNMARKED;
-        schedule(req, SMTP_ST_SITEFAIL, now + req->p->data_init_timeout);
+        timed_out(req, now + req->p->data_init_timeout, "sending DATA command");
         return;
     }
     if (vd.code || vd.silent) {
@@ -677,12 +681,7 @@ static void on_mail(smtp_request *req, sim_time_t now)
     double bw = r->cfg->bandwidth > 0 ? r->cfg->bandwidth : 12.5e6;
     sim_time_t xfer = sim_time_from_sec((double)req->size / bw);
     if (xfer > req->p->data_xfer_timeout) { /* a link too slow for the message (per write, in Postfix) */
-        set_reason(req, "4.4.2", "timeout", "conversation with %s[%s] timed out while sending message body%s",
-                   r->cfg->mx[c->mx].host, r->mx_addr[c->mx], "");
-        for (uint32_t i = 0; i < req->nrcpt; i++)
-            if (req->rstate[i] == R_ACCEPTED)
-                req->rstate[i] = R_UNMARKED;
-        schedule(req, SMTP_ST_SITEFAIL, now + d + c->rtt + req->p->data_xfer_timeout);
+        timed_out(req, now + d + c->rtt + req->p->data_xfer_timeout, "sending message body");
         return;
     }
     schedule(req, SMTP_ST_EOD, now + d + c->rtt + xfer);
@@ -708,13 +707,7 @@ static void on_eod(smtp_request *req, sim_time_t now)
     sim_time_t processed = receiver_process(r, now);
     reply_at = processed + receiver_think(r) + v.delay + c->rtt / 2;
     if (reply_at - now > req->p->data_done_timeout) {
-        set_reason(req, "4.4.2", "timeout",
-                   "conversation with %s[%s] timed out while sending end of data -- message may be sent more than once%s",
-                   r->cfg->mx[c->mx].host, r->mx_addr[c->mx], "");
-        for (uint32_t i = 0; i < req->nrcpt; i++)
-            if (req->rstate[i] == R_ACCEPTED)
-                req->rstate[i] = R_UNMARKED;
-        schedule(req, SMTP_ST_SITEFAIL, now + req->p->data_done_timeout);
+        timed_out(req, now + req->p->data_done_timeout, "sending end of data -- message may be sent more than once");
         return;
     }
     receiver_count_reply(r, 250);
@@ -804,14 +797,7 @@ static void request_event(sim_event *ev, sim_time_t now)
     case SMTP_ST_RESTART:
         /* A cached session turned out dead: look up and connect as if none had been cached. */
         req->sess_count = 0;
-        if (req->dns_expires && *req->dns_expires > now) {
-            build_order(req);
-            next_addr(req, now);
-        } else {
-            sim_time_t d;
-            req->dns_ok = latency_dns_lookup(req->cl->lat, req->cl->rng, &d);
-            schedule(req, SMTP_ST_DNS, now + d);
-        }
+        lookup_and_connect(req, now);
         return;
     default:
         fprintf(stderr, "smtp_client: request_event: event in state %d\n", (int)req->state);

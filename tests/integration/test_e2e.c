@@ -36,7 +36,7 @@ static void hash_bytes(uint64_t *h, const void *p, size_t n)
 static void on_attempt(void *ctx, const mta_attempt_record *r)
 {
     capture *c = ctx;
-    if (c->n < 64 && strcmp(r->process, "smtp") == 0)
+    if (c->n < 64 && (strcmp(r->process, "smtp") == 0 || strcmp(r->process, "app") == 0))
         c->times[c->n++] = r->when;
     hash_bytes(&c->hash, &r->when, sizeof(r->when));
     hash_bytes(&c->hash, r->rcpt, strlen(r->rcpt));
@@ -384,6 +384,39 @@ static void test_disk_writes_per_message_and_delivery(void **state)
     run_free(&r);
 }
 
+/* The application pool: a fixed retry delay, no scheduler, and a bounce after max_attempts. */
+static void test_apppool_fixed_retries(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: app\n"
+                 "duration: 1h\n"
+                 "traffic:\n"
+                 "  classes:\n"
+                 "    - name: one\n"
+                 "      arrivals: { process: periodic, count: 1, every: 100d }\n"
+                 "      domains: { stuck.test: 1 }\n"
+                 "mta:\n"
+                 "  kind: apppool\n"
+                 "  apppool: { workers: 4, retry_delay: 60s, jitter: 0, max_attempts: 5 }\n"
+                 "receivers:\n"
+                 "  - name: stuck\n"
+                 "    domains: [stuck.test]\n"
+                 "    policy:\n"
+                 "      - { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 Try again later\" }\n");
+    assert_int_equal(r.cap.n, 5);
+    for (size_t i = 0; i < r.cap.n; i++) {
+        double t = sim_time_to_sec(r.cap.times[i]);
+        if (fabs(t - 60.0 * (double)i) > 1)
+            fail_msg("attempt %zu at %.3f s, want about %zu s", i, t, 60 * i);
+    }
+    const world_stats *st = world_get_stats(r.w);
+    assert_int_equal(st->bounced, 1);
+    assert_int_equal(world_nhosts(r.w), 0);
+    assert_non_null(world_apppool(r.w));
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_campaign_to_closed_receiver),
         cmocka_unit_test(test_tarpit_beyond_mail_timeout),
         cmocka_unit_test(test_disk_writes_per_message_and_delivery),
+        cmocka_unit_test(test_apppool_fixed_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
