@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers the benchmarks compare against)
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev)
+pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev libevent-dev libssl-dev)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3-simpy3 time bc util-linux)
 fi

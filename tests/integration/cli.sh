@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The tempfail command line, end to end: the default scenario, the run directory, determinism,
 # --maillog, expect exit codes, and bad input (clear message, exit 2 or 3, nothing half-written).
-# Usage: cli.sh TEMPFAIL SOURCE_DIR WORK_DIR
+# Usage: TEMPFAIL=path/to/tempfail cli.sh SOURCE_DIR WORK_DIR
 set -u
-tf=$1 src=$2 work=$3
+tf=${TEMPFAIL:?set TEMPFAIL to the tempfail binary} src=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 fails=0 passes=0
 check() { # check NAME COMMAND...: the command must succeed
