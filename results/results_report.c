@@ -375,7 +375,12 @@ static void expect(FILE *out, const json_t *s, bool color)
         t_cell(&t, pass ? GOOD : BAD, pass ? "PASS" : "FAIL");
         t_cell(&t, PLAIN, text ? text : "?");
         char v[RESULTS_FMT_MAX + 8];
-        snprintf(v, sizeof(v), "value %s", fmt_num(b, sizeof(b), num(at(x, "value"))));
+        /* Times read best as durations: the metrics measured in seconds are latencies and ages. */
+        bool seconds = text && (strstr(text, "latency") || strstr(text, "oldest") || strstr(text, "dead_time") ||
+                                strstr(text, "wait"));
+        double val = num(at(x, "value"));
+        snprintf(v, sizeof(v), "value %s",
+                 seconds && isfinite(val) ? fmt_dur(b, sizeof(b), val) : fmt_num(b, sizeof(b), val));
         t_cell(&t, PLAIN, err ? err : v);
         failed += !pass;
     }

@@ -80,7 +80,7 @@ static const char expected[] =
     "  smtp:orange.test    orange         2       10m\n"
     "\n"
     "Expect\n"
-    "  PASS  transactional.latency.p95 < 60s    value 12.5\n"
+    "  PASS  transactional.latency.p95 < 60s    value 12.500s\n"
     "  FAIL  receivers.orange.replies.421 == 0  value 120\n"
     "  FAIL  transactional.latncy.p95 < 60s     expect line 42: unknown metric 'transactional.latncy.p95' (did you mean 'transactional.latency.p95'?)\n"
     "  1 of 3 passed\n";
