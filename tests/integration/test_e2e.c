@@ -418,6 +418,35 @@ static void test_apppool_fixed_retries(void **state)
     run_free(&r);
 }
 
+/* maximal_queue_lifetime: a message still deferred after an attempt past its lifetime is returned. */
+static void test_queue_lifetime_bounces(void **state)
+{
+    (void)state;
+    run r;
+    run_text(&r, "name: lifetime\n"
+                 "duration: 3h\n"
+                 "traffic:\n"
+                 "  classes:\n"
+                 "    - name: one\n"
+                 "      arrivals: { process: periodic, count: 1, every: 100d }\n"
+                 "      domains: { stuck.test: 1 }\n"
+                 "mta:\n"
+                 "  postfix: { maximal_queue_lifetime: 1h }\n"
+                 "receivers:\n"
+                 "  - name: stuck\n"
+                 "    domains: [stuck.test]\n"
+                 "    policy:\n"
+                 "      - { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 Try again later\" }\n");
+    const world_stats *st = world_get_stats(r.w);
+    assert_int_equal(st->bounced, 1);
+    assert_int_equal(st->queued, 0);
+    /* Attempts near 0, 300, 600, 1200 and 2400 s find it younger than 1 h; the one at 4800 s defers it
+     * again, the expiry check after that attempt finds it too old, and it is returned. */
+    assert_int_equal(r.cap.n, 6);
+    assert_true(fabs(sim_time_to_sec(r.cap.times[5]) - 4800) < 2);
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_tarpit_beyond_mail_timeout),
         cmocka_unit_test(test_disk_writes_per_message_and_delivery),
         cmocka_unit_test(test_apppool_fixed_retries),
+        cmocka_unit_test(test_queue_lifetime_bounces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
