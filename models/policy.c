@@ -68,6 +68,8 @@
  * the first ring buffer of an (IP, rule) and the occasional table rebuild.
  */
 #include "models/policy.h"
+#include "models/policy_greylist.h"
+#include "models/policy_reply.h"
 
 #include <errno.h>
 #include <math.h>
@@ -79,8 +81,6 @@
 #define POLICY_LIMIT_MAX 10000000u                 /* rate and violation rings: 80 MB per (IP, rule) at most */
 #define POLICY_TIME_MAX (100000 * SIM_DAY)         /* keeps now - window and now + duration far from overflow */
 #define POLICY_GREYLIST_WINDOW (2 * SIM_DAY)       /* postgrey --retry-window */
-#define POLICY_GREYLIST_MAX_AGE (35 * SIM_DAY)     /* postgrey --max-age */
-#define POLICY_REPLY_LINE_MAX 510                  /* RFC 5321 4.5.3.1.5: 512 octets with CRLF */
 #define POLICY_DEFAULT_HOST "mx.test"
 #define POLICY_SESSION_CHUNK 64
 
@@ -113,18 +113,6 @@ typedef struct policy_session_chunk {
     policy_session s[POLICY_SESSION_CHUNK];
 } policy_session_chunk;
 
-/* Greylist state: triplets (n = 1 once passed) or clients (n = passes), keyed by a hash; key 0 = free. */
-typedef struct policy_gl_entry {
-    uint64_t key;
-    sim_time_t first, last;
-    uint64_t n;
-} policy_gl_entry;
-
-typedef struct policy_gl_table {
-    policy_gl_entry *e;
-    size_t cap, count;
-} policy_gl_table;
-
 typedef struct policy_rule {
     policy_rule_config c; /* c.reply is the caller's; ours is `reply` */
     char *reply;          /* resolved template (NULL for TARPIT, IDLE_TIMEOUT) */
@@ -133,7 +121,7 @@ typedef struct policy_rule {
     bool expand;          /* reply has a '%' */
     bool per_rcpt;        /* reply has %r or %d: expanded for each recipient */
     int slot;             /* index in policy_ip.win, -1 when the rule keeps no per-IP state */
-    policy_gl_table triplets, clients;
+    policy_greylist grey;  /* GREYLIST only */
 } policy_rule;
 
 struct policy {
@@ -435,239 +423,7 @@ static policy_ip *policy_ip_get(policy *p, const char *ip, sim_time_t now)
     return e;
 }
 
-/* ---- greylist tables ---- */
-
-static bool policy_gl_live(const policy_rule *r, const policy_gl_table *t, const policy_gl_entry *e, sim_time_t now)
-{
-    if (t == &r->clients || e->n > 0)
-        return now - e->last <= POLICY_GREYLIST_MAX_AGE;
-    return now - e->first <= r->c.duration;
-}
-
-static policy_gl_entry *policy_gl_find(const policy_gl_table *t, uint64_t key)
-{
-    if (t->cap == 0)
-        return NULL;
-    for (size_t i = key & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        if (t->e[i].key == 0)
-            return NULL;
-        if (t->e[i].key == key)
-            return &t->e[i];
-    }
-}
-
-static void policy_gl_rebuild(const policy_rule *r, policy_gl_table *t, sim_time_t now)
-{
-    size_t live = 0;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->e[i].key != 0 && policy_gl_live(r, t, &t->e[i], now))
-            live++;
-    size_t cap = 64;
-    while (cap < (live + 1) * 3)
-        cap *= 2;
-    policy_gl_entry *e = calloc(cap, sizeof(*e));
-    if (e == NULL)
-        policy_panic(__func__, "out of memory");
-    for (size_t i = 0; i < t->cap; i++) {
-        if (t->e[i].key == 0 || !policy_gl_live(r, t, &t->e[i], now))
-            continue;
-        size_t j = t->e[i].key & (cap - 1);
-        while (e[j].key != 0)
-            j = (j + 1) & (cap - 1);
-        e[j] = t->e[i];
-    }
-    free(t->e);
-    t->e = e;
-    t->cap = cap;
-    t->count = live;
-}
-
-/* A new entry for key (not in the table), zeroed. */
-static policy_gl_entry *policy_gl_insert(const policy_rule *r, policy_gl_table *t, uint64_t key, sim_time_t now)
-{
-    if ((t->count + 1) * 2 > t->cap)
-        policy_gl_rebuild(r, t, now);
-    size_t i = key & (t->cap - 1);
-    while (t->e[i].key != 0)
-        i = (i + 1) & (t->cap - 1);
-    t->e[i] = (policy_gl_entry){.key = key};
-    t->count++;
-    return &t->e[i];
-}
-
-/* postgrey's decision for one RCPT; true = greylisted. */
-static bool policy_greylist_rejects(policy_rule *r, const policy_session *s, const char *rcpt, sim_time_t now)
-{
-    uint64_t net = s->ip->net | 1; /* never 0: 0 marks a free slot */
-    policy_gl_entry *c = NULL;
-    if (r->c.auto_allow > 0) {
-        c = policy_gl_find(&r->clients, net);
-        if (c != NULL && now - c->last > POLICY_GREYLIST_MAX_AGE)
-            c->n = 0;
-        if (c != NULL && c->n >= r->c.auto_allow) {
-            c->last = now;
-            return false;
-        }
-    }
-    uint64_t key = policy_mix(policy_mix(net ^ s->sender) ^ policy_hash_addr(rcpt)) | 1;
-    policy_gl_entry *e = policy_gl_find(&r->triplets, key);
-    bool pass = false;
-    if (e == NULL) {
-        e = policy_gl_insert(r, &r->triplets, key, now);
-        e->first = now;
-    } else if (e->n > 0) {
-        pass = now - e->last <= POLICY_GREYLIST_MAX_AGE;
-        if (!pass) {
-            e->n = 0;
-            e->first = now;
-        }
-    } else if (now - e->first > r->c.duration) {
-        e->first = now; /* the retry window closed: a first sight again */
-    } else if (now - e->first >= r->c.delay) {
-        e->n = 1;
-        pass = true;
-    }
-    e->last = now;
-    if (pass && r->c.auto_allow > 0) {
-        if (c == NULL)
-            c = policy_gl_insert(r, &r->clients, net, now);
-        c->n++;
-        c->last = now;
-    }
-    return !pass;
-}
-
 /* ---- replies ---- */
-
-static bool policy_isdigit(char c) { return c >= '0' && c <= '9'; }
-
-/* Skips 1-3 digits; NULL when there are none or more. */
-static const char *policy_skip_digits(const char *s)
-{
-    int n = 0;
-    while (policy_isdigit(s[n]) && n < 4)
-        n++;
-    return n >= 1 && n <= 3 ? s + n : NULL;
-}
-
-/*
- * Checks a reply as described at the top of this file. Returns its code, or 0 after writing why into
- * why[].
- */
-static int policy_reply_parse(const char *r, char *why, size_t whylen)
-{
-    if (r == NULL || !policy_isdigit(r[0]) || !policy_isdigit(r[1]) || !policy_isdigit(r[2]) || r[0] < '2' ||
-        r[0] > '5' || r[1] > '5') {
-        snprintf(why, whylen, "a reply starts with a three-digit code from 200 to 559");
-        return 0;
-    }
-    int code = (r[0] - '0') * 100 + (r[1] - '0') * 10 + (r[2] - '0');
-    const char *line = r;
-    for (;;) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
-        for (size_t i = 0; i < len; i++) {
-            unsigned char c = (unsigned char)line[i];
-            if ((c < 0x20 && c != '\t') || c > 0x7e) {
-                snprintf(why, whylen, "a reply is printable US-ASCII (character 0x%02x at offset %zu)", c,
-                         (size_t)(line - r) + i);
-                return 0;
-            }
-        }
-        if (strncmp(line, r, 3) != 0) {
-            snprintf(why, whylen, "every line of a multi-line reply starts with the same code %.3s", r);
-            return 0;
-        }
-        char sep = len > 3 ? line[3] : '\0';
-        if (nl != NULL && sep != '-') {
-            snprintf(why, whylen, "all lines but the last of a multi-line reply start with \"%.3s-\"", r);
-            return 0;
-        }
-        if (nl == NULL && sep != ' ' && sep != '\0') {
-            snprintf(why, whylen, "the code is followed by a space (\"-\" only before another line)");
-            return 0;
-        }
-        if (len > POLICY_REPLY_LINE_MAX) {
-            snprintf(why, whylen, "a reply line is at most %d characters", POLICY_REPLY_LINE_MAX);
-            return 0;
-        }
-        /* An enhanced status code, if the text starts with something like one, must be one. */
-        const char *t = line + 4;
-        if (len > 4 && policy_isdigit(*t) && memchr(t, '.', strcspn(t, " \t\n")) != NULL) {
-            const char *q = policy_skip_digits(t);
-            if (q != NULL && *q == '.')
-                q = policy_skip_digits(q + 1);
-            if (q != NULL && *q == '.')
-                q = policy_skip_digits(q + 1);
-            if (q == NULL || (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\0') || q - t < 5 || t[1] != '.') {
-                snprintf(why, whylen, "malformed enhanced status code (class.subject.detail, e.g. 4.7.0)");
-                return 0;
-            }
-            if (t[0] != r[0] || r[0] == '3') {
-                snprintf(why, whylen, "the enhanced status code's class %c does not match the reply code %d",
-                         t[0], code);
-                return 0;
-            }
-        }
-        if (nl == NULL)
-            break;
-        line = nl + 1;
-    }
-    return code;
-}
-
-/* Appends v, with characters a reply line must not carry replaced; returns the new length. */
-static size_t policy_put(char *out, size_t n, const char *v, size_t vlen)
-{
-    for (size_t i = 0; i < vlen; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (out != NULL)
-            out[n] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
-        n++;
-    }
-    return n;
-}
-
-/* Expands tmpl into out (NULL: measure only); returns the length without the NUL. */
-static size_t policy_expand_into(char *out, const char *tmpl, const char *host, const char *ip, const char *rcpt)
-{
-    const char *addr = "", *domain = "";
-    size_t alen = 0;
-    if (rcpt != NULL) {
-        size_t len = strlen(rcpt);
-        addr = rcpt;
-        if (len >= 2 && rcpt[0] == '<' && rcpt[len - 1] == '>') {
-            addr++;
-            len -= 2;
-        }
-        alen = len;
-        const char *at = NULL;
-        for (size_t i = 0; i < len; i++)
-            if (addr[i] == '@')
-                at = addr + i;
-        domain = at != NULL ? at + 1 : addr + alen;
-    }
-    size_t dlen = (size_t)(addr + alen - domain);
-    size_t n = 0;
-    for (const char *s = tmpl; *s; s++) {
-        if (*s == '%') {
-            switch (s[1]) {
-            case 'h': n = policy_put(out, n, host, strlen(host)); s++; continue;
-            case 'i': n = policy_put(out, n, ip, strlen(ip)); s++; continue;
-            case 'r': n = policy_put(out, n, addr, alen); s++; continue;
-            case 'd': n = policy_put(out, n, domain, dlen); s++; continue;
-            case '%': s++; break;
-            default: break;
-            }
-        }
-        if (out != NULL)
-            out[n] = *s;
-        n++;
-    }
-    if (out != NULL)
-        out[n] = '\0';
-    return n;
-}
 
 static const char *policy_text(policy *p, const char *tmpl, bool expand, bool per_rcpt, const policy_session *s,
                                const char *rcpt)
@@ -678,7 +434,7 @@ static const char *policy_text(policy *p, const char *tmpl, bool expand, bool pe
         rcpt = NULL;
     if (rcpt == NULL && tmpl == p->out_tmpl && s->ip == p->out_ip)
         return p->out;
-    size_t need = policy_expand_into(NULL, tmpl, p->hostname, s->ip->ip, rcpt) + 1;
+    size_t need = policy_reply_expand(NULL, tmpl, p->hostname, s->ip->ip, rcpt) + 1;
     if (need > p->outcap) {
         size_t cap = p->outcap ? p->outcap : 256;
         while (cap < need)
@@ -689,7 +445,7 @@ static const char *policy_text(policy *p, const char *tmpl, bool expand, bool pe
         p->out = o;
         p->outcap = cap;
     }
-    policy_expand_into(p->out, tmpl, p->hostname, s->ip->ip, rcpt);
+    policy_reply_expand(p->out, tmpl, p->hostname, s->ip->ip, rcpt);
     p->out_tmpl = rcpt == NULL ? tmpl : NULL;
     p->out_ip = s->ip;
     return p->out;
@@ -805,8 +561,11 @@ static void policy_evaluate(policy *p, policy_session *s, policy_stage stage, si
             reject = s->rcpts >= r->c.limit;
             break;
         case POLICY_RULE_GREYLIST:
-            if (decided < 0)
-                reject = policy_greylist_rejects(r, s, rcpt, now);
+            if (decided < 0) {
+                uint64_t net = s->ip->net | 1; /* never 0: 0 marks a free slot */
+                uint64_t triplet = policy_mix(policy_mix(net ^ s->sender) ^ policy_hash_addr(rcpt)) | 1;
+                reject = policy_greylist_rejects(&r->grey, net, triplet, now);
+            }
             break;
         case POLICY_RULE_TARPIT:
             delay += r->c.delay;
@@ -1125,8 +884,12 @@ policy *policy_create(const policy_config *cfg, gsl_rng *rng, char *err, size_t 
         r->c.reply = NULL;
         r->slot = -1;
         policy_rule_kind k = r->c.kind;
-        if (k == POLICY_RULE_GREYLIST && r->c.duration == 0)
-            r->c.duration = POLICY_GREYLIST_WINDOW;
+        if (k == POLICY_RULE_GREYLIST) {
+            if (r->c.duration == 0)
+                r->c.duration = POLICY_GREYLIST_WINDOW;
+            r->grey = (policy_greylist){.delay = r->c.delay, .retry_window = r->c.duration,
+                                        .auto_allow = r->c.auto_allow};
+        }
         if (policy_kind_replies(k)) {
             const char *tmpl = cfg->rules[i].reply != NULL ? cfg->rules[i].reply : preset->texts[k];
             if (tmpl == NULL) /* a preset without a text for a kind that replies: Postfix's */
@@ -1174,8 +937,7 @@ void policy_free(policy *p)
     free(p->ipt);
     for (size_t i = 0; p->rules != NULL && i < p->nrules; i++) {
         free(p->rules[i].reply);
-        free(p->rules[i].triplets.e);
-        free(p->rules[i].clients.e);
+        policy_greylist_free(&p->rules[i].grey);
     }
     free(p->rules);
     for (int s = 0; s < POLICY_STAGE_COUNT; s++)
