@@ -78,6 +78,33 @@ static bool is_replaceable(const char *path)
     return empty || run;
 }
 
+/* mkdir -p of the directory that will hold path (its parent); 0 or -1 with errno. */
+static int make_parents(const char *path)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf)
+        return 0;
+    *slash = 0;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
 results_dir *results_dir_create(const char *final_path)
 {
     results_dir *d = calloc(1, sizeof(*d));
@@ -102,7 +129,7 @@ results_dir *results_dir_create(const char *final_path)
     }
     /* A leftover of a crashed run that had our pid: ours to reuse. */
     remove_tree(d->partial);
-    if (mkdir(d->partial, 0777) != 0) {
+    if (make_parents(d->partial) != 0 || mkdir(d->partial, 0777) != 0) {
         int e = errno;
         free(d);
         errno = e;

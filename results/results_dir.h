@@ -15,7 +15,8 @@
 
 typedef struct results_dir results_dir;
 
-/* Returns NULL and sets errno on failure (the caller reports path and strerror). */
+/* Creates missing parent directories too. Returns NULL and sets errno on failure (the caller reports
+ * path and strerror). */
 results_dir *results_dir_create(const char *final_path);
 /* Opens NAME inside the partial directory for writing ("w"); NULL and errno on failure. */
 FILE *results_dir_open(results_dir *d, const char *name);

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <math.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "results/results_dir.h"
@@ -209,9 +208,6 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-/* The default run directory lives under ./runs. */
-static int mkdir_runs(void) { return mkdir("runs", 0777) == 0 || errno == EEXIST ? 0 : -1; }
-
 static int io_fail(const char *what, const char *path, int err)
 {
     fprintf(stderr, "tempfail: %s %s: %s\n", what, path, strerror(err));
@@ -306,11 +302,6 @@ int tempfail_run_main(int argc, char **argv)
     if (!out_dir) {
         snprintf(default_out, sizeof(default_out), "runs/%s", s->name);
         out_dir = default_out;
-        if (mkdir_runs() != 0) {
-            int e = errno;
-            scenario_free(s);
-            return io_fail("cannot create", "runs", e);
-        }
     }
     results_dir *dir = results_dir_create(out_dir);
     if (!dir) {

@@ -169,6 +169,29 @@ static void test_dir_fclose_reports_write_error(void **state)
     assert_int_equal(results_dir_fclose(f), -ENOSPC);
 }
 
+/* --out a/b/run creates a and b; a file where a directory should be is an error, and nothing is left. */
+static void test_dir_creates_parents(void **state)
+{
+    fixture *fx = *state;
+    char nested[160], blocked[160], path[200];
+    snprintf(nested, sizeof(nested), "%s/a/b/run", fx->base);
+    results_dir *d = results_dir_create(nested);
+    assert_non_null(d);
+    write_file(d, "summary.json", "{}\n");
+    assert_int_equal(results_dir_commit(d), 0);
+    snprintf(path, sizeof(path), "%s/summary.json", nested);
+    assert_string_equal(slurp(path), "{}\n");
+
+    snprintf(path, sizeof(path), "%s/afile", fx->base);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(blocked, sizeof(blocked), "%s/afile/run", fx->base);
+    errno = 0;
+    assert_null(results_dir_create(blocked));
+    assert_int_equal(errno, ENOTDIR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +200,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dir_trailing_slash_and_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dir_refuses_to_replace_foreign, setup, teardown),
         cmocka_unit_test(test_dir_fclose_reports_write_error),
+        cmocka_unit_test_setup_teardown(test_dir_creates_parents, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
