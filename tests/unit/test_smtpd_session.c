@@ -279,8 +279,10 @@ static void pump(run *r)
         if (used < n)
             break;
     }
-    memmove(r->q, r->q + off, r->qlen - off);
-    r->qlen -= off;
+    if (off > 0) {
+        memmove(r->q, r->q + off, r->qlen - off);
+        r->qlen -= off;
+    }
 }
 
 static void send_bytes(run *r, const char *d, size_t n)
