@@ -152,14 +152,15 @@ static void smtpd_event(smtpd_session *s, const char *type, const char *text, in
 
 /* ---- replies ---- */
 
-static void smtpd_close_now(smtpd_session *s, bool silent)
+/* rule: the policy rule that closed the session, or -1 (a silent close has no reply to name it). */
+static void smtpd_close_now(smtpd_session *s, bool silent, int rule)
 {
     if (s->state == SMTPD_ST_CLOSED)
         return;
     s->state = SMTPD_ST_CLOSED;
     s->paused_until = 0;
     s->close_event = true;
-    smtpd_event(s, "close", silent ? "silent" : NULL, -1);
+    smtpd_event(s, "close", silent ? "silent" : NULL, rule);
     if (s->ops->close != NULL)
         s->ops->close(s->ctx, silent);
 }
@@ -175,7 +176,7 @@ static void smtpd_emit(smtpd_session *s)
             policy_count_reply(s->rcv.pol, s->out_code);
     }
     if (s->out_close || s->out_silent)
-        smtpd_close_now(s, s->out_silent);
+        smtpd_close_now(s, s->out_silent, s->out_rule);
 }
 
 /*
@@ -567,7 +568,7 @@ static void smtpd_cmd_starttls(smtpd_session *s, sim_time_t now, char *arg)
     s->llen = 0;
     s->too_long = false;
     if (s->ops->starttls(s->ctx) < 0)
-        smtpd_close_now(s, false);
+        smtpd_close_now(s, false, -1);
 }
 
 static void smtpd_command(smtpd_session *s, char *line, sim_time_t now)
