@@ -83,6 +83,7 @@ typedef struct smtpd_conn {
     struct event timer;
     uint64_t id;
     bool closing, silent, want_tls, paused, draining;
+    sim_time_t drain_until;      /* draining: give up on a client that does not read by then */
     struct smtpd_conn *prev, *next;
     char peer[INET6_ADDRSTRLEN];
 } smtpd_conn;
@@ -92,7 +93,7 @@ struct smtpd_server {
     smtpd_server_config cfg;
     struct timespec start;
     const struct timeval *idle_tv, *command_tv; /* common timeouts */
-    smtpd_rcv *rcv;
+    smtpd_rcv **rcv;             /* each allocated alone: generations point at their receiver */
     size_t nrcv;
     smtpd_listener **lst;
     size_t nlst;
@@ -318,11 +319,24 @@ static void smtpd_conn_free(smtpd_conn *c)
 
 static void smtpd_conn_setcb(smtpd_conn *c);
 
+/* Reply bytes not yet handed to the kernel: the TLS filter's plaintext and its ciphertext below. */
+static size_t smtpd_conn_pending(const smtpd_conn *c)
+{
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+           (under ? evbuffer_get_length(bufferevent_get_output(under)) : 0);
+}
+
+/* Draining a TLS session: the filter says nothing when the ciphertext below it is out, so poll. */
+#define SMTPD_SERVER_DRAIN_POLL 5000
+
 /* The output drained after the engine closed the session: now close. */
 static void smtpd_conn_drained(struct bufferevent *bev, void *arg)
 {
     (void)bev;
-    smtpd_conn_free(arg);
+    smtpd_conn *c = arg;
+    if (smtpd_conn_pending(c) == 0)
+        smtpd_conn_free(c);
 }
 
 /* Acts on what the engine asked for during its last call. Returns false when c was freed. */
@@ -331,18 +345,21 @@ static bool smtpd_conn_settle(smtpd_conn *c)
     smtpd_server *srv = c->srv;
     if (c->closing || smtpd_session_closed(c->sess)) {
         event_del(&c->timer);
-        if (c->silent || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        if (c->silent || smtpd_conn_pending(c) == 0) {
             smtpd_conn_free(c);
             return false;
         }
         if (!c->draining) {
             c->closing = c->draining = true;
+            /* A client that never reads must not hold the session forever. */
+            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
             bufferevent_disable(c->bev, EV_READ);
             bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
             bufferevent_setcb(c->bev, NULL, smtpd_conn_drained, NULL, c);
-            /* A client that never reads must not hold the session forever. */
-            event_add(&c->timer, srv->command_tv);
         }
+        struct timeval tv = smtpd_server_tv(bufferevent_get_underlying(c->bev) ? SMTPD_SERVER_DRAIN_POLL
+                                                                                : srv->cfg.command_timeout);
+        event_add(&c->timer, &tv);
         return true;
     }
     if (c->want_tls) {
@@ -416,9 +433,10 @@ static bool smtpd_conn_feed(smtpd_conn *c)
 
 static void smtpd_conn_pump(smtpd_conn *c)
 {
+    smtpd_server *srv = c->srv; /* c may be gone after the feed */
     smtpd_conn_feed(c);
-    if (c->srv->cfg.log)
-        smtpd_log_flush(c->srv->cfg.log);
+    if (srv->cfg.log)
+        smtpd_log_flush(srv->cfg.log);
 }
 
 static void smtpd_conn_read(struct bufferevent *bev, void *arg)
@@ -457,7 +475,10 @@ static void smtpd_conn_timer(evutil_socket_t fd, short what, void *arg)
     smtpd_conn *c = arg;
     smtpd_server *srv = c->srv;
     if (c->draining) {
-        smtpd_conn_free(c); /* the client stopped reading our last reply */
+        if (smtpd_conn_pending(c) == 0 || smtpd_server_now(srv) >= c->drain_until)
+            smtpd_conn_free(c); /* flushed, or the client stopped reading our last reply */
+        else
+            smtpd_conn_settle(c);
     } else if (c->paused) {
         c->paused = false;
         smtpd_session_resume(c->sess, smtpd_server_now(srv));
@@ -540,7 +561,7 @@ static void smtpd_op_event(void *ctx, const char *type, const char *text, int ru
 
 static void smtpd_server_refuse(smtpd_server *srv, smtpd_listener *l, evutil_socket_t fd, const char *peer)
 {
-    smtpd_rcv *r = &srv->rcv[l->rcv];
+    smtpd_rcv *r = srv->rcv[l->rcv];
     char line[300];
     int n = snprintf(line, sizeof(line), "421 4.3.2 %s Error: too many connections\r\n", r->hostname);
     /* Best effort, non-blocking: the socket buffer of a new connection has room for one line. */
@@ -573,7 +594,7 @@ static void smtpd_server_accept(struct evconnlistener *el, evutil_socket_t fd, s
     (void)salen;
     smtpd_listener *l = arg;
     smtpd_server *srv = l->srv;
-    smtpd_rcv *r = &srv->rcv[l->rcv];
+    smtpd_rcv *r = srv->rcv[l->rcv];
     char peer[INET6_ADDRSTRLEN];
     smtpd_server_peer(sa, peer, sizeof(peer));
     if (srv->nconns >= srv->cfg.max_sessions) {
@@ -675,7 +696,7 @@ void smtpd_server_free(smtpd_server *srv)
     while (srv->conns)
         smtpd_conn_free(srv->conns);
     for (size_t i = 0; i < srv->nrcv; i++) {
-        smtpd_rcv *r = &srv->rcv[i];
+        smtpd_rcv *r = srv->rcv[i];
         smtpd_gen_unref(r->cur);
         if (r->live)
             smtpd_server_panic(__func__, "a policy generation outlived its sessions");
@@ -686,6 +707,7 @@ void smtpd_server_free(smtpd_server *srv)
             free(*d);
         free(r->domains);
         gsl_rng_free(r->rng);
+        free(r);
     }
     free(srv->rcv);
     if (srv->cfg.log)
@@ -695,14 +717,14 @@ void smtpd_server_free(smtpd_server *srv)
 
 int smtpd_server_add_receiver(smtpd_server *srv, const receiver_config *rc, uint64_t seed, char *err, size_t errlen)
 {
-    smtpd_rcv *nr = realloc(srv->rcv, (srv->nrcv + 1) * sizeof(*nr));
-    if (!nr) {
+    smtpd_rcv **nr = realloc(srv->rcv, (srv->nrcv + 1) * sizeof(*nr));
+    if (nr)
+        srv->rcv = nr;
+    smtpd_rcv *r = nr ? calloc(1, sizeof(*r)) : NULL;
+    if (!r) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    srv->rcv = nr;
-    smtpd_rcv *r = &srv->rcv[srv->nrcv];
-    memset(r, 0, sizeof(*r));
     const char *host = rc->policy.hostname ? rc->policy.hostname : rc->nmx ? rc->mx[0].host : "mx.test";
     bool ok = (r->name = strdup(rc->name)) && (r->hostname = strdup(host)) &&
               (r->preset = strdup(rc->policy.preset ? rc->policy.preset : "postfix")) &&
@@ -724,8 +746,10 @@ int smtpd_server_add_receiver(smtpd_server *srv, const receiver_config *rc, uint
             free(*d);
         free(r->domains);
         gsl_rng_free(r->rng);
+        free(r);
         return -1;
     }
+    srv->rcv[srv->nrcv] = r;
     return (int)srv->nrcv++;
 }
 
@@ -734,14 +758,14 @@ size_t smtpd_server_nreceivers(const smtpd_server *srv) { return srv->nrcv; }
 int smtpd_server_find_receiver(const smtpd_server *srv, const char *name)
 {
     for (size_t i = 0; i < srv->nrcv; i++)
-        if (strcmp(srv->rcv[i].name, name) == 0)
+        if (strcmp(srv->rcv[i]->name, name) == 0)
             return (int)i;
     return -1;
 }
 
-const char *smtpd_server_receiver_name(const smtpd_server *srv, size_t i) { return srv->rcv[i].name; }
-const char *smtpd_server_receiver_hostname(const smtpd_server *srv, size_t i) { return srv->rcv[i].hostname; }
-const char *smtpd_server_receiver_preset(const smtpd_server *srv, size_t i) { return srv->rcv[i].preset; }
+const char *smtpd_server_receiver_name(const smtpd_server *srv, size_t i) { return srv->rcv[i]->name; }
+const char *smtpd_server_receiver_hostname(const smtpd_server *srv, size_t i) { return srv->rcv[i]->hostname; }
+const char *smtpd_server_receiver_preset(const smtpd_server *srv, size_t i) { return srv->rcv[i]->preset; }
 
 int smtpd_server_listen(smtpd_server *srv, size_t i, const char *mxhost, const char *addr, bool allow_remote,
                         char *err, size_t errlen)
@@ -774,7 +798,7 @@ int smtpd_server_listen(smtpd_server *srv, size_t i, const char *mxhost, const c
     smtpd_listener **nl = realloc(srv->lst, (srv->nlst + 1) * sizeof(*nl));
     if (nl)
         srv->lst = nl;
-    if (!l || !nl || !(l->mxhost = strdup(mxhost ? mxhost : srv->rcv[i].hostname)) ||
+    if (!l || !nl || !(l->mxhost = strdup(mxhost ? mxhost : srv->rcv[i]->hostname)) ||
         !(l->l = evconnlistener_new(srv->base, smtpd_server_accept, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                     0, fd))) {
         snprintf(err, errlen, "%s: out of memory", addr);
@@ -797,14 +821,14 @@ size_t smtpd_server_nlisteners(const smtpd_server *srv) { return srv->nlst; }
 void smtpd_server_listener(const smtpd_server *srv, size_t k, smtpd_server_listener_info *out)
 {
     const smtpd_listener *l = srv->lst[k];
-    out->receiver = srv->rcv[l->rcv].name;
+    out->receiver = srv->rcv[l->rcv]->name;
     out->mxhost = l->mxhost;
     snprintf(out->addr, sizeof(out->addr), "%s", l->addr);
 }
 
 int smtpd_server_set_policy(smtpd_server *srv, size_t i, const policy_config *cfg, char *err, size_t errlen)
 {
-    smtpd_rcv *r = &srv->rcv[i];
+    smtpd_rcv *r = srv->rcv[i];
     smtpd_gen *g = smtpd_gen_create(srv, r, cfg, err, errlen);
     if (!g)
         return -EINVAL;
@@ -816,12 +840,12 @@ int smtpd_server_set_policy(smtpd_server *srv, size_t i, const policy_config *cf
 
 int smtpd_server_force(smtpd_server *srv, size_t i, uint64_t n, const char *reply)
 {
-    return policy_force(srv->rcv[i].cur->r.pol, n, reply);
+    return policy_force(srv->rcv[i]->cur->r.pol, n, reply);
 }
 
 void smtpd_server_stats_get(const smtpd_server *srv, size_t i, smtpd_server_stats *out)
 {
-    const smtpd_rcv *r = &srv->rcv[i];
+    const smtpd_rcv *r = srv->rcv[i];
     memset(out, 0, sizeof(*out));
     out->p = r->retired;
     for (const smtpd_gen *g = r->live; g; g = g->next)

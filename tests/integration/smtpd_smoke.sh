@@ -35,6 +35,9 @@ receivers:
     mx: [{host: mx.test, listen: 127.0.0.1:0}]
     policy:
       - {rule: concurrency_per_ip, limit: $1, reply: "421 4.7.0 Too many connections, slow down"}
+  - name: other
+    domains: [other.test]
+    mx: [{host: mx1.other.test, listen: 127.0.0.1:0}]
 EOF
 }
 write_receivers 2
@@ -48,8 +51,9 @@ pid=$!
 watchdog=$!
 for _ in $(seq 50); do [ -s ready ] && break; sleep 0.1; done
 check "ready file written" test -s ready
-smtp=$(awk '$1 == "smtp" {print $4}' ready) http=$(awk '$1 == "http" {print $2}' ready)
+smtp=$(awk '$1 == "smtp" && $2 == "test" {print $4}' ready) http=$(awk '$1 == "http" {print $2}' ready)
 check "ready: smtp line" bash -c "grep -Eq '^smtp test mx.test 127\.0\.0\.1:[0-9]+$' ready"
+check "ready: second receiver" bash -c "grep -Eq '^smtp other mx1.other.test 127\.0\.0\.1:[0-9]+$' ready"
 check "ready: http line" bash -c "grep -Eq '^http 127\.0\.0\.1:[0-9]+$' ready"
 [ -n "$smtp" ] && [ -n "$http" ] || { echo "FAIL: no listeners; server said:"; cat server.err; exit 1; }
 sport=${smtp##*:} hport=${http##*:}
@@ -143,7 +147,7 @@ exec 3<>"/dev/tcp/127.0.0.1/$sport"; expect 3 "220 " "force used up"; exec 3>&-
 write_receivers 3
 kill -HUP "$pid"
 for _ in $(seq 50); do grep -q "reloaded" server.err && break; sleep 0.1; done
-check "SIGHUP reloads" contains server.err "1 of 1 receivers' policies reloaded"
+check "SIGHUP reloads" contains server.err "2 of 2 receivers' policies reloaded"
 sleep 0.2
 exec 3<>"/dev/tcp/127.0.0.1/$sport"; expect 3 "220 " "after HUP: first"
 exec 4<>"/dev/tcp/127.0.0.1/$sport"; expect 4 "220 " "after HUP: second"
@@ -157,6 +161,26 @@ check "SIGHUP with a broken file keeps the policies" contains server.err "SIGHUP
 check "still serving after a failed reload" bash -c "exec 3<>/dev/tcp/127.0.0.1/$sport && IFS= read -r -t 5 l <&3 && [[ \$l == 220* ]]"
 http_get /metrics >metrics2.txt
 check "counters survive policy changes" contains metrics2.txt '^testsmtpd_connections_refused_total{receiver="test",rule="concurrency_per_ip"} 2$'
+
+# STARTTLS with a real client, when there is one: the message arrives, the 221 comes back over TLS.
+if command -v swaks >/dev/null; then
+  timeout 30 swaks --server 127.0.0.1 --port "$sport" --to user@example.test --from s@client.test -tls \
+    >swaks.out 2>&1
+  check "STARTTLS transaction (swaks)" contains swaks.out "<~  250 2.0.0 Ok: queued as"
+  check "221 over TLS before the close" contains swaks.out "<~  221 2.0.0 Bye"
+  check "event log: tls" contains events.jsonl '"event": "tls"'
+  check "two messages in the Maildir" equals "$(ls md/new | wc -l)" 2
+else
+  echo "note: swaks not installed; STARTTLS not exercised here"
+fi
+other=$(awk '$1 == "smtp" && $2 == "other" {print $4}' ready)
+exec 3<>"/dev/tcp/127.0.0.1/${other##*:}"; expect 3 "220 mx1.other.test ESMTP" "second receiver greets as its MX"
+say 3 "EHLO c"; reply 3 >/dev/null
+say 3 "MAIL FROM:<a@c>"; expect 3 "250 2.1.0"
+say 3 "RCPT TO:<user@example.test>"; expect 3 "554 5.7.1" "second receiver does not relay the first's domain"
+exec 3>&-
+http_get /metrics >metrics3.txt
+check "receivers keep their own counters" contains metrics3.txt '^testsmtpd_connections_total{receiver="other"} 1$'
 
 # SIGTERM: a clean stop, exit 0, the log complete.
 kill -TERM "$pid"
