@@ -41,7 +41,9 @@
 #include "sim/sim_random.h"
 #include "testsmtpd/smtpd_tls.h"
 
-#define SMTPD_SERVER_READ_HIGH (64 * 1024) /* bytes read ahead per connection before reading pauses */
+#define SMTPD_SERVER_READ_HIGH (64 * 1024)  /* bytes read ahead per connection before reading pauses */
+#define SMTPD_SERVER_WRITE_HIGH (256 * 1024) /* replies queued for a client that does not read: stop reading */
+#define SMTPD_SERVER_FEED_SLICE (16 * 1024)  /* input fed per engine call, so the write bound is checked */
 #define SMTPD_SERVER_BACKLOG 4096
 
 typedef struct smtpd_rcv smtpd_rcv;
@@ -82,8 +84,9 @@ typedef struct smtpd_conn {
     smtpd_store_msg *msg;
     struct event timer;
     uint64_t id;
-    bool closing, silent, want_tls, paused, draining;
-    sim_time_t drain_until;      /* draining: give up on a client that does not read by then */
+    bool closing, silent, want_tls, paused, draining, throttled;
+    sim_time_t drain_until;      /* draining or throttled: give up on a client that does not read by then */
+    size_t last_pending;         /* reply bytes queued at the last poll: progress moves drain_until */
     struct smtpd_conn *prev, *next;
     char peer[INET6_ADDRSTRLEN];
 } smtpd_conn;
@@ -374,6 +377,22 @@ static bool smtpd_conn_settle(smtpd_conn *c)
         smtpd_conn_setcb(c);
         bufferevent_enable(tls, EV_READ | EV_WRITE);
     }
+    /* A client that pipelines without reading the replies: read no more until it catches up. The
+     * filter of a TLS session reports no drain of the ciphertext below it, so the timer polls. */
+    if (smtpd_conn_pending(c) > SMTPD_SERVER_WRITE_HIGH) {
+        if (!c->throttled) {
+            c->throttled = true;
+            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
+            bufferevent_disable(c->bev, EV_READ);
+        }
+        struct timeval tv = smtpd_server_tv(SMTPD_SERVER_DRAIN_POLL);
+        event_add(&c->timer, &tv);
+        return true;
+    }
+    if (c->throttled) {
+        c->throttled = false;
+        bufferevent_enable(c->bev, EV_READ);
+    }
     sim_time_t due = smtpd_session_paused_until(c->sess);
     if (due != 0) {
         struct timeval tv = smtpd_server_tv(due - smtpd_server_now(srv));
@@ -409,6 +428,10 @@ static bool smtpd_conn_feed(smtpd_conn *c)
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
+        if (v.iov_len > SMTPD_SERVER_FEED_SLICE && !pulled)
+            v.iov_len = SMTPD_SERVER_FEED_SLICE;
+        if (smtpd_conn_pending(c) > SMTPD_SERVER_WRITE_HIGH)
+            break;
         size_t n = smtpd_session_feed(c->sess, v.iov_base, v.iov_len, smtpd_server_now(c->srv));
         if (n > v.iov_len)
             smtpd_server_panic(__func__, "the engine consumed more than it was given");
@@ -443,7 +466,7 @@ static void smtpd_conn_read(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     smtpd_conn *c = arg;
-    if (c->paused || c->closing)
+    if (c->paused || c->closing || c->throttled)
         return; /* kept until the delayed reply is out (up to the high-water mark) */
     smtpd_conn_pump(c);
 }
@@ -474,11 +497,22 @@ static void smtpd_conn_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     smtpd_conn *c = arg;
     smtpd_server *srv = c->srv;
+    if (c->draining || c->throttled) {
+        size_t pending = smtpd_conn_pending(c);
+        if (pending < c->last_pending) /* the client is reading: slow is not stuck */
+            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
+        c->last_pending = pending;
+    }
     if (c->draining) {
         if (smtpd_conn_pending(c) == 0 || smtpd_server_now(srv) >= c->drain_until)
             smtpd_conn_free(c); /* flushed, or the client stopped reading our last reply */
         else
             smtpd_conn_settle(c);
+    } else if (c->throttled) {
+        if (smtpd_server_now(srv) >= c->drain_until)
+            smtpd_conn_free(c); /* it never read its replies */
+        else if (smtpd_conn_settle(c) && !c->throttled)
+            smtpd_conn_feed(c);
     } else if (c->paused) {
         c->paused = false;
         smtpd_session_resume(c->sess, smtpd_server_now(srv));
