@@ -85,6 +85,7 @@ typedef struct smtpd_conn {
     struct event timer;
     uint64_t id;
     bool closing, silent, want_tls, paused, draining, throttled;
+    bool eof;                    /* the client shut its side: answer what it sent, then close */
     sim_time_t drain_until;      /* draining or throttled: give up on a client that does not read by then */
     size_t last_pending;         /* reply bytes queued at the last poll: progress moves drain_until */
     struct smtpd_conn *prev, *next;
@@ -346,6 +347,9 @@ static void smtpd_conn_drained(struct bufferevent *bev, void *arg)
 static bool smtpd_conn_settle(smtpd_conn *c)
 {
     smtpd_server *srv = c->srv;
+    if (c->eof && !c->want_tls && smtpd_session_paused_until(c->sess) == 0 &&
+        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+        c->closing = true;
     if (c->closing || smtpd_session_closed(c->sess)) {
         event_del(&c->timer);
         if (c->silent || smtpd_conn_pending(c) == 0) {
@@ -391,7 +395,8 @@ static bool smtpd_conn_settle(smtpd_conn *c)
     }
     if (c->throttled) {
         c->throttled = false;
-        bufferevent_enable(c->bev, EV_READ);
+        if (!c->eof)
+            bufferevent_enable(c->bev, EV_READ);
     }
     sim_time_t due = smtpd_session_paused_until(c->sess);
     if (due != 0) {
@@ -480,6 +485,16 @@ static void smtpd_conn_events(struct bufferevent *bev, short what, void *arg)
         /* The TLS handshake completed (the engine logs "tls"). */
         smtpd_session_tls_started(c->sess);
         smtpd_conn_pump(c);
+        return;
+    }
+    /* A client that sends its last commands and shuts its side (a script, `nc -N`) still gets the
+     * answers, delayed ones included, as long as it reads. */
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->closing && !c->want_tls &&
+        (c->paused || c->throttled || evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)) {
+        c->eof = true;
+        bufferevent_disable(c->bev, EV_READ);
+        if (!c->paused && !c->throttled)
+            smtpd_conn_pump(c);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
