@@ -12,9 +12,15 @@
  * the engine has returned - close (after the output drained, or at once when silent), the TLS switch,
  * the timer for a delayed reply, or the idle/command timeout.
  *
- * One timer per connection serves both purposes: while a reply is delayed it fires at the due time,
+ * One timer per connection serves every purpose: while a reply is delayed it fires at the due time,
  * otherwise it is the read timeout. Timeouts of the same length use libevent's common-timeout queues,
- * so re-arming one after every read is O(1) even with tens of thousands of sessions.
+ * so re-arming one after every read is O(1) even with tens of thousands of sessions. The same timer
+ * polls the two rare states that wait on the client reading: closing after the last reply, and
+ * throttled (more than 256 KB of replies queued for a client that pipelines without reading: its
+ * input is not read until it catches up). Either gives up after the command timeout without progress.
+ *
+ * A client that shuts its side after its last commands (EOF with input still unanswered, or a
+ * delayed reply pending) is answered in full before the close, as a real server would.
  *
  * Time: the policies and the log get monotonic microseconds since the server started.
  */
@@ -136,74 +142,6 @@ static struct timeval smtpd_server_tv(sim_time_t t)
 }
 
 /* ---- addresses ---- */
-
-int smtpd_addr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len)
-{
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || !colon[1])
-        return -EINVAL;
-    char host[INET6_ADDRSTRLEN + 2];
-    const char *h = text;
-    size_t hl = (size_t)(colon - text);
-    bool v6 = text[0] == '[';
-    if (v6) {
-        if (hl < 2 || colon[-1] != ']')
-            return -EINVAL;
-        h++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof(host))
-        return -EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = 0;
-    char *end;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (errno || *end || port < 0 || port > 65535)
-        return -EINVAL;
-    memset(ss, 0, sizeof(*ss));
-    if (!v6) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-            return -EINVAL;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        *len = sizeof(*a);
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-            return -EINVAL;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*a);
-    }
-    return 0;
-}
-
-void smtpd_addr_format(const struct sockaddr *sa, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN];
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
-    } else {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%u", host, ntohs(a->sin_port));
-    }
-}
-
-bool smtpd_addr_is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return false;
-}
 
 /* The client's address as the policy keys it: dotted IPv4 also for v4-mapped IPv6 peers. */
 static void smtpd_server_peer(const struct sockaddr *sa, char *buf, size_t len)
