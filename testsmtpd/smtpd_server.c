@@ -50,6 +50,7 @@
 #define SMTPD_SERVER_READ_HIGH (64 * 1024)  /* bytes read ahead per connection before reading pauses */
 #define SMTPD_SERVER_WRITE_HIGH (256 * 1024) /* replies queued for a client that does not read: stop reading */
 #define SMTPD_SERVER_FEED_SLICE (16 * 1024)  /* input fed per engine call, so the write bound is checked */
+#define SMTPD_SERVER_WBUF (16 * 1024)        /* replies gathered per engine call before the direct send */
 #define SMTPD_SERVER_BACKLOG 4096
 
 typedef struct smtpd_rcv smtpd_rcv;
@@ -110,6 +111,10 @@ struct smtpd_server {
     smtpd_conn *conns;
     uint64_t nconns, next_id;
     smtpd_ops ops;
+    /* Replies of the engine call in progress, sent straight to the socket when it returns. */
+    smtpd_conn *wconn;
+    size_t wlen;
+    char wbuf[SMTPD_SERVER_WBUF];
 };
 
 static _Noreturn void smtpd_server_panic(const char *func, const char *what)
@@ -238,9 +243,34 @@ static void smtpd_conn_event(smtpd_conn *c, const char *type, const char *text, 
     smtpd_log_write(c->srv->cfg.log, &e);
 }
 
+/*
+ * Sends the replies gathered during the last engine call. A bufferevent's write arms a write event and
+ * writes on the next loop iteration: two epoll_ctl calls and a wake-up per reply batch. With nothing
+ * queued before them, the replies go out now in one send(); only what the socket does not take is
+ * handed to the bufferevent, which keeps the order.
+ */
+static void smtpd_conn_flush(smtpd_server *srv)
+{
+    smtpd_conn *c = srv->wconn;
+    if (!c)
+        return;
+    size_t off = 0;
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        ssize_t w = send(bufferevent_getfd(c->bev), srv->wbuf, srv->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0)
+            off = (size_t)w;
+    }
+    if (off < srv->wlen)
+        bufferevent_write(c->bev, srv->wbuf + off, srv->wlen - off); /* and errors surface there */
+    srv->wconn = NULL;
+    srv->wlen = 0;
+}
+
 static void smtpd_conn_free(smtpd_conn *c)
 {
     smtpd_server *srv = c->srv;
+    if (srv->wconn == c)
+        smtpd_conn_flush(srv);
     if (c->sess)
         smtpd_session_free(c->sess, smtpd_server_now(srv)); /* may log "close" through the ops */
     c->sess = NULL;
@@ -285,6 +315,7 @@ static void smtpd_conn_drained(struct bufferevent *bev, void *arg)
 static bool smtpd_conn_settle(smtpd_conn *c)
 {
     smtpd_server *srv = c->srv;
+    smtpd_conn_flush(srv);
     if (c->eof && !c->want_tls && smtpd_session_paused_until(c->sess) == 0 &&
         evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
         c->closing = true;
@@ -484,8 +515,19 @@ static void smtpd_conn_timer(evutil_socket_t fd, short what, void *arg)
 static void smtpd_op_write(void *ctx, const char *data, size_t len)
 {
     smtpd_conn *c = ctx;
-    if (!c->silent)
+    smtpd_server *srv = c->srv;
+    if (c->silent)
+        return;
+    /* Through TLS, or more than the gathering buffer holds: the bufferevent, after what was gathered. */
+    if (bufferevent_get_underlying(c->bev) || srv->wlen + len > sizeof(srv->wbuf) ||
+        (srv->wconn && srv->wconn != c)) {
+        smtpd_conn_flush(srv);
         bufferevent_write(c->bev, data, len);
+        return;
+    }
+    srv->wconn = c;
+    memcpy(srv->wbuf + srv->wlen, data, len);
+    srv->wlen += len;
 }
 
 static void smtpd_op_close(void *ctx, bool silent)
