@@ -290,6 +290,7 @@ static void smtpd_conn_free(smtpd_conn *c)
 }
 
 static void smtpd_conn_setcb(smtpd_conn *c);
+static void smtpd_conn_events(struct bufferevent *bev, short what, void *arg);
 
 /* Reply bytes not yet handed to the kernel: the TLS filter's plaintext and its ciphertext below. */
 static size_t smtpd_conn_pending(const smtpd_conn *c)
@@ -331,7 +332,7 @@ static bool smtpd_conn_settle(smtpd_conn *c)
             c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
             bufferevent_disable(c->bev, EV_READ);
             bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-            bufferevent_setcb(c->bev, NULL, smtpd_conn_drained, NULL, c);
+            bufferevent_setcb(c->bev, NULL, smtpd_conn_drained, smtpd_conn_events, c);
         }
         struct timeval tv = smtpd_server_tv(bufferevent_get_underlying(c->bev) ? SMTPD_SERVER_DRAIN_POLL
                                                                                 : srv->cfg.command_timeout);
