@@ -675,7 +675,7 @@ static void test_queue_ids_differ(void **state)
     solo o;
     solo_open(&o, "test", NULL);
     solo_send(&o, transaction);
-    char first[64];
+    char first[1024];
     snprintf(first, sizeof(first), "%s", solo_last(&o));
     solo_send(&o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\nhello\r\n.\r\n");
     assert_int_equal(strlen(first), strlen("250 2.0.0 Ok: queued as ") + 10);
