@@ -149,6 +149,12 @@ void results_compare_fmt(char *buf, size_t len, double v, bool duration, bool si
     snprintf(buf, len, "%s%s", s, t);
 }
 
+bool results_compare_is_duration(const char *m)
+{
+    return strstr(m, "latency") || strstr(m, "oldest") || strstr(m, "dead_time") || strstr(m, "wait") ||
+           strcmp(m, "simulated.end") == 0 || strcmp(m, "simulated.duration") == 0;
+}
+
 /* --- thresholds --- */
 
 static void fail(char *err, size_t len, const char *text, const char *fmt, ...)
@@ -256,6 +262,8 @@ int results_threshold_check(const results_threshold *t, const json_t *a, const j
                             char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
+    memcpy(out->text, t->text, sizeof(out->text));
+    memcpy(out->metric, t->metric, sizeof(out->metric));
     int ea = resolve(a, t->metric, &out->a), eb = resolve(b, t->metric, &out->b);
     if (ea == -ENOENT && eb == -ENOENT) {
         char near[256];
@@ -277,15 +285,7 @@ int results_threshold_check(const results_threshold *t, const json_t *a, const j
     double allowance = t->relative ? t->amount * fabs(out->a) : t->amount;
     out->bound = out->a + t->sign * allowance;
     char va[64], vb[64], vbound[64];
-    bool dur = false;
-    /* durations read as durations; a metric is one if its last component names a time */
-    const char *last = strrchr(t->metric, '.');
-    last = last ? last + 1 : t->metric;
-    static const char *const times[] = {"p50", "p95", "p99", "max", "mean", "oldest", "dead_time", "end", "duration"};
-    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
-        dur = dur || strcmp(last, times[i]) == 0;
-    dur = dur && !strstr(t->metric, "attempts") && !strstr(t->metric, "sessions") && !strstr(t->metric, "window") &&
-          !strstr(t->metric, "queue.mean");
+    bool dur = results_compare_is_duration(t->metric);
     results_compare_fmt(va, sizeof(va), out->a, dur, false);
     results_compare_fmt(vb, sizeof(vb), out->b, dur, false);
     results_compare_fmt(vbound, sizeof(vbound), out->bound, dur, false);

@@ -48,6 +48,10 @@ double results_compare_relative(const results_compare_row *r);
  * for positive values (deltas). */
 void results_compare_fmt(char *buf, size_t len, double v, bool duration, bool sign);
 
+/* Whether a metric is measured in seconds and reads best as a duration: latencies, ages, dead
+ * time, waits, the simulated end (the same rule as the human report's expect lines). */
+bool results_compare_is_duration(const char *metric);
+
 typedef struct results_threshold {
     char text[512];      /* as given */
     char metric[256];
@@ -64,6 +68,8 @@ int results_threshold_parse(const char *text, results_threshold *t, char *err, s
 
 /* The outcome of one threshold. */
 typedef struct results_threshold_result {
+    char text[512];       /* the threshold as given */
+    char metric[256];
     double a, b, bound;   /* NaN when a run has no value */
     bool crossed;
     char message[1024];   /* what was found, for the terminal and the report */

@@ -166,7 +166,11 @@ static void expect_section(FILE *f, const json_t *s)
             fputs("</small>", f);
         }
         fputs("</td>", f);
-        td_num(f, num(at(e, "value")));
+        const char *text = json_string_value(at(e, "assertion"));
+        if (text && results_compare_is_duration(text))
+            td_dur(f, num(at(e, "value")));
+        else
+            td_num(f, num(at(e, "value")));
         fprintf(f, "<td class=\"%s\">%s</td></tr>\n", pass ? "pass" : "fail", pass ? "PASS" : "FAIL");
     }
     fprintf(f, "</table></div>\n<p>%zu of %zu passed.</p>\n", passed, json_array_size(ex));
@@ -346,11 +350,12 @@ int results_html_compare(FILE *f, const results_rundir *a, const results_rundir 
               "<th>bound</th><th>result</th></tr>\n", f);
         for (size_t i = 0; i < nth; i++) {
             char va[64], vb[64], vl[64];
-            results_compare_fmt(va, sizeof(va), th[i].a, false, false);
-            results_compare_fmt(vb, sizeof(vb), th[i].b, false, false);
-            results_compare_fmt(vl, sizeof(vl), th[i].bound, false, false);
+            bool dur = results_compare_is_duration(th[i].metric);
+            results_compare_fmt(va, sizeof(va), th[i].a, dur, false);
+            results_compare_fmt(vb, sizeof(vb), th[i].b, dur, false);
+            results_compare_fmt(vl, sizeof(vl), th[i].bound, dur, false);
             fputs("<tr><td>", f);
-            results_html_escape(f, th[i].message);
+            results_html_escape(f, th[i].text);
             fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n", va, vb, vl,
                     th[i].crossed ? "fail" : "pass", th[i].crossed ? "CROSSED" : "holds");
         }

@@ -2,7 +2,7 @@
  * results_plot_compare - overlays of two runs: A solid, B dashed, one colour per series, so that
  * "what changed" is read by comparing a line with its dashed twin.
  *
- *   queue        messages in the system (all queues) and in the deferred queue, A and B
+ *   queue        messages in the MTA (all queues together), A and B
  *   sessions-R   open sessions (busy + idle) at each receiver of either run, with the caps
  *   latency      the CDF of delivery latency per class, log time axis
  *
@@ -64,7 +64,6 @@ static double sum_cols(const results_rundir *r, const char *const *cols, size_t 
 static int chart_queue(cctx *c)
 {
     static const char *const all[] = {"queue.incoming", "queue.active", "queue.deferred"};
-    static const char *const def[] = {"queue.deferred"};
     double m = 0;
     for (int k = 0; k < 2; k++) {
         double v = sum_cols(c->run[k], all, 3, c->y);
@@ -72,27 +71,23 @@ static int chart_queue(cctx *c)
     }
     results_plot p;
     int e = results_plot_begin(&p, c->outdir, "queue", c->fmt, c->list, "Queue, A and B",
-                               "Messages in the MTA (all queues) and in the deferred queue; run A solid, run B "
-                               "dashed.",
+                               "Messages in the MTA (incoming, active and deferred queues together); run A solid, "
+                               "run B dashed.",
                                c->err, c->errlen);
     if (e)
         return e;
     results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, nice_max(m), false, false, c->xlabel, "messages", "Queue, A and B");
-    results_plot_key keys[4];
-    char texts[4][64];
+    results_plot_axes(0, c->xmax, 0, nice_max(m), false, false, c->xlabel, "messages in queue", "Queue, A and B");
+    results_plot_key keys[2];
+    char texts[2][64];
     for (int k = 0; k < 2; k++) {
         const results_rundir *r = c->run[k];
         sum_cols(r, all, 3, c->y);
-        results_plot_line(r->nrow, c->x[k], c->y, results_plot_color(0), k + 1, 2);
-        snprintf(texts[k * 2], sizeof(texts[0]), "%s in queue", run_name[k]);
-        keys[k * 2] = (results_plot_key){texts[k * 2], results_plot_color(0), RESULTS_PLOT_KEY_LINE, k + 1};
-        sum_cols(r, def, 1, c->y);
-        results_plot_line(r->nrow, c->x[k], c->y, results_plot_color(1), k + 1, 2);
-        snprintf(texts[k * 2 + 1], sizeof(texts[0]), "%s deferred", run_name[k]);
-        keys[k * 2 + 1] = (results_plot_key){texts[k * 2 + 1], results_plot_color(1), RESULTS_PLOT_KEY_LINE, k + 1};
+        results_plot_line(r->nrow, c->x[k], c->y, results_plot_color(k ? 3 : 0), k + 1, 2);
+        snprintf(texts[k], sizeof(texts[0]), "%s in queue", run_name[k]);
+        keys[k] = (results_plot_key){texts[k], results_plot_color(k ? 3 : 0), RESULTS_PLOT_KEY_LINE, k + 1};
     }
-    results_plot_legend(keys, 4);
+    results_plot_legend(keys, 2);
     return results_plot_end(&p, c->err, c->errlen);
 }
 
