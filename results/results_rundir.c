@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void fail(char *err, size_t len, const char *fmt, ...)
 {
@@ -303,7 +304,10 @@ results_rundir *results_rundir_load(const char *path, char *err, size_t errlen)
     snprintf(file, sizeof(file), "%s/summary.json", path);
     r->summary = json_load_file(file, 0, &je);
     if (!r->summary) {
-        fail(err, errlen, "%s: %s", file, je.text);
+        if (access(file, R_OK) != 0)
+            fail(err, errlen, "%s: %s (not a run directory?)", file, strerror(errno));
+        else
+            fail(err, errlen, "%s line %d: %s", file, je.line, je.text);
         goto fail;
     }
     snprintf(file, sizeof(file), "%s/manifest.json", path);
