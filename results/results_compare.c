@@ -48,7 +48,10 @@ static void add(results_compare *c, const json_t *a, const json_t *b, bool durat
     r->b = value(b, r->metric);
     r->duration = duration;
     r->better = better;
-    if (isfinite(r->a) || isfinite(r->b))
+    /* a receiver or destination that saw nothing in either run is noise in the table */
+    bool idle = r->a == 0 && r->b == 0 &&
+                (strncmp(r->metric, "receivers.", 10) == 0 || strncmp(r->metric, "destinations.", 13) == 0);
+    if ((isfinite(r->a) || isfinite(r->b)) && !idle)
         c->n++;
 }
 
@@ -129,6 +132,17 @@ double results_compare_relative(const results_compare_row *r)
     if (!isfinite(r->a) || !isfinite(r->b) || r->a == 0)
         return NAN;
     return (r->b - r->a) / fabs(r->a);
+}
+
+void results_compare_fmt_relative(char *buf, size_t len, const results_compare_row *r)
+{
+    double d = results_compare_delta(r), rel = results_compare_relative(r);
+    if (isfinite(rel) && fabs(rel) < 0.0005)
+        snprintf(buf, len, "0%%");
+    else if (isfinite(rel))
+        snprintf(buf, len, "%+.1f%%", rel * 100);
+    else
+        snprintf(buf, len, "%s", isfinite(d) && d != 0 ? "new" : "-");
 }
 
 void results_compare_fmt(char *buf, size_t len, double v, bool duration, bool sign)
@@ -334,12 +348,7 @@ void results_compare_print(FILE *out, const results_compare *c, const char *name
         results_compare_fmt(cells[i + 1][2], 300, r->b, r->duration, false);
         double d = results_compare_delta(r), rel = results_compare_relative(r);
         results_compare_fmt(cells[i + 1][3], 300, d, r->duration, true);
-        if (isfinite(rel))
-            snprintf(cells[i + 1][4], 300, "%+.1f%%", rel * 100);
-        else
-            snprintf(cells[i + 1][4], 300, "%s", isfinite(d) && d != 0 ? "new" : "-");
-        if (isfinite(rel) && fabs(rel) < 0.0005)
-            snprintf(cells[i + 1][4], 300, "0%%");
+        results_compare_fmt_relative(cells[i + 1][4], 300, r);
         tone[i + 1] = isfinite(d) && d != 0 && r->better ? (d > 0) == (r->better > 0) ? 1 : -1 : 0;
     }
     for (size_t i = 0; i <= c->n; i++)

@@ -35,14 +35,17 @@ typedef struct results_compare {
     results_compare_row *rows;
 } results_compare;
 
-/* The key figures of summaries a and b (classes, receivers and destinations of either). NULL if out
- * of memory. */
+/* The key figures of summaries a and b (classes, receivers and destinations of either; a receiver's
+ * or destination's figure that is 0 in both runs is left out). NULL if out of memory. */
 results_compare *results_compare_create(const json_t *a, const json_t *b);
 void results_compare_free(results_compare *c);
 
 /* b - a, and (b - a) / |a| (NaN when a is 0 or either is missing). */
 double results_compare_delta(const results_compare_row *r);
 double results_compare_relative(const results_compare_row *r);
+
+/* The relative change for people: "+10.8%", "0%" (under 0.05%), "new" (A is 0, B is not), "-". */
+void results_compare_fmt_relative(char *buf, size_t len, const results_compare_row *r);
 
 /* A value for people: a duration ("1m02.5s") or a number; "-" when NaN. With sign, a leading '+'
  * for positive values (deltas). */

@@ -53,7 +53,9 @@ static const char css[] =
     "figcaption{color:#444;font-size:.92em;margin-top:.4em;max-width:60em}\n"
     "pre{background:#f6f8fa;border:1px solid #e3e3e3;padding:.8em;font-size:.85em;white-space:pre-wrap;"
     "overflow-wrap:anywhere;max-width:100%;box-sizing:border-box}\n"
-    "a{color:#0b5cad}\n";
+    "a{color:#0b5cad}\n"
+    "@media (max-width:900px){main{padding:10px}th,td{padding:.25em .4em;white-space:normal}"
+    "table{font-size:.85em}}\n";
 
 static const json_t *at(const json_t *o, const char *k) { return json_is_object(o) ? json_object_get(o, k) : NULL; }
 
@@ -368,12 +370,9 @@ int results_html_compare(FILE *f, const results_rundir *a, const results_rundir 
         char va[64], vb[64], vd[64], vr[32];
         results_compare_fmt(va, sizeof(va), r->a, r->duration, false);
         results_compare_fmt(vb, sizeof(vb), r->b, r->duration, false);
-        double d = results_compare_delta(r), rel = results_compare_relative(r);
+        double d = results_compare_delta(r);
         results_compare_fmt(vd, sizeof(vd), d, r->duration, true);
-        if (isfinite(rel))
-            snprintf(vr, sizeof(vr), "%+.1f%%", rel * 100);
-        else
-            snprintf(vr, sizeof(vr), "-");
+        results_compare_fmt_relative(vr, sizeof(vr), r);
         const char *cls = isfinite(d) && d != 0 && r->better ? ((d > 0) == (r->better > 0) ? "better" : "worse") : "";
         fputs("<tr><td>", f);
         results_html_escape(f, r->metric);
