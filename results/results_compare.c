@@ -346,7 +346,7 @@ void results_compare_print(FILE *out, const results_compare *c, const char *name
         snprintf(cells[i + 1][0], 300, "%s", r->metric);
         results_compare_fmt(cells[i + 1][1], 300, r->a, r->duration, false);
         results_compare_fmt(cells[i + 1][2], 300, r->b, r->duration, false);
-        double d = results_compare_delta(r), rel = results_compare_relative(r);
+        double d = results_compare_delta(r);
         results_compare_fmt(cells[i + 1][3], 300, d, r->duration, true);
         results_compare_fmt_relative(cells[i + 1][4], 300, r);
         tone[i + 1] = isfinite(d) && d != 0 && r->better ? (d > 0) == (r->better > 0) ? 1 : -1 : 0;
