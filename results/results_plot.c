@@ -253,13 +253,50 @@ void results_plot_line(size_t n, const double *x, const double *y, int color, in
     plwidth(1);
 }
 
-static int dcmp(const void *a, const void *b)
+void results_plot_cdf(const results_rundir_class *c, int color, int style)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    if (!c || c->delivered == 0)
+        return;
+    /* one point per non-empty bin at its upper edge (clamped to the extremes), from the minimum at 0 */
+    double x[RESULTS_RUNDIR_LAT_BINS + 2], y[RESULTS_RUNDIR_LAT_BINS + 2];
+    size_t m = 0;
+    double lo = c->lat_min > 1e-6 ? c->lat_min : 1e-6;
+    x[m] = log10(lo);
+    y[m++] = 0;
+    uint64_t cum = 0;
+    for (size_t i = 0; i < RESULTS_RUNDIR_LAT_BINS; i++) {
+        if (!c->lat_bins[i])
+            continue;
+        cum += c->lat_bins[i];
+        double e = results_rundir_lat_edge(i + 1);
+        e = e > c->lat_max ? c->lat_max : e;
+        e = e < lo ? lo : e;
+        x[m] = log10(e);
+        y[m++] = (double)cum / (double)c->delivered;
+    }
+    results_plot_line(m, x, y, color, style, 2);
 }
 
-/* Labels of a log time axis: 10^k seconds read as durations ("100ms", "10s", "1000s"). */
+void results_plot_latency_range(const double *lo, const double *hi, size_t n, double *xmin, double *xmax)
+{
+    double a = INFINITY, b = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        if (lo[i] < a)
+            a = lo[i];
+        if (hi[i] > b)
+            b = hi[i];
+    }
+    if (!isfinite(a) || a < 1e-6)
+        a = 1e-6;
+    if (!isfinite(b) || b <= a)
+        b = a * 10;
+    *xmin = floor(log10(a));
+    *xmax = ceil(log10(b) + 1e-9);
+    if (*xmax - *xmin < 1)
+        *xmax = *xmin + 1;
+}
+
+/* Labels of a log time axis: 10^k seconds read as durations ("100ms", "10s", "16m40s"). */
 void results_plot_dur_label(int axis, double value, char *label, int len, void *data)
 {
     (void)axis;
@@ -290,58 +327,3 @@ void results_plot_short_dur(char *buf, size_t len, double s)
     else
         snprintf(buf, len, "%dd%02dh", (int)(s / 86400), (int)fmod(s / 3600, 24));
 }
-
-/* The sorted latencies of class k's delivered messages (k < 0: all); *n their count. */
-double *results_plot_latencies(const results_rundir *r, int k, size_t *n)
-{
-    double *v = malloc((r->nmsg ? r->nmsg : 1) * sizeof(double));
-    *n = 0;
-    if (!v)
-        return NULL;
-    for (size_t i = 0; i < r->nmsg; i++)
-        if (r->msg_outcome[i] == RESULTS_MSG_DELIVERED && (k < 0 || r->msg_class[i] == k) &&
-            isfinite(r->msg_latency[i]))
-            v[(*n)++] = r->msg_latency[i];
-    qsort(v, *n, sizeof(double), dcmp);
-    return v;
-}
-
-/* Draws the CDF of sorted v[0..n) on a log10 x axis; at most ~1500 points (the file stays small,
- * the curve looks the same). Floor: latencies below 1us are drawn at 1us. */
-void results_plot_cdf(const double *v, size_t n, int color, int style)
-{
-    enum { MAXP = 1500 };
-    double x[MAXP + 2], y[MAXP + 2];
-    size_t m = 0;
-    size_t step = n > MAXP ? (n + MAXP - 1) / MAXP : 1;
-    for (size_t i = 0; i < n; i += step) {
-        x[m] = log10(v[i] > 1e-6 ? v[i] : 1e-6);
-        y[m++] = (double)(i + 1) / (double)n;
-    }
-    if (n && m < MAXP + 2) {
-        x[m] = log10(v[n - 1] > 1e-6 ? v[n - 1] : 1e-6);
-        y[m++] = 1;
-    }
-    results_plot_line(m, x, y, color, style, 2);
-}
-
-/* The log10 bounds of a set of latency arrays, widened to whole decades. */
-void results_plot_latency_range(const double *lo, const double *hi, size_t n, double *xmin, double *xmax)
-{
-    double a = INFINITY, b = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        if (lo[i] < a)
-            a = lo[i];
-        if (hi[i] > b)
-            b = hi[i];
-    }
-    if (!isfinite(a) || a < 1e-6)
-        a = 1e-6;
-    if (!isfinite(b) || b <= a)
-        b = a * 10;
-    *xmin = floor(log10(a));
-    *xmax = ceil(log10(b) + 1e-9);
-    if (*xmax - *xmin < 1)
-        *xmax = *xmin + 1;
-}
-

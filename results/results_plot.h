@@ -115,11 +115,8 @@ double results_plot_time_unit(double span_seconds, const char **name);
 /* A polyline of n points in colour, line style (1 solid, 2 dashed) and width; NaN breaks it. */
 void results_plot_line(size_t n, const double *x, const double *y, int color, int style, double width);
 
-/* Latency charts (run and comparison). The sorted latencies of class k's delivered messages
- * (k < 0: all classes), malloc'd; *n their count. NULL if out of memory. */
-double *results_plot_latencies(const results_rundir *r, int k, size_t *n);
-/* The CDF of sorted v[0..n) on a log10 x axis (at most ~1500 points). */
-void results_plot_cdf(const double *v, size_t n, int color, int style);
+/* Latency charts (run and comparison): the CDF of a class's delivered latencies, on a log10 x axis. */
+void results_plot_cdf(const results_rundir_class *c, int color, int style);
 /* log10 bounds covering [min lo, max hi], widened to whole decades. */
 void results_plot_latency_range(const double *lo, const double *hi, size_t n, double *xmin, double *xmax);
 /* A duration in at most about four significant characters: "90ms", "12.5s", "35m54s", "3h37m", "2d04h". */

@@ -162,35 +162,30 @@ static int chart_latency(cctx *c)
         for (size_t i = 0; i < c->run[k]->nclass && ncl < MAXC; i++) {
             bool seen = false;
             for (size_t j = 0; j < ncl && !seen; j++)
-                seen = strcmp(names[j], c->run[k]->classes[i]) == 0;
+                seen = strcmp(names[j], c->run[k]->classes[i].name) == 0;
             if (!seen)
-                names[ncl++] = c->run[k]->classes[i];
+                names[ncl++] = c->run[k]->classes[i].name;
         }
-    double *lat[2][MAXC] = {{0}};
-    size_t cnt[2][MAXC] = {{0}};
+    const results_rundir_class *cl[2][MAXC];
     double lo[2 * MAXC], hi[2 * MAXC];
     size_t used = 0;
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < ncl; i++) {
-            int ci = results_rundir_class(c->run[k], names[i]);
-            if (ci < 0)
-                continue;
-            lat[k][i] = results_plot_latencies(c->run[k], ci, &cnt[k][i]);
-            if (cnt[k][i]) {
-                lo[used] = lat[k][i][0];
-                hi[used++] = lat[k][i][cnt[k][i] - 1];
+            cl[k][i] = results_rundir_class_find(c->run[k], names[i]);
+            if (cl[k][i] && cl[k][i]->delivered) {
+                lo[used] = cl[k][i]->lat_min;
+                hi[used++] = cl[k][i]->lat_max;
             }
         }
-    int e = 0;
-    results_plot p;
     if (used == 0)
-        goto out;
-    e = results_plot_begin(&p, c->outdir, "latency", c->fmt, c->list, "Delivery latency per class, A and B",
-                           "Cumulative distribution of arrival-to-delivery time per class on a log time axis; run "
-                           "A solid, run B dashed. A curve further right is slower.",
-                           c->err, c->errlen);
+        return 0;
+    results_plot p;
+    int e = results_plot_begin(&p, c->outdir, "latency", c->fmt, c->list, "Delivery latency per class, A and B",
+                               "Cumulative distribution of arrival-to-delivery time per class on a log time axis; "
+                               "run A solid, run B dashed. A curve further right is slower.",
+                               c->err, c->errlen);
     if (e)
-        goto out;
+        return e;
     double xmin, xmax;
     results_plot_latency_range(lo, hi, used, &xmin, &xmax);
     results_plot_panel(0.12, 0.90);
@@ -207,21 +202,16 @@ static int chart_latency(cctx *c)
     size_t nk = 0;
     for (size_t i = 0; i < ncl; i++)
         for (int k = 0; k < 2; k++) {
-            if (!cnt[k][i])
+            if (!cl[k][i] || !cl[k][i]->delivered)
                 continue;
-            results_plot_cdf(lat[k][i], cnt[k][i], results_plot_color(i), k + 1);
+            results_plot_cdf(cl[k][i], results_plot_color(i), k + 1);
             snprintf(texts[nk], sizeof(texts[0]), "%s %s", run_name[k], names[i]);
             keys[nk] = (results_plot_key){texts[nk], results_plot_color(i), RESULTS_PLOT_KEY_LINE, k + 1};
             nk++;
         }
     results_plot_legend(keys, nk);
     plslabelfunc(NULL, NULL);
-    e = results_plot_end(&p, c->err, c->errlen);
-out:
-    for (int k = 0; k < 2; k++)
-        for (size_t i = 0; i < ncl; i++)
-            free(lat[k][i]);
-    return e;
+    return results_plot_end(&p, c->err, c->errlen);
 }
 
 int results_plot_compare(const results_rundir *a, const results_rundir *b, const char *outdir,

@@ -362,38 +362,26 @@ static int chart_window(ctx *c)
     return results_plot_end(&p, c->err, c->errlen);
 }
 
-static double pct(const double *v, size_t n, double q)
-{
-    if (n == 0)
-        return NAN;
-    size_t i = (size_t)ceil(q * (double)n);
-    return v[i ? i - 1 : 0];
-}
-
 static int chart_latency(ctx *c)
 {
     const results_rundir *r = c->r;
-    size_t ncl = r->nclass < 8 ? r->nclass : 8;
-    double *lat[8] = {0};
-    size_t cnt[8] = {0};
-    double lo[8], hi[8];
+    enum { MAXC = 8 };
+    double lo[MAXC], hi[MAXC];
     size_t used = 0;
-    for (size_t k = 0; k < ncl; k++) {
-        lat[k] = results_plot_latencies(r, (int)k, &cnt[k]);
-        if (cnt[k]) {
-            lo[used] = lat[k][0];
-            hi[used++] = lat[k][cnt[k] - 1];
+    for (size_t k = 0; k < r->nclass && used < MAXC; k++)
+        if (r->classes[k].delivered) {
+            lo[used] = r->classes[k].lat_min;
+            hi[used++] = r->classes[k].lat_max;
         }
-    }
-    results_plot p;
-    int e = 0;
     if (used == 0)
-        goto out;
-    e = begin(c, &p, "latency", "Delivery latency per class",
-              "Cumulative distribution of arrival-to-delivery time of delivered messages, per traffic class, "
-              "on a log time axis. Circles mark each class's p50, p95 and p99 (dotted lines).");
+        return 0;
+    results_plot p;
+    int e = begin(c, &p, "latency", "Delivery latency per class",
+                  "Cumulative distribution of arrival-to-delivery time of delivered messages, per traffic class, "
+                  "on a log time axis. Circles mark each class's p50, p95 and p99 (dashed lines); the legend "
+                  "gives their values.");
     if (e)
-        goto out;
+        return e;
     double xmin, xmax;
     results_plot_latency_range(lo, hi, used, &xmin, &xmax);
     results_plot_panel(0.12, 0.90);
@@ -415,26 +403,27 @@ static int chart_latency(ctx *c)
         plmtex("rv", 0.5, qs[q] / 1.02 + (q == 1 ? -0.012 : q == 2 ? 0.012 : 0), 0, qn[q]);
         plschr(0, 0.95);
     }
-    results_plot_key keys[32];
-    char texts[32][160];
-    size_t nk = 0;
-    for (size_t k = 0; k < ncl && nk + 4 <= 32; k++) {
-        if (!cnt[k])
+    results_plot_key keys[4 * MAXC];
+    char texts[4 * MAXC][160];
+    size_t nk = 0, shown = 0;
+    for (size_t k = 0; k < r->nclass && shown < MAXC; k++) {
+        const results_rundir_class *cl = &r->classes[k];
+        if (!cl->delivered)
             continue;
-        int col = results_plot_color(k);
-        results_plot_cdf(lat[k], cnt[k], col, 1);
+        int col = results_plot_color(shown++);
+        results_plot_cdf(cl, col, 1);
         char d[3][32];
         for (int q = 0; q < 3; q++) {
             /* the summary's figure when it has one, so chart and report agree */
-            double v = num_at(json_object_get(r->summary, "classes"), r->classes[k], "latency", qn[q]);
+            double v = num_at(json_object_get(r->summary, "classes"), cl->name, "latency", qn[q]);
             if (!isfinite(v))
-                v = pct(lat[k], cnt[k], qs[q]);
+                v = results_rundir_lat_quantile(cl, qs[q]);
             double px = log10(v > 1e-6 ? v : 1e-6), py = qs[q];
             plcol0(col);
             plpoin(1, &px, &py, 4);
             results_plot_short_dur(d[q], sizeof(d[q]), v);
         }
-        snprintf(texts[nk], sizeof(texts[nk]), "%s (%zu)", r->classes[k], cnt[k]);
+        snprintf(texts[nk], sizeof(texts[nk]), "%s (%llu)", cl->name, (unsigned long long)cl->delivered);
         keys[nk] = (results_plot_key){texts[nk], col, RESULTS_PLOT_KEY_LINE, 1};
         nk++;
         for (int q = 0; q < 3; q++) {
@@ -445,11 +434,7 @@ static int chart_latency(ctx *c)
     }
     results_plot_legend(keys, nk);
     plslabelfunc(NULL, NULL);
-    e = results_plot_end(&p, c->err, c->errlen);
-out:
-    for (size_t k = 0; k < ncl; k++)
-        free(lat[k]);
-    return e;
+    return results_plot_end(&p, c->err, c->errlen);
 }
 
 static int chart_oldest(ctx *c)
@@ -482,15 +467,9 @@ static int chart_attempts(ctx *c)
     const results_rundir *r = c->r;
     if (r->nmsg == 0)
         return 0;
-    enum { MAXB = 100 };
-    uint64_t bins[MAXB + 2] = {0}; /* bins[MAXB + 1]: more than MAXB */
-    uint32_t maxa = 0;
-    for (size_t i = 0; i < r->nmsg; i++) {
-        uint32_t a = r->msg_attempts[i];
-        bins[a > MAXB ? MAXB + 1 : a]++;
-        if (a > maxa)
-            maxa = a;
-    }
+    enum { MAXB = RESULTS_RUNDIR_MAX_ATTEMPTS };
+    const uint64_t *bins = r->attempts; /* bins[MAXB + 1]: more than MAXB */
+    uint32_t maxa = r->attempts_max;
     uint32_t last = maxa > MAXB ? MAXB + 1 : maxa, first = bins[0] ? 0 : 1;
     uint64_t top = 1;
     for (uint32_t a = 0; a <= last; a++)
@@ -522,7 +501,7 @@ static int chart_attempts(ctx *c)
         }
     }
     char t[64];
-    snprintf(t, sizeof(t), "messages (%zu)", r->nmsg);
+    snprintf(t, sizeof(t), "messages (%llu)", (unsigned long long)r->nmsg);
     results_plot_key k = {t, results_plot_color(0), RESULTS_PLOT_KEY_BOX, 1};
     results_plot_legend(&k, 1);
     return results_plot_end(&p, c->err, c->errlen);

@@ -1,6 +1,8 @@
 /*
  * results_rundir - reads a run directory back (see the header for why the charts read files only).
  *
+ * messages.csv is read row by row into histograms (results_rundir.h); nothing per message is kept.
+ *
  * The CSV files are ours (results_csv wrote them), but a replay or a hand-edited file may differ,
  * so the reader is strict where a silent mistake would draw a wrong chart (a row with the wrong
  * number of cells is an error naming file and line) and lenient where nothing is lost (CRLF line
@@ -190,20 +192,53 @@ out:
     return rc;
 }
 
-static int class_index(results_rundir *r, const char *name)
+static results_rundir_class *class_get(results_rundir *r, const char *name)
 {
-    for (size_t i = 0; i < r->nclass; i++)
-        if (strcmp(r->classes[i], name) == 0)
-            return (int)i;
-    if (r->nclass >= UINT16_MAX)
-        return -1;
-    char **c = realloc(r->classes, (r->nclass + 1) * sizeof(char *));
+    for (size_t i = r->nclass; i-- > 0;)
+        if (strcmp(r->classes[i].name, name) == 0)
+            return &r->classes[i];
+    results_rundir_class *c = realloc(r->classes, (r->nclass + 1) * sizeof(*c));
     if (!c)
-        return -1;
+        return NULL;
     r->classes = c;
-    if (!(c[r->nclass] = strdup(name)))
-        return -1;
-    return (int)r->nclass++;
+    c += r->nclass;
+    memset(c, 0, sizeof(*c));
+    if (!(c->name = strdup(name)))
+        return NULL;
+    c->lat_min = INFINITY;
+    c->lat_max = -INFINITY;
+    r->nclass++;
+    return c;
+}
+
+double results_rundir_lat_edge(size_t i)
+{
+    return pow(10, RESULTS_RUNDIR_LAT_MIN_LOG10 + (double)i / RESULTS_RUNDIR_LAT_PER_DECADE);
+}
+
+static size_t lat_bin(double s)
+{
+    if (!(s > 1e-6))
+        return 0;
+    double b = (log10(s) - RESULTS_RUNDIR_LAT_MIN_LOG10) * RESULTS_RUNDIR_LAT_PER_DECADE;
+    return b >= RESULTS_RUNDIR_LAT_BINS - 1 ? RESULTS_RUNDIR_LAT_BINS - 1 : (size_t)b;
+}
+
+double results_rundir_lat_quantile(const results_rundir_class *c, double q)
+{
+    if (!c || c->delivered == 0)
+        return NAN;
+    uint64_t want = (uint64_t)ceil(q * (double)c->delivered), cum = 0;
+    if (want == 0)
+        want = 1;
+    for (size_t i = 0; i < RESULTS_RUNDIR_LAT_BINS; i++) {
+        cum += c->lat_bins[i];
+        if (cum >= want) {
+            double v = results_rundir_lat_edge(i + 1);
+            return v < c->lat_min ? c->lat_min : v > c->lat_max ? c->lat_max : v;
+        }
+    }
+    return c->lat_max;
 }
 
 static int load_messages(results_rundir *r, const char *file, char *err, size_t errlen)
@@ -216,7 +251,7 @@ static int load_messages(results_rundir *r, const char *file, char *err, size_t 
     enum { MAXC = 64 };
     char *cells[MAXC];
     char *line = NULL;
-    size_t cap = 0, lineno = 1, rows_cap = 0;
+    size_t cap = 0, lineno = 1;
     int rc = -1;
     long n;
     if (getline(&line, &cap, f) < 0 || (n = split(line, cells, MAXC)) < 1) {
@@ -239,6 +274,7 @@ static int load_messages(results_rundir *r, const char *file, char *err, size_t 
         fail(err, errlen, "%s line 1: the header lacks one of class, outcome, attempts, latency", file);
         goto out;
     }
+    results_rundir_class *last = NULL;
     while (getline(&line, &cap, f) >= 0) {
         lineno++;
         if (line[0] == '\n' || line[0] == 0)
@@ -248,38 +284,31 @@ static int load_messages(results_rundir *r, const char *file, char *err, size_t 
             fail(err, errlen, "%s line %zu: %ld cells, the header has %ld", file, lineno, n, ncell);
             goto out;
         }
-        if (r->nmsg == rows_cap) {
-            size_t nc = rows_cap ? rows_cap * 2 : 1024;
-            uint16_t *cl = realloc(r->msg_class, nc * sizeof(*cl));
-            if (!cl)
-                goto nomem;
-            r->msg_class = cl;
-            uint8_t *o = realloc(r->msg_outcome, nc);
-            if (!o)
-                goto nomem;
-            r->msg_outcome = o;
-            uint32_t *a = realloc(r->msg_attempts, nc * sizeof(*a));
-            if (!a)
-                goto nomem;
-            r->msg_attempts = a;
-            double *l = realloc(r->msg_latency, nc * sizeof(*l));
-            if (!l)
-                goto nomem;
-            r->msg_latency = l;
-            rows_cap = nc;
-        }
-        int ci = class_index(r, cells[c_class]);
-        if (ci < 0)
+        /* rows of one class often follow each other: try the last one first */
+        results_rundir_class *c = last && strcmp(last->name, cells[c_class]) == 0 ? last : class_get(r, cells[c_class]);
+        if (!c)
             goto nomem;
-        const char *o = cells[c_outcome];
-        double att = cell_num(cells[c_attempts]);
-        r->msg_class[r->nmsg] = (uint16_t)ci;
-        r->msg_outcome[r->nmsg] = strcmp(o, "delivered") == 0 ? RESULTS_MSG_DELIVERED
-                                  : strcmp(o, "bounced") == 0 ? RESULTS_MSG_BOUNCED
-                                                              : RESULTS_MSG_QUEUED;
-        r->msg_attempts[r->nmsg] = isfinite(att) && att >= 0 && att < 4e9 ? (uint32_t)att : 0;
-        r->msg_latency[r->nmsg] = cell_num(cells[c_latency]);
+        last = c;
+        c->messages++;
         r->nmsg++;
+        double att = cell_num(cells[c_attempts]);
+        uint32_t a = isfinite(att) && att >= 0 && att < 4e9 ? (uint32_t)att : 0;
+        r->attempts[a > RESULTS_RUNDIR_MAX_ATTEMPTS ? RESULTS_RUNDIR_MAX_ATTEMPTS + 1 : a]++;
+        if (a > r->attempts_max)
+            r->attempts_max = a;
+        double lat = cell_num(cells[c_latency]);
+        if (strcmp(cells[c_outcome], "delivered") == 0 && isfinite(lat)) {
+            c->delivered++;
+            c->lat_bins[lat_bin(lat)]++;
+            if (lat < c->lat_min)
+                c->lat_min = lat;
+            if (lat > c->lat_max)
+                c->lat_max = lat;
+        }
+    }
+    if (ferror(f)) {
+        fail(err, errlen, "%s: %s", file, strerror(errno));
+        goto out;
     }
     rc = 0;
     goto out;
@@ -342,12 +371,8 @@ void results_rundir_free(results_rundir *r)
     free(r->time);
     free(r->v);
     for (size_t i = 0; i < r->nclass; i++)
-        free(r->classes[i]);
+        free(r->classes[i].name);
     free(r->classes);
-    free(r->msg_class);
-    free(r->msg_outcome);
-    free(r->msg_attempts);
-    free(r->msg_latency);
     free(r);
 }
 
@@ -366,12 +391,12 @@ double results_rundir_value(const results_rundir *r, size_t row, int c)
     return r->v[row * r->ncol + (size_t)c];
 }
 
-int results_rundir_class(const results_rundir *r, const char *name)
+const results_rundir_class *results_rundir_class_find(const results_rundir *r, const char *name)
 {
     for (size_t i = 0; i < r->nclass; i++)
-        if (strcmp(r->classes[i], name) == 0)
-            return (int)i;
-    return -1;
+        if (strcmp(r->classes[i].name, name) == 0)
+            return &r->classes[i];
+    return NULL;
 }
 
 const char *results_rundir_description(const results_rundir *r)

@@ -347,7 +347,28 @@ static void test_rundir_errors_name_file_and_line(void **state)
     assert_true(r->nrow > 10);
     assert_true(r->nmsg > 1000);
     assert_int_equal(r->nclass, 2);
-    assert_true(results_rundir_class(r, "login") >= 0);
+    const results_rundir_class *login = results_rundir_class_find(r, "login");
+    assert_non_null(login);
+    assert_null(results_rundir_class_find(r, "nope"));
+    /* every row counted once: classes and attempts add up to the rows */
+    uint64_t rows = 0, by_attempts = 0;
+    for (size_t i = 0; i < r->nclass; i++)
+        rows += r->classes[i].messages;
+    for (size_t i = 0; i <= RESULTS_RUNDIR_MAX_ATTEMPTS + 1; i++)
+        by_attempts += r->attempts[i];
+    assert_int_equal(rows, r->nmsg);
+    assert_int_equal(by_attempts, r->nmsg);
+    /* the histogram's quantiles agree with the summary's to the bin's resolution (2.3%) */
+    static const char *const qn[] = {"p50", "p95", "p99"};
+    static const double qs[] = {0.5, 0.95, 0.99};
+    for (int q = 0; q < 3; q++) {
+        json_t *v = json_object_get(json_object_get(json_object_get(json_object_get(r->summary, "classes"), "login"),
+                                                    "latency"), qn[q]);
+        assert_true(json_is_number(v));
+        double want = json_number_value(v), got = results_rundir_lat_quantile(login, qs[q]);
+        if (!(got >= want * 0.999 && got <= want * 1.024))
+            fail_msg("login %s: histogram %g, summary %g", qn[q], got, want);
+    }
     assert_string_equal(results_rundir_name(r), "plots");
     assert_non_null(strstr(results_rundir_description(r), "<Escaping>"));
     results_rundir_free(r);
