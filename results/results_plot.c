@@ -257,21 +257,23 @@ void results_plot_cdf(const results_rundir_class *c, int color, int style)
 {
     if (!c || c->delivered == 0)
         return;
-    /* one point per non-empty bin at its upper edge (clamped to the extremes), from the minimum at 0 */
-    double x[RESULTS_RUNDIR_LAT_BINS + 2], y[RESULTS_RUNDIR_LAT_BINS + 2];
+    /* Each non-empty bin rises from its lower edge to its upper edge (clamped to the extremes); the
+     * curve is flat across empty bins, as a CDF is. */
+    enum { MAXP = 2 * RESULTS_RUNDIR_LAT_BINS + 2 };
+    static double x[MAXP], y[MAXP]; /* 45 KB: kept off the stack */
     size_t m = 0;
     double lo = c->lat_min > 1e-6 ? c->lat_min : 1e-6;
-    x[m] = log10(lo);
-    y[m++] = 0;
     uint64_t cum = 0;
     for (size_t i = 0; i < RESULTS_RUNDIR_LAT_BINS; i++) {
         if (!c->lat_bins[i])
             continue;
+        double a = results_rundir_lat_edge(i), b = results_rundir_lat_edge(i + 1);
+        a = a < lo ? lo : a > c->lat_max ? c->lat_max : a;
+        b = b < lo ? lo : b > c->lat_max ? c->lat_max : b;
+        x[m] = log10(a);
+        y[m++] = (double)cum / (double)c->delivered;
         cum += c->lat_bins[i];
-        double e = results_rundir_lat_edge(i + 1);
-        e = e > c->lat_max ? c->lat_max : e;
-        e = e < lo ? lo : e;
-        x[m] = log10(e);
+        x[m] = log10(b);
         y[m++] = (double)cum / (double)c->delivered;
     }
     results_plot_line(m, x, y, color, style, 2);
