@@ -155,7 +155,7 @@ int results_plot_fill_color(size_t i, double alpha)
     return c;
 }
 
-void results_plot_panel(double ylo, double yhi) { plvpor(0.09, 0.70, ylo, yhi); }
+void results_plot_panel(double ylo, double yhi) { plvpor(0.09, 0.68, ylo, yhi); }
 
 void results_plot_axes(double xmin, double xmax, double ymin, double ymax, bool logx, bool logy, const char *xlabel,
                        const char *ylabel, const char *title)
@@ -208,7 +208,7 @@ void results_plot_legend(const results_plot_key *keys, size_t n)
     pllsty(1);
     plwidth(1);
     pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_OUTSIDE | PL_POSITION_RIGHT,
-             0.06, 0.0, 0.06, 0, RESULTS_PLOT_BLACK, 1, (PLINT)n, 1, (PLINT)n, opt, 0.6, 0.78, 1.8, 0.0, tcol,
+             0.05, 0.0, 0.06, 0, RESULTS_PLOT_BLACK, 1, (PLINT)n, 1, (PLINT)n, opt, 0.6, 0.78, 1.8, 0.0, tcol,
              (const char *const *)text, bcol, bpat, bscale, bwidth, lcol, lsty, lwidth, scol, sscale, snum,
              (const char *const *)sym);
 }
@@ -292,7 +292,7 @@ void results_plot_latency_range(const double *lo, const double *hi, size_t n, do
         a = 1e-6;
     if (!isfinite(b) || b <= a)
         b = a * 10;
-    *xmin = floor(log10(a));
+    *xmin = floor(log10(a) - 0.3); /* at least a third of a decade of room left of the fastest */
     *xmax = ceil(log10(b) + 1e-9);
     if (*xmax - *xmin < 1)
         *xmax = *xmin + 1;

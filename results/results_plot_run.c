@@ -348,9 +348,10 @@ static int chart_window(ctx *c)
     }
     for (size_t k = 0; k < nd; k++) {
         col_series(c, cols[k], 1, c->y);
-        results_plot_line(n, c->x, c->y, results_plot_color(k), 1, 1.8);
+        int style = (k / 8) % 2 ? 2 : 1; /* past eight destinations the colours repeat, dashed */
+        results_plot_line(n, c->x, c->y, results_plot_color(k), style, 1.8);
         snprintf(texts[nk], sizeof(texts[nk]), "%s", c->r->col[cols[k]] + 7);
-        keys[nk] = (results_plot_key){texts[nk], results_plot_color(k), RESULTS_PLOT_KEY_LINE, 1};
+        keys[nk] = (results_plot_key){texts[nk], results_plot_color(k), RESULTS_PLOT_KEY_LINE, style};
         nk++;
         if (dead_any[k]) {
             snprintf(texts[nk], sizeof(texts[nk]), "dead (window 0)");
@@ -397,10 +398,11 @@ static int chart_latency(ctx *c)
     for (int q = 0; q < 3; q++) {
         double hx[2] = {xmin, xmax}, hy[2] = {qs[q], qs[q]};
         results_plot_line(2, hx, hy, results_plot_color(6), 3, 1);
-        /* named just outside the frame, where no curve runs */
+        /* named at the left end, below the line: the axis starts a decade under the fastest
+         * delivery, so no curve runs there */
         plcol0(results_plot_color(6));
         plschr(0, 0.7);
-        plmtex("rv", 0.5, qs[q] / 1.02 + (q == 1 ? -0.012 : q == 2 ? 0.012 : 0), 0, qn[q]);
+        plptex(xmin + 0.01 * (xmax - xmin), qs[q] - 0.03, 1, 0, 0, qn[q]);
         plschr(0, 0.95);
     }
     results_plot_key keys[4 * MAXC];
