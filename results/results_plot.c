@@ -213,6 +213,17 @@ void results_plot_legend(const results_plot_key *keys, size_t n)
              (const char *const *)sym);
 }
 
+double results_plot_nice_max(double m)
+{
+    if (!(m > 0))
+        return 1;
+    double p = pow(10, floor(log10(m * 1.08)));
+    for (double k = 1; k <= 10; k += 0.5)
+        if (k * p >= m * 1.08)
+            return k * p;
+    return 10 * p;
+}
+
 double results_plot_time_unit(double span, const char **name)
 {
     if (span <= 180) {

@@ -62,6 +62,13 @@ int results_plot_run(const results_rundir *r, const char *outdir, results_plot_f
 int results_plot_compare(const results_rundir *a, const results_rundir *b, const char *outdir,
                          results_plot_format fmt, results_plot_list *list, char *err, size_t errlen);
 
+/* The charts drawn from messages.csv (results_plot_msgs.c), part of results_plot_run; 0 when there
+ * is nothing to draw. Return like results_plot_run. */
+int results_plot_latency(const results_rundir *r, const char *outdir, results_plot_format fmt, results_plot_list *list,
+                         char *err, size_t errlen);
+int results_plot_attempts(const results_rundir *r, const char *outdir, results_plot_format fmt, results_plot_list *list,
+                          char *err, size_t errlen);
+
 /* --- shared by the chart files --- */
 
 /* A chart being drawn. */
@@ -107,6 +114,9 @@ typedef struct results_plot_key {
 } results_plot_key;
 /* Draws the legend outside the current panel, at its top right. */
 void results_plot_legend(const results_plot_key *keys, size_t n);
+
+/* A round upper bound for an axis a little above m (so the top of the data is not on the frame). */
+double results_plot_nice_max(double m);
 
 /* Time axis: the unit that keeps the numbers readable for a span of seconds ("s", "min", "h", "d"),
  * and its length in seconds. */

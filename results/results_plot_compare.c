@@ -31,17 +31,6 @@ typedef struct cctx {
 
 static const char *const run_name[2] = {"A", "B"};
 
-static double nice_max(double m)
-{
-    if (!(m > 0))
-        return 1;
-    double p = pow(10, floor(log10(m * 1.08)));
-    for (double k = 1; k <= 10; k += 0.5)
-        if (k * p >= m * 1.08)
-            return k * p;
-    return 10 * p;
-}
-
 /* y[i] = sum of the named columns at row i (missing cells count 0) */
 static double sum_cols(const results_rundir *r, const char *const *cols, size_t ncols, double *y)
 {
@@ -77,7 +66,7 @@ static int chart_queue(cctx *c)
     if (e)
         return e;
     results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, nice_max(m), false, false, c->xlabel, "messages in queue", "Queue, A and B");
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m), false, false, c->xlabel, "messages in queue", "Queue, A and B");
     results_plot_key keys[2];
     char texts[2][64];
     for (int k = 0; k < 2; k++) {
@@ -124,7 +113,7 @@ static int chart_sessions(cctx *c, const char *rcv)
     if (e)
         return e;
     results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, nice_max(m + 0.5), false, false, c->xlabel, "open sessions", title);
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m + 0.5), false, false, c->xlabel, "open sessions", title);
     results_plot_key keys[4];
     char texts[4][64];
     size_t nk = 0;

@@ -9,12 +9,12 @@
  *                4xx / 5xx below, on their own scale so that a few refusals are not flattened
  *   window       the scheduler's concurrency window per destination: the sawtooth of Postfix's
  *                +1 per delivery / -1 per failure, and the bands where the destination was dead
- *   latency      the CDF of arrival-to-delivery time per class on a log time axis, p50/p95/p99 marked
+ *   latency      (results_plot_msgs.c) the CDF of arrival-to-delivery time per class
  *   oldest       the age of the oldest message still queued: how late the next delivery may be
- *   attempts     how many delivery attempts messages took (log scale: most take one)
+ *   attempts     (results_plot_msgs.c) how many delivery attempts messages took
  *   resources    CPU and disk utilisation, when the scenario models them
  *
- * Everything comes from timeseries.csv, messages.csv and summary.json.
+ * The charts of this file are time series, from timeseries.csv (and the caps in summary.json).
  */
 #include "results/results_plot.h"
 
@@ -69,18 +69,6 @@ static void col_series(const ctx *c, int col, double div, double *y)
         y[i] = results_rundir_value(c->r, i, col) / div;
 }
 
-/* A round upper bound a little above m, so the top line of data is not drawn on the frame. */
-static double nice_max(double m)
-{
-    if (!(m > 0))
-        return 1;
-    double p = pow(10, floor(log10(m * 1.08)));
-    for (double k = 1; k <= 10; k += 0.5)
-        if (k * p >= m * 1.08)
-            return k * p;
-    return 10 * p;
-}
-
 /* Seconds in a readable unit for a y axis whose largest value is m. */
 static double dur_unit(double m, const char **name)
 {
@@ -124,7 +112,7 @@ static int chart_queue(ctx *c)
     if (e)
         return e;
     results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, nice_max(m), false, false, c->xlabel, "messages", "Queue over time");
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m), false, false, c->xlabel, "messages", "Queue over time");
     results_plot_key keys[3];
     for (int k = 0; k < 3; k++) {
         col_series(c, ci[k], 1, c->y);
@@ -194,7 +182,7 @@ static int chart_sessions(ctx *c, const char *rcv, const json_t *rsum)
     if (e)
         return e;
     results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, nice_max(m + 0.5), false, false, c->xlabel, "open sessions", title);
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m + 0.5), false, false, c->xlabel, "open sessions", title);
     double *zero = calloc(n ? n : 1, sizeof(double));
     if (zero) {
         fill_between(n, c->x, zero, c->y, results_plot_color(0));
@@ -261,7 +249,7 @@ static int chart_replies(ctx *c)
     snprintf(ylab, sizeof(ylab), "delivered / %s", interval);
     results_plot_panel(0.58, 0.90);
     plcol0(RESULTS_PLOT_BLACK);
-    results_plot_axes(0, c->xmax, 0, nice_max(col_max(c, cd)), false, false, "", ylab, "Replies per interval");
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(col_max(c, cd)), false, false, "", ylab, "Replies per interval");
     results_plot_line(n, c->x, c->y, results_plot_color(2), 1, 1.5);
     results_plot_key k1 = {"delivered", results_plot_color(2), RESULTS_PLOT_KEY_LINE, 1};
     results_plot_legend(&k1, 1);
@@ -283,7 +271,7 @@ static int chart_replies(ctx *c)
     }
     snprintf(ylab, sizeof(ylab), "replies / %s", interval);
     results_plot_panel(0.12, 0.48);
-    results_plot_axes(0, c->xmax, 0, nice_max(m), false, false, c->xlabel, ylab, "");
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m), false, false, c->xlabel, ylab, "");
     results_plot_key keys[3];
     for (int k = 0; k < 3; k++) {
         if (ys[k])
@@ -318,7 +306,7 @@ static int chart_window(ctx *c)
                   "was declared dead (window 0) and its mail deferred without a connection.");
     if (e)
         return e;
-    double ymax = nice_max(m);
+    double ymax = results_plot_nice_max(m);
     results_plot_panel(0.12, 0.90);
     results_plot_axes(0, c->xmax, 0, ymax, false, false, c->xlabel, "window (concurrent sessions)",
                       "Concurrency window per destination");
@@ -363,82 +351,6 @@ static int chart_window(ctx *c)
     return results_plot_end(&p, c->err, c->errlen);
 }
 
-static int chart_latency(ctx *c)
-{
-    const results_rundir *r = c->r;
-    enum { MAXC = 8 };
-    double lo[MAXC], hi[MAXC];
-    size_t used = 0;
-    for (size_t k = 0; k < r->nclass && used < MAXC; k++)
-        if (r->classes[k].delivered) {
-            lo[used] = r->classes[k].lat_min;
-            hi[used++] = r->classes[k].lat_max;
-        }
-    if (used == 0)
-        return 0;
-    results_plot p;
-    int e = begin(c, &p, "latency", "Delivery latency per class",
-                  "Cumulative distribution of arrival-to-delivery time of delivered messages, per traffic class, "
-                  "on a log time axis. Circles mark each class's p50, p95 and p99 (dashed lines); the legend "
-                  "gives their values.");
-    if (e)
-        return e;
-    double xmin, xmax;
-    results_plot_latency_range(lo, hi, used, &xmin, &xmax);
-    results_plot_panel(0.12, 0.90);
-    plslabelfunc(results_plot_dur_label, NULL);
-    plwind(xmin, xmax, 0, 1.02);
-    plcol0(RESULTS_PLOT_GREY);
-    plbox("gl", 0, 0, "g", 0.1, 0);
-    plcol0(RESULTS_PLOT_BLACK);
-    plbox("bcnstlo", 0, 0, "bcnstv", 0.1, 0);
-    pllab("latency, arrival to delivery (log scale)", "fraction of messages delivered", "Delivery latency per class");
-    static const double qs[3] = {0.5, 0.95, 0.99};
-    static const char *const qn[3] = {"p50", "p95", "p99"};
-    for (int q = 0; q < 3; q++) {
-        double hx[2] = {xmin, xmax}, hy[2] = {qs[q], qs[q]};
-        results_plot_line(2, hx, hy, results_plot_color(6), 3, 1);
-        /* named at the left end, below the line: the axis starts a decade under the fastest
-         * delivery, so no curve runs there */
-        plcol0(results_plot_color(6));
-        plschr(0, 0.7);
-        plptex(xmin + 0.01 * (xmax - xmin), qs[q] - 0.03, 1, 0, 0, qn[q]);
-        plschr(0, 0.95);
-    }
-    results_plot_key keys[4 * MAXC];
-    char texts[4 * MAXC][160];
-    size_t nk = 0, shown = 0;
-    for (size_t k = 0; k < r->nclass && shown < MAXC; k++) {
-        const results_rundir_class *cl = &r->classes[k];
-        if (!cl->delivered)
-            continue;
-        int col = results_plot_color(shown++);
-        results_plot_cdf(cl, col, 1);
-        char d[3][32];
-        for (int q = 0; q < 3; q++) {
-            /* the summary's figure when it has one, so chart and report agree */
-            double v = num_at(json_object_get(r->summary, "classes"), cl->name, "latency", qn[q]);
-            if (!isfinite(v))
-                v = results_rundir_lat_quantile(cl, qs[q]);
-            double px = log10(v > 1e-6 ? v : 1e-6), py = qs[q];
-            plcol0(col);
-            plpoin(1, &px, &py, 4);
-            results_plot_short_dur(d[q], sizeof(d[q]), v);
-        }
-        snprintf(texts[nk], sizeof(texts[nk]), "%s (%llu)", cl->name, (unsigned long long)cl->delivered);
-        keys[nk] = (results_plot_key){texts[nk], col, RESULTS_PLOT_KEY_LINE, 1};
-        nk++;
-        for (int q = 0; q < 3; q++) {
-            snprintf(texts[nk], sizeof(texts[nk]), "%s %s", qn[q], d[q]);
-            keys[nk] = (results_plot_key){texts[nk], col, RESULTS_PLOT_KEY_NONE, 1};
-            nk++;
-        }
-    }
-    results_plot_legend(keys, nk);
-    plslabelfunc(NULL, NULL);
-    return results_plot_end(&p, c->err, c->errlen);
-}
-
 static int chart_oldest(ctx *c)
 {
     int co = results_rundir_column(c->r, "queue.oldest");
@@ -455,56 +367,11 @@ static int chart_oldest(ctx *c)
     if (e)
         return e;
     results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, nice_max(col_max(c, co) / u), false, false, c->xlabel, ylab,
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(col_max(c, co) / u), false, false, c->xlabel, ylab,
                       "Oldest queued message");
     col_series(c, co, u, c->y);
     results_plot_line(c->r->nrow, c->x, c->y, results_plot_color(1), 1, 2);
     results_plot_key k = {"oldest message", results_plot_color(1), RESULTS_PLOT_KEY_LINE, 1};
-    results_plot_legend(&k, 1);
-    return results_plot_end(&p, c->err, c->errlen);
-}
-
-static int chart_attempts(ctx *c)
-{
-    const results_rundir *r = c->r;
-    if (r->nmsg == 0)
-        return 0;
-    enum { MAXB = RESULTS_RUNDIR_MAX_ATTEMPTS };
-    const uint64_t *bins = r->attempts; /* bins[MAXB + 1]: more than MAXB */
-    uint32_t maxa = r->attempts_max;
-    uint32_t last = maxa > MAXB ? MAXB + 1 : maxa, first = bins[0] ? 0 : 1;
-    uint64_t top = 1;
-    for (uint32_t a = 0; a <= last; a++)
-        top = bins[a] > top ? bins[a] : top;
-    results_plot p;
-    int e = begin(c, &p, "attempts", "Attempts per message",
-                  "How many delivery attempts each message took (queued messages included), on a log count "
-                  "scale: most mail goes out at the first attempt, the tail is the retry storm.");
-    if (e)
-        return e;
-    double ymax = ceil(log10((double)top) + 0.35);
-    results_plot_panel(0.12, 0.90);
-    results_plot_axes(first - 0.5, last + 0.5, -0.3, ymax, false, true, "delivery attempts", "messages (log scale)",
-                      "Attempts per message");
-    for (uint32_t a = 0; a <= last; a++) {
-        if (!bins[a])
-            continue;
-        double h = log10((double)bins[a]);
-        double bx[4] = {a - 0.4, a + 0.4, a + 0.4, a - 0.4}, by[4] = {-0.3, -0.3, h, h};
-        plcol0(results_plot_color(0));
-        plfill(4, bx, by);
-        if (last <= 30) {
-            char t[32];
-            snprintf(t, sizeof(t), "%llu", (unsigned long long)bins[a]);
-            plcol0(RESULTS_PLOT_BLACK);
-            plschr(0, 0.7);
-            plptex(a, h + 0.12, 1, 0, 0.5, t);
-            plschr(0, 0.95);
-        }
-    }
-    char t[64];
-    snprintf(t, sizeof(t), "messages (%llu)", (unsigned long long)r->nmsg);
-    results_plot_key k = {t, results_plot_color(0), RESULTS_PLOT_KEY_BOX, 1};
     results_plot_legend(&k, 1);
     return results_plot_end(&p, c->err, c->errlen);
 }
@@ -574,8 +441,9 @@ int results_plot_run(const results_rundir *r, const char *outdir, results_plot_f
         if ((e = chart_sessions(&c, name, rs)))
             goto out;
     }
-    if ((e = chart_replies(&c)) || (e = chart_window(&c)) || (e = chart_latency(&c)) || (e = chart_oldest(&c)) ||
-        (e = chart_attempts(&c)) || (e = chart_resources(&c)))
+    if ((e = chart_replies(&c)) || (e = chart_window(&c)) ||
+        (e = results_plot_latency(r, outdir, fmt, list, err, errlen)) || (e = chart_oldest(&c)) ||
+        (e = results_plot_attempts(r, outdir, fmt, list, err, errlen)) || (e = chart_resources(&c)))
         goto out;
 out:
     free(c.x);
