@@ -271,7 +271,9 @@ static void key_figures(FILE *f, const json_t *s)
 
     const json_t *def = at(s, "deferrals");
     if (json_object_size(def)) {
-        fputs("<h3>Deferrals by reason</h3>\n<div class=\"scroll\"><table>\n<tr><th>reason</th><th>count</th></tr>\n", f);
+        fputs("<h3>Deferrals by reason</h3>\n<div class=\"scroll\"><table>\n"
+              "<tr><th>reason</th><th>count</th></tr>\n",
+              f);
         json_object_foreach((json_t *)def, name, c)
         {
             fputs("<tr><td>", f);

@@ -66,7 +66,8 @@ static int chart_queue(cctx *c)
     if (e)
         return e;
     results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m), false, false, c->xlabel, "messages in queue", "Queue, A and B");
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m), false, false, c->xlabel, "messages in queue",
+                      "Queue, A and B");
     results_plot_key keys[2];
     char texts[2][64];
     for (int k = 0; k < 2; k++) {
@@ -101,6 +102,8 @@ static int chart_sessions(cctx *c, const char *rcv)
         if (isfinite(cap[k]) && cap[k] > m)
             m = cap[k];
     }
+    if (m == 0 && !isfinite(cap[0]) && !isfinite(cap[1]))
+        return 0; /* neither run connected to it: nothing to compare */
     char safe[256], base[300], title[300];
     results_plot_safe_name(safe, sizeof(safe), rcv);
     snprintf(base, sizeof(base), "sessions-%s", safe);

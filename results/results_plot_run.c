@@ -4,7 +4,8 @@
  *   queue        is mail piling up, and in which queue (incoming, active, deferred)?
  *   sessions-R   how many sessions did we hold open at receiver R, busy or idle in the connection
  *                cache, against the cap it enforces? (idle cached sessions count against caps that
- *                count idle connections: the usual cause of 421 storms)
+ *                count idle connections: the usual cause of 421 storms.) None for a receiver the
+ *                MTA never connected to.
  *   replies      what did receivers answer, interval by interval: deliveries above, 421 / other
  *                4xx / 5xx below, on their own scale so that a few refusals are not flattened
  *   window       the scheduler's concurrency window per destination: the sawtooth of Postfix's
@@ -160,6 +161,9 @@ static int chart_sessions(ctx *c, const char *rcv, const json_t *rsum)
         c->y2[i] = c->y[i] + (isfinite(d) ? d : 0);
         m = c->y2[i] > m ? c->y2[i] : m;
     }
+    /* a receiver the MTA never connected to (the implicit default, often) has nothing to show */
+    if (m == 0 && num_at(rsum, "connections", NULL, NULL) == 0)
+        return 0;
     double cap = num_at(rsum, "sessions", "cap", NULL);
     if (isfinite(cap) && cap > m)
         m = cap;
@@ -249,7 +253,8 @@ static int chart_replies(ctx *c)
     snprintf(ylab, sizeof(ylab), "delivered / %s", interval);
     results_plot_panel(0.58, 0.90);
     plcol0(RESULTS_PLOT_BLACK);
-    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(col_max(c, cd)), false, false, "", ylab, "Replies per interval");
+    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(col_max(c, cd)), false, false, "", ylab,
+                      "Replies per interval");
     results_plot_line(n, c->x, c->y, results_plot_color(2), 1, 1.5);
     results_plot_key k1 = {"delivered", results_plot_color(2), RESULTS_PLOT_KEY_LINE, 1};
     results_plot_legend(&k1, 1);

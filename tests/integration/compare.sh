@@ -66,7 +66,8 @@ import json; a=json.load(open('a/summary.json')); b=json.load(open('b/summary.js
 assert b['receivers']['capped']['replies']['421'] < a['receivers']['capped']['replies']['421']"
 check "table is aligned" python3 -c "
 import sys
-rows = [l.rstrip('\n') for l in open('cmp.out') if l.startswith('  ') and not l.startswith('  ok') and 'CROSSED' not in l]
+rows = [l.rstrip('\n') for l in open('cmp.out')
+        if l.startswith('  ') and not l.startswith('  ok') and 'CROSSED' not in l]
 assert len(set(len(r) for r in rows)) == 1, set(len(r) for r in rows)"
 
 # Thresholds: B has fewer 421s, so '+0' holds from a to b and is crossed from b to a.
