@@ -137,7 +137,8 @@ static void charts(FILE *f, const results_plot_list *list)
         results_html_escape(f, c->file);
         fputs("\" alt=\"", f);
         results_html_escape(f, c->title);
-        fputs("\">\n<figcaption><b>", f);
+        /* the size up front, so the page does not reflow as charts load; CSS scales them down */
+        fprintf(f, "\" width=\"%d\" height=\"%d\">\n<figcaption><b>", RESULTS_PLOT_WIDTH, RESULTS_PLOT_HEIGHT);
         results_html_escape(f, c->title);
         fputs(".</b> ", f);
         results_html_escape(f, c->caption);

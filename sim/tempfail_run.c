@@ -425,7 +425,7 @@ int tempfail_run_main(int argc, char **argv)
     char perr[1024] = "";
     bool plot_failed = false;
     if (!werr_io && tempfail_plot_dir(results_dir_partial(dir), out_dir, plots, plot_fmt, true, perr, sizeof(perr)) != 0) {
-        fprintf(stderr, "tempfail: drawing the charts failed: %s\n", perr);
+        fprintf(stderr, "tempfail: drawing the charts failed: %s (--no-plots skips them)\n", perr);
         plot_failed = true;
     }
 
