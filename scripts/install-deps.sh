@@ -3,7 +3,10 @@
 # Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers the benchmarks compare against)
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev libevent-dev libssl-dev)
+# libplplot-dev + plplot-driver-cairo: the charts (PNG/SVG/PDF through cairo), fonts-dejavu-core their
+# font; libpng-dev: the tests decode the PNGs; chromium: the browser test of report.html
+pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev libevent-dev libssl-dev
+      libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev chromium)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3-simpy3 time bc util-linux)
 fi

@@ -18,7 +18,9 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  run [SCENARIO.yaml]   simulate a scenario (the built-in default without one) and write a run\n"
-    "                        directory; `tempfail run --help` for options\n"
+    "                        directory with charts and report.html; `tempfail run --help`\n"
+    "  plot RUN_DIR          draw a run directory's charts and report.html again (--format svg|pdf)\n"
+    "  compare RUN_A RUN_B   key figures side by side, overlay charts, --fail-if thresholds for CI\n"
     "  help                  this help\n"
     "  version               version and library versions\n"
     "\n"
@@ -26,6 +28,7 @@ static const char usage[] =
     "  tempfail run                                   the default retry storm, into runs/default-retry-storm\n"
     "  tempfail run scenarios/examples/dedicated-transport.yaml --out runs/fix\n"
     "  tempfail run my.yaml --set mta.postfix.smtp_connection_cache_on_demand=no --seed 7\n"
+    "  tempfail compare runs/default-retry-storm runs/fix --fail-if 'transactional.latency.p95 +10%'\n"
     "\n"
     "Scenario reference: docs/scenario.md. Results: docs/results.md.\n";
 
@@ -38,6 +41,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return tempfail_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "plot") == 0)
+        return tempfail_plot_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0)
+        return tempfail_compare_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage, stdout);
         return TEMPFAIL_OK;

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "models/world.h"
+#include "results/results_plot.h"
 #include "scenarios/scenario.h"
 #include "sim/sim_run.h"
 
@@ -15,6 +16,15 @@
 enum { TEMPFAIL_OK = 0, TEMPFAIL_EXPECT_FAILED = 1, TEMPFAIL_USAGE = 2, TEMPFAIL_IO = 3 };
 
 int tempfail_run_main(int argc, char **argv);
+int tempfail_plot_main(int argc, char **argv);
+int tempfail_compare_main(int argc, char **argv);
+/*
+ * Draws the charts (unless !plots) and report.html (if report) of the run directory dir from its
+ * files; shown is the path the report names (dir itself when NULL: `tempfail run` draws into the
+ * partial directory before it is renamed). 0, or nonzero with err saying what and where.
+ */
+int tempfail_plot_dir(const char *dir, const char *shown, bool plots, results_plot_format fmt, bool report, char *err,
+                      size_t errlen);
 json_t *tempfail_summary_build(const scenario *s, world *w, const sim_run_result *run);
 /* A destination's public name: "smtp:orange.test", or "mta2/smtp:orange.test" with several hosts. */
 void tempfail_dest_name(world *w, size_t host, const mta_dest_stats *d, char *buf, size_t len);

@@ -42,12 +42,15 @@ static const char run_usage[] =
     "                          --set mta.postfix.default_destination_concurrency_limit=10\n"
     "                          --set receivers.orange.policy[0].limit=5   (repeatable)\n"
     "      --maillog         also write `maillog`, Postfix-format log lines (grep/pflogsumm work on it)\n"
+    "      --no-plots        no charts (report.html is still written, without them)\n"
+    "      --plot-format F   chart format: png (default), svg or pdf\n"
     "  -q, --quiet           no summary on stdout, no progress line\n"
     "      --no-progress     no progress line (it only appears on a terminal anyway)\n"
     "  -h, --help            this help\n"
     "\n"
-    "The run directory holds manifest.json, summary.json, timeseries.csv, messages.csv, scenario.yaml\n"
-    "(and maillog); see docs/results.md. Same scenario and seed: identical files but the manifest.\n"
+    "The run directory holds manifest.json, summary.json, timeseries.csv, messages.csv, scenario.yaml,\n"
+    "report.html and the charts (and maillog); see docs/results.md. Same scenario and seed: identical\n"
+    "files but the manifest.\n"
     "\n"
     "Exit status: 0 ok; 1 an `expect:` assertion failed; 2 bad scenario or command line; 3 I/O error.\n";
 
@@ -103,7 +106,7 @@ static void reply_classes(const receiver *r, uint64_t out[4])
 static void sampler_columns(sampler *s)
 {
     results_timeseries *ts = s->ts;
-    static const char *const fixed[] = {"queue.incoming", "queue.active", "queue.deferred",
+    static const char *const fixed[] = {"queue.incoming", "queue.active", "queue.deferred", "queue.oldest",
                                         "delivered",      "bounced",      "deferred"};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         results_timeseries_add_column(ts, fixed[i]);
@@ -143,6 +146,9 @@ static void sample(void *ctx, sim_time_t now)
     results_timeseries_set(s->ts, col++, (double)in);
     results_timeseries_set(s->ts, col++, (double)act);
     results_timeseries_set(s->ts, col++, (double)def);
+    /* the age of the oldest message still in the system: how late the next delivery may be */
+    sim_time_t oldest = world_oldest(w);
+    results_timeseries_set(s->ts, col++, oldest == SIM_TIME_NEVER || oldest > now ? 0 : sim_time_to_sec(now - oldest));
     results_timeseries_set(s->ts, col++, (double)(st->rcpt_delivered - s->last_delivered));
     results_timeseries_set(s->ts, col++, (double)(st->rcpt_bounced - s->last_bounced));
     results_timeseries_set(s->ts, col++, (double)(st->rcpt_deferred - s->last_deferred));
@@ -221,11 +227,13 @@ int tempfail_run_main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},  {"set", required_argument, NULL, 'S'},
         {"maillog", no_argument, NULL, 'M'},    {"quiet", no_argument, NULL, 'q'},
         {"no-progress", no_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
+        {"no-plots", no_argument, NULL, 'N'},    {"plot-format", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0}};
     const char **sets = calloc((size_t)argc + 1, sizeof(char *));
     size_t nsets = 0;
     const char *out_dir = NULL;
-    bool seed_given = false, maillog = false, quiet = false, no_progress = false;
+    bool seed_given = false, maillog = false, quiet = false, no_progress = false, plots = true;
+    results_plot_format plot_fmt = RESULTS_PLOT_PNG;
     uint64_t seed = 0, replication = 0;
     bool rep_given = false;
     int c;
@@ -267,6 +275,16 @@ int tempfail_run_main(int argc, char **argv)
             break;
         case 'P':
             no_progress = true;
+            break;
+        case 'N':
+            plots = false;
+            break;
+        case 'F':
+            if (results_plot_format_parse(optarg, &plot_fmt) != 0) {
+                fprintf(stderr, "tempfail run: --plot-format: expected png, svg or pdf, got '%s'\n", optarg);
+                free(sets);
+                return TEMPFAIL_USAGE;
+            }
             break;
         case 'h':
             fputs(run_usage, stdout);
@@ -393,7 +411,16 @@ int tempfail_run_main(int argc, char **argv)
         werr_io |= results_dir_fclose(f_log);
     f_ts = f_msg = f_log = NULL;
 
-    if (werr_io) {
+    /* Charts and report.html are drawn from the files just written, exactly as `tempfail plot`
+     * draws them later, inside the partial directory so they are renamed into place with it. */
+    char perr[1024] = "";
+    bool plot_failed = false;
+    if (!werr_io && tempfail_plot_dir(results_dir_partial(dir), out_dir, plots, plot_fmt, true, perr, sizeof(perr)) != 0) {
+        fprintf(stderr, "tempfail: drawing the charts failed: %s (--no-plots skips them)\n", perr);
+        plot_failed = true;
+    }
+
+    if (werr_io || plot_failed) {
         fprintf(stderr, "tempfail: writing the run directory %s failed; nothing was kept\n", out_dir);
         results_dir_abort(dir);
         dir = NULL;
