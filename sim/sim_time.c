@@ -27,14 +27,17 @@ int sim_time_format(char *buf, size_t len, sim_time_t t)
     unsigned long long d = u / usec_d, h = u % usec_d / usec_h, m = u % usec_h / usec_m;
     unsigned long long s = u % usec_m / usec_s, us = u % usec_s;
     /* Each field is at most a few characters and there are five; tmp cannot overflow. */
+    /* Every field from the largest non-zero one down to the smallest non-zero one is printed, zeros
+     * included, so "5h00m00.463s" cannot be misread as 5 h 0.463 min. */
+    int first = d ? 0 : h ? 1 : m ? 2 : 3, last = (s || us) ? 3 : m ? 2 : h ? 1 : 0;
     size_t n = (size_t)snprintf(tmp, sizeof tmp, "%s", sign);
-    if (d)
+    if (first <= 0 && last >= 0)
         n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%llud", d);
-    if (h)
+    if (first <= 1 && last >= 1)
         n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%02lluh", h);
-    if (m)
+    if (first <= 2 && last >= 2)
         n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%02llum", m);
-    if (s || us) {
+    if (last >= 3) {
         if (us)
             n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%02llu.%03llus", s, us / 1000);
         else

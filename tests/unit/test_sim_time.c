@@ -31,14 +31,15 @@ static const struct format_case {
     {10 * SIM_HOUR, "10h"},
     {2 * SIM_HOUR + 5 * SIM_MIN, "2h05m"},
     {SIM_DAY, "1d"},
-    {SIM_DAY + 5 * SIM_SEC, "1d05s"},
+    {SIM_DAY + 5 * SIM_SEC, "1d00h00m05s"},
+    {5 * SIM_HOUR + 463 * SIM_MSEC, "5h00m00.463s"},
     {SIM_DAY + 2 * SIM_HOUR + 3 * SIM_MIN + 4 * SIM_SEC, "1d02h03m04s"},
     {400 * SIM_DAY, "400d"},
     {-5 * SIM_MIN, "-5m"},
     {-300 * SIM_MSEC, "-300ms"},
-    {-(SIM_HOUR + SIM_SEC), "-1h01s"},
+    {-(SIM_HOUR + SIM_SEC), "-1h00m01s"},
     {SIM_TIME_NEVER, "never"},
-    {INT64_MIN, "-106751991d04h54.775s"},
+    {INT64_MIN, "-106751991d04h00m54.775s"},
 };
 
 static void test_format_table(void **state)
