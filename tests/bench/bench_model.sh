@@ -12,13 +12,13 @@ trap 'rm -rf "$out"' EXIT
 json() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -1; }
 
 run() { # run NAME SCENARIO: prints wall seconds and peak RSS (KB)
-  taskset -c 0 /usr/bin/time -f "%e %M" -o "$out/$1.time" "$tf" run "$2" --out "$out/$1" --quiet || [ $? -eq 1 ]
+  taskset -c 0 /usr/bin/time -f "%e %M" -o "$out/$1.time" "$tf" run "$2" --out "$out/$1" --quiet --no-plots || [ $? -eq 1 ]
   read -r wall rss <"$out/$1.time"
   echo "$wall $rss"
 }
 
 read -r wall rss < <(run day "$here/day-10m.yaml")
-arrived=$(json "$out/day/summary.json" arrived | tail -1)
+
 arrived=$(grep -A12 '"messages": {' "$out/day/summary.json" | sed -n 's/.*"arrived": \([0-9]*\).*/\1/p')
 events=$(json "$out/day/manifest.json" events)
 printf 'full model, one simulated day: %s messages, %s events in %s s wall (%.2f M events/s), peak RSS %s MB\n' \
