@@ -75,6 +75,23 @@ scenario *scenario_load_text(const char *text, size_t len, const char *name,
 scenario *scenario_load_default(const char *const *sets, size_t nsets, scenario_error *err);
 void scenario_free(scenario *s);
 
+/*
+ * testsmtpd's needs (scenario_policy_text.c). scenario_load_receivers_file loads a whole scenario, or a
+ * file holding only `receivers:` (name:, description: and seed: are allowed beside it): such a file
+ * gets no traffic, no mta and no expect, and its name defaults to the file name.
+ */
+scenario *scenario_load_receivers_file(const char *path, scenario_error *err);
+/*
+ * A policy list as a scenario's `policy:` says it ("- {rule: concurrency_per_ip, limit: 3}"), from
+ * text (PUT /policy). preset and hostname (may be NULL: "postfix", "mx.test") are copied into out; an
+ * empty text is an empty policy. Returns 0, or -EINVAL with err "name:line:col: policy[0].limit: ..."
+ * and out left empty. The result is checked by policy_create as the loader checks a scenario's.
+ * Free with scenario_policy_free.
+ */
+int scenario_parse_policy(const char *text, size_t len, const char *name, const char *preset, const char *hostname,
+                          policy_config *out, scenario_error *err);
+void scenario_policy_free(policy_config *pc);
+
 /* The receiver owning a domain (index), or the implicit default one (nreceivers - 1). */
 size_t scenario_receiver_for_domain(const scenario *s, const char *domain);
 

@@ -118,6 +118,8 @@ bool scenario_mta_convert(scenario_conv *c, yaml_node_t *mta, mta_config *out);
 void scenario_mta_free(mta_config *m);
 bool scenario_receiver_convert_all(scenario_conv *c, yaml_node_t *list, scenario *s);
 void scenario_receiver_free(receiver_config *r);
+/* A receiver's `policy:` list into pc->rules (pc->preset decides the default reply texts). */
+bool scenario_receiver_policy(scenario_conv *c, yaml_node_t *list, policy_config *pc);
 /* Reply syntax "CODE [X.Y.Z] text": 0, or -EINVAL with the reason in why. */
 int scenario_receiver_check_reply(const char *reply, char *why, size_t len);
 

@@ -375,7 +375,7 @@ static bool scenario_receiver_rule(scenario_conv *c, yaml_node_t *map, const pol
     return true;
 }
 
-static bool scenario_receiver_policy(scenario_conv *c, yaml_node_t *list, policy_config *pc)
+bool scenario_receiver_policy(scenario_conv *c, yaml_node_t *list, policy_config *pc)
 {
     size_t old = scenario_conv_push_key(c, "policy");
     if (list->type != YAML_SEQUENCE_NODE)
@@ -421,7 +421,7 @@ static bool scenario_receiver_listen(scenario_conv *c, yaml_node_t *v, receiver_
             }
             char *end;
             long port = ok ? strtol(colon + 1, &end, 10) : 0;
-            ok = ok && colon[1] && *end == 0 && port >= 1 && port <= 65535;
+            ok = ok && colon[1] && *end == 0 && port >= 0 && port <= 65535; /* 0: an ephemeral port (tests) */
         }
         if (!ok) {
             if (v->type == YAML_SEQUENCE_NODE) {

@@ -52,7 +52,8 @@ typedef struct smtpd_session smtpd_session;
 typedef struct smtpd_ops {
     /* Reply bytes to send (complete lines, CRLF-terminated). */
     void (*write)(void *ctx, const char *data, size_t len);
-    /* The session is over: flush what was written, then close (or close at once when silent). */
+    /* The session is over: flush what was written, then close (or close at once when silent). Called
+     * from inside feed/resume/timeout/create: free the session later, not from this callback. */
     void (*close)(void *ctx, bool silent);
     /* Start TLS now (after the 220 already written is flushed). Returns 0, or negative on failure
      * (the engine then answers nothing more and closes). */
@@ -62,13 +63,26 @@ typedef struct smtpd_ops {
     void (*body)(void *ctx, const char *data, size_t len);
     int (*eom)(void *ctx, const char *sender, const char *const *rcpts, size_t nrcpt, uint64_t size);
     /* One event for the JSON-lines log: type ("connect", "command", "reply", "close", ...), and the
-     * text (command line or reply), rule index (-1 none). May be NULL. */
+     * text (command line or reply), rule index (-1 none). May be NULL.
+     * The engine sends: "connect" (text: the peer address) at create, "command" (the line without
+     * CRLF; none for message content), "reply" (when it goes out, a delayed one after its delay; the
+     * lines joined by "\n", without CRLF; rule: the policy rule that decided, -1 otherwise), "tls"
+     * (text NULL) at tls_started, "close" (text "silent" for a close without a reply, else NULL) once,
+     * when the engine closes or, if the client did, at free. "message" (size, hash) is the server's,
+     * from body/eom. */
     void (*event)(void *ctx, const char *type, const char *text, int rule);
+    /* The message whose content body() received since the last 354 is refused (policy, bare LF, too
+     * big, long line) or abandoned (session closed in DATA): drop it. eom is not called for it. May be
+     * NULL. Every 354 is followed by exactly one eom or one discard (the latter possibly from free). */
+    void (*discard)(void *ctx);
 } smtpd_ops;
 
 /*
  * A connection arrived from peer_ip. Asks the policy (CONNECT) and writes the greeting or the reject
- * (possibly after a delay: check smtpd_session_paused_until).
+ * (possibly after a delay: check smtpd_session_paused_until). *rcv is copied, so the server may point
+ * its receiver at a new policy (a reload) while this session keeps the one it started with; the
+ * strings, domains and that policy must outlive the session. *lim is copied; zero fields mean the
+ * defaults. Returns NULL only when out of memory.
  */
 smtpd_session *smtpd_session_create(const smtpd_receiver *rcv, const smtpd_limits *lim, const smtpd_ops *ops,
                                      void *ctx, const char *peer_ip, sim_time_t now);
@@ -77,8 +91,10 @@ void smtpd_session_free(smtpd_session *s, sim_time_t now);
 
 /*
  * Feeds received bytes; returns how many it consumed. It stops early when a reply is delayed (see
- * paused_until), after STARTTLS was accepted (the rest must come through TLS), or when the session
- * closed. The server keeps unconsumed bytes and feeds them again later.
+ * paused_until) or when the session closed. The server keeps unconsumed bytes and feeds them again
+ * later. Once STARTTLS was accepted, every plaintext byte fed until smtpd_session_tls_started is
+ * consumed and thrown away: commands pipelined after STARTTLS must not run inside the TLS session
+ * (the STARTTLS command injection of CVE-2011-0411).
  */
 size_t smtpd_session_feed(smtpd_session *s, const char *data, size_t len, sim_time_t now);
 /* Non-zero while a delayed reply is pending: the time it is due. */
