@@ -93,6 +93,10 @@ SMTPD_LIVE_FN int smtpd_live_mkdir(smtpd_live_server *srv)
     snprintf(srv->dir, sizeof(srv->dir), "%s/testsmtpd-live.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(srv->dir))
         return -errno;
+    /* Started as root, testsmtpd drops to nobody after binding and must still read its scenario
+     * on SIGHUP. */
+    if (chmod(srv->dir, 0755) < 0)
+        return -errno;
     snprintf(srv->log, sizeof(srv->log), "%s/events.log", srv->dir);
     return 0;
 }

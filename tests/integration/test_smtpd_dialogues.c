@@ -12,11 +12,15 @@
  *   # comment                 %receiver NAME     (default "test"; before the first exchange)
  *   C: LINE                   the line plus CRLF
  *   C> BYTES                  raw bytes with \r \n \0 \t \\ \xHH escapes, nothing appended
+ *   C* N LINE                 the line plus CRLF, N times
  *   S: PREFIX                 the next reply line starts with PREFIX
  *   S~ REGEX                  the next reply line matches the POSIX extended REGEX
  *   %starttls                 nothing more in plaintext; TLS handshake
  *   %close                    the server closes the connection now
  *   %sleep DURATION           wait (e.g. 1500ms, 2s)
+ *   %quiet DURATION           wait; the server must send nothing meanwhile
+ *   %message SIZE [SHA256]    the message last accepted (here: the event log's last "message" event)
+ * At the end of a file every reply must have been read (tests/dialogues/README.md).
  */
 #include <glob.h>
 #include <regex.h>
@@ -94,6 +98,7 @@ typedef struct dlg_run {
     char receiver[64];
     smtpd_live_conn conn;
     bool open;
+    int messages_seen; /* "message" events in the log when last looked */
     char *why;
     size_t whylen;
 } dlg_run;
@@ -130,6 +135,56 @@ static const char *dlg_errstr(ssize_t e)
     return e == -EPIPE ? "the server closed the connection" : e == -ETIMEDOUT ? "no reply in time" : strerror((int)-e);
 }
 
+/* Message events in the event log so far, and the last one's line. */
+static int dlg_log_messages(char *last, size_t cap)
+{
+    FILE *f = fopen(server.log, "r");
+    if (!f)
+        return 0;
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strstr(line, "\"event\": \"message\"")) {
+            n++;
+            snprintf(last, cap, "%s", line);
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/*
+ * %message SIZE [SHA256]: the server logs each accepted message; the log is flushed after each
+ * batch of input the server handled, so the event may land just after the 250 did: wait (bounded)
+ * for a new one.
+ */
+static bool dlg_message(dlg_run *r, const char *arg)
+{
+    char *end;
+    unsigned long long size = strtoull(arg, &end, 10);
+    if (end == arg || (*end != ' ' && *end != '\0'))
+        return dlg_fail(r, "expected '%%message SIZE [SHA256]'");
+    const char *hash = *end == ' ' ? end + 1 : NULL;
+    char last[8192] = "";
+    int n = 0;
+    int64_t deadline = smtpd_live_now_ms() + 3000;
+    while ((n = dlg_log_messages(last, sizeof(last))) <= r->messages_seen && smtpd_live_now_ms() < deadline)
+        smtpd_live_sleep_ms(10);
+    if (n <= r->messages_seen)
+        return dlg_fail(r, "no new message event in the event log");
+    r->messages_seen = n;
+    const char *p = strstr(last, "\"size\": ");
+    if (!p || strtoull(p + 8, NULL, 10) != size)
+        return dlg_fail(r, "message size: expected %llu, the log says: %s", size, last);
+    if (hash) {
+        char want[80];
+        snprintf(want, sizeof(want), "\"sha256\": \"%s\"", hash);
+        if (!strstr(last, want))
+            return dlg_fail(r, "message sha256: expected %s, the log says: %s", hash, last);
+    }
+    return true;
+}
+
 static bool dlg_step(dlg_run *r, const char *l)
 {
     char line[2048];
@@ -150,6 +205,20 @@ static bool dlg_step(dlg_run *r, const char *l)
         }
         if (!dlg_ensure_open(r))
             return false;
+        if (strncmp(l, "%quiet ", 7) == 0) {
+            int ms = dlg_duration_ms(l + 7);
+            if (ms < 0)
+                return dlg_fail(r, "bad duration '%s'", l + 7);
+            if (r->conn.len > 0)
+                return dlg_fail(r, "the server sent '%.*s' where it must be quiet", (int)r->conn.len, r->conn.buf);
+            ssize_t got = smtpd_live_fill(&r->conn, smtpd_live_now_ms() + ms);
+            if (got != -ETIMEDOUT)
+                return dlg_fail(r, "the server %s where it must be quiet for %d ms",
+                                got > 0 ? "sent a reply" : "closed the connection", ms);
+            return true;
+        }
+        if (strncmp(l, "%message ", 9) == 0)
+            return dlg_message(r, l + 9);
         if (strcmp(l, "%starttls") == 0) {
             if (r->conn.len > 0)
                 return dlg_fail(r, "the server sent more in plaintext after its 220: '%.*s'", (int)r->conn.len,
@@ -184,6 +253,28 @@ static bool dlg_step(dlg_run *r, const char *l)
         return dlg_fail(r, "expected a space after '%.2s'", l);
     if (strncmp(l, "C:", 2) == 0) {
         int e = smtpd_live_send_line(&r->conn, arg);
+        return e < 0 ? dlg_fail(r, "send: %s", dlg_errstr(e)) : true;
+    }
+    if (strncmp(l, "C*", 2) == 0) {
+        char *end;
+        long times = strtol(arg, &end, 10);
+        if (end == arg || *end != ' ' || times <= 0)
+            return dlg_fail(r, "expected 'C* COUNT LINE'");
+        /* Batches of lines per send: 10 MB in one piece would be a needless buffer. */
+        size_t ll = strlen(end + 1);
+        char *chunk = malloc(64 * (ll + 2));
+        if (!chunk)
+            return dlg_fail(r, "out of memory");
+        for (int i = 0; i < 64; i++) {
+            memcpy(chunk + (size_t)i * (ll + 2), end + 1, ll);
+            memcpy(chunk + (size_t)i * (ll + 2) + ll, "\r\n", 2);
+        }
+        int e = 0;
+        for (long done = 0; done < times && e == 0; done += 64) {
+            long k = times - done < 64 ? times - done : 64;
+            e = smtpd_live_send(&r->conn, chunk, (size_t)k * (ll + 2));
+        }
+        free(chunk);
         return e < 0 ? dlg_fail(r, "send: %s", dlg_errstr(e)) : true;
     }
     if (strncmp(l, "C>", 2) == 0) {
@@ -228,6 +319,8 @@ static bool dlg_run_file(const char *path, char *why, size_t whylen)
     }
     const char *slash = strrchr(path, '/');
     dlg_run r = {.file = slash ? slash + 1 : path, .why = why, .whylen = whylen};
+    char last[8192];
+    r.messages_seen = dlg_log_messages(last, sizeof(last));
     snprintf(r.receiver, sizeof(r.receiver), "test");
     char *buf = NULL;
     size_t cap = 0;
@@ -246,6 +339,15 @@ static bool dlg_run_file(const char *path, char *why, size_t whylen)
     if (ok && !r.open) {
         snprintf(why, whylen, "%s: no exchange", r.file);
         ok = false;
+    }
+    /* Every reply must have been read: nothing left, nothing arriving just after. */
+    if (ok && r.open && r.conn.fd >= 0) {
+        ssize_t got = r.conn.len > 0 ? 1 : smtpd_live_fill(&r.conn, smtpd_live_now_ms() + 50);
+        if (got > 0) {
+            snprintf(why, whylen, "%s:%u: unread reply at the end: '%.*s'", r.file, r.line, (int)r.conn.len,
+                     r.conn.buf);
+            ok = false;
+        }
     }
     if (r.open)
         smtpd_live_close(&r.conn);
