@@ -12,9 +12,15 @@
  * the engine has returned - close (after the output drained, or at once when silent), the TLS switch,
  * the timer for a delayed reply, or the idle/command timeout.
  *
- * One timer per connection serves both purposes: while a reply is delayed it fires at the due time,
+ * One timer per connection serves every purpose: while a reply is delayed it fires at the due time,
  * otherwise it is the read timeout. Timeouts of the same length use libevent's common-timeout queues,
- * so re-arming one after every read is O(1) even with tens of thousands of sessions.
+ * so re-arming one after every read is O(1) even with tens of thousands of sessions. The same timer
+ * polls the two rare states that wait on the client reading: closing after the last reply, and
+ * throttled (more than 256 KB of replies queued for a client that pipelines without reading: its
+ * input is not read until it catches up). Either gives up after the command timeout without progress.
+ *
+ * A client that shuts its side after its last commands (EOF with input still unanswered, or a
+ * delayed reply pending) is answered in full before the close, as a real server would.
  *
  * Time: the policies and the log get monotonic microseconds since the server started.
  */
@@ -41,7 +47,10 @@
 #include "sim/sim_random.h"
 #include "testsmtpd/smtpd_tls.h"
 
-#define SMTPD_SERVER_READ_HIGH (64 * 1024) /* bytes read ahead per connection before reading pauses */
+#define SMTPD_SERVER_READ_HIGH (64 * 1024)  /* bytes read ahead per connection before reading pauses */
+#define SMTPD_SERVER_WRITE_HIGH (256 * 1024) /* replies queued for a client that does not read: stop reading */
+#define SMTPD_SERVER_FEED_SLICE (16 * 1024)  /* input fed per engine call, so the write bound is checked */
+#define SMTPD_SERVER_WBUF (16 * 1024)        /* replies gathered per engine call before the direct send */
 #define SMTPD_SERVER_BACKLOG 4096
 
 typedef struct smtpd_rcv smtpd_rcv;
@@ -82,7 +91,10 @@ typedef struct smtpd_conn {
     smtpd_store_msg *msg;
     struct event timer;
     uint64_t id;
-    bool closing, silent, want_tls, paused, draining;
+    bool closing, silent, want_tls, paused, draining, throttled;
+    bool eof;                    /* the client shut its side: answer what it sent, then close */
+    sim_time_t drain_until;      /* draining or throttled: give up on a client that does not read by then */
+    size_t last_pending;         /* reply bytes queued at the last poll: progress moves drain_until */
     struct smtpd_conn *prev, *next;
     char peer[INET6_ADDRSTRLEN];
 } smtpd_conn;
@@ -92,13 +104,17 @@ struct smtpd_server {
     smtpd_server_config cfg;
     struct timespec start;
     const struct timeval *idle_tv, *command_tv; /* common timeouts */
-    smtpd_rcv *rcv;
+    smtpd_rcv **rcv;             /* each allocated alone: generations point at their receiver */
     size_t nrcv;
     smtpd_listener **lst;
     size_t nlst;
     smtpd_conn *conns;
     uint64_t nconns, next_id;
     smtpd_ops ops;
+    /* Replies of the engine call in progress, sent straight to the socket when it returns. */
+    smtpd_conn *wconn;
+    size_t wlen;
+    char wbuf[SMTPD_SERVER_WBUF];
 };
 
 static _Noreturn void smtpd_server_panic(const char *func, const char *what)
@@ -131,74 +147,6 @@ static struct timeval smtpd_server_tv(sim_time_t t)
 }
 
 /* ---- addresses ---- */
-
-int smtpd_addr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len)
-{
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || !colon[1])
-        return -EINVAL;
-    char host[INET6_ADDRSTRLEN + 2];
-    const char *h = text;
-    size_t hl = (size_t)(colon - text);
-    bool v6 = text[0] == '[';
-    if (v6) {
-        if (hl < 2 || colon[-1] != ']')
-            return -EINVAL;
-        h++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof(host))
-        return -EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = 0;
-    char *end;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (errno || *end || port < 0 || port > 65535)
-        return -EINVAL;
-    memset(ss, 0, sizeof(*ss));
-    if (!v6) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-            return -EINVAL;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        *len = sizeof(*a);
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-            return -EINVAL;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*a);
-    }
-    return 0;
-}
-
-void smtpd_addr_format(const struct sockaddr *sa, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN];
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
-    } else {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%u", host, ntohs(a->sin_port));
-    }
-}
-
-bool smtpd_addr_is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return false;
-}
 
 /* The client's address as the policy keys it: dotted IPv4 also for v4-mapped IPv6 peers. */
 static void smtpd_server_peer(const struct sockaddr *sa, char *buf, size_t len)
@@ -295,9 +243,34 @@ static void smtpd_conn_event(smtpd_conn *c, const char *type, const char *text, 
     smtpd_log_write(c->srv->cfg.log, &e);
 }
 
+/*
+ * Sends the replies gathered during the last engine call. A bufferevent's write arms a write event and
+ * writes on the next loop iteration: two epoll_ctl calls and a wake-up per reply batch. With nothing
+ * queued before them, the replies go out now in one send(); only what the socket does not take is
+ * handed to the bufferevent, which keeps the order.
+ */
+static void smtpd_conn_flush(smtpd_server *srv)
+{
+    smtpd_conn *c = srv->wconn;
+    if (!c)
+        return;
+    size_t off = 0;
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        ssize_t w = send(bufferevent_getfd(c->bev), srv->wbuf, srv->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0)
+            off = (size_t)w;
+    }
+    if (off < srv->wlen)
+        bufferevent_write(c->bev, srv->wbuf + off, srv->wlen - off); /* and errors surface there */
+    srv->wconn = NULL;
+    srv->wlen = 0;
+}
+
 static void smtpd_conn_free(smtpd_conn *c)
 {
     smtpd_server *srv = c->srv;
+    if (srv->wconn == c)
+        smtpd_conn_flush(srv);
     if (c->sess)
         smtpd_session_free(c->sess, smtpd_server_now(srv)); /* may log "close" through the ops */
     c->sess = NULL;
@@ -317,32 +290,53 @@ static void smtpd_conn_free(smtpd_conn *c)
 }
 
 static void smtpd_conn_setcb(smtpd_conn *c);
+static void smtpd_conn_events(struct bufferevent *bev, short what, void *arg);
+
+/* Reply bytes not yet handed to the kernel: the TLS filter's plaintext and its ciphertext below. */
+static size_t smtpd_conn_pending(const smtpd_conn *c)
+{
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+           (under ? evbuffer_get_length(bufferevent_get_output(under)) : 0);
+}
+
+/* Draining a TLS session: the filter says nothing when the ciphertext below it is out, so poll. */
+#define SMTPD_SERVER_DRAIN_POLL 5000
 
 /* The output drained after the engine closed the session: now close. */
 static void smtpd_conn_drained(struct bufferevent *bev, void *arg)
 {
     (void)bev;
-    smtpd_conn_free(arg);
+    smtpd_conn *c = arg;
+    if (smtpd_conn_pending(c) == 0)
+        smtpd_conn_free(c);
 }
 
 /* Acts on what the engine asked for during its last call. Returns false when c was freed. */
 static bool smtpd_conn_settle(smtpd_conn *c)
 {
     smtpd_server *srv = c->srv;
+    smtpd_conn_flush(srv);
+    if (c->eof && !c->want_tls && smtpd_session_paused_until(c->sess) == 0 &&
+        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+        c->closing = true;
     if (c->closing || smtpd_session_closed(c->sess)) {
         event_del(&c->timer);
-        if (c->silent || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        if (c->silent || smtpd_conn_pending(c) == 0) {
             smtpd_conn_free(c);
             return false;
         }
         if (!c->draining) {
             c->closing = c->draining = true;
+            /* A client that never reads must not hold the session forever. */
+            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
             bufferevent_disable(c->bev, EV_READ);
             bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-            bufferevent_setcb(c->bev, NULL, smtpd_conn_drained, NULL, c);
-            /* A client that never reads must not hold the session forever. */
-            event_add(&c->timer, srv->command_tv);
+            bufferevent_setcb(c->bev, NULL, smtpd_conn_drained, smtpd_conn_events, c);
         }
+        struct timeval tv = smtpd_server_tv(bufferevent_get_underlying(c->bev) ? SMTPD_SERVER_DRAIN_POLL
+                                                                                : srv->cfg.command_timeout);
+        event_add(&c->timer, &tv);
         return true;
     }
     if (c->want_tls) {
@@ -356,6 +350,23 @@ static bool smtpd_conn_settle(smtpd_conn *c)
         bufferevent_setwatermark(tls, EV_READ, 0, SMTPD_SERVER_READ_HIGH);
         smtpd_conn_setcb(c);
         bufferevent_enable(tls, EV_READ | EV_WRITE);
+    }
+    /* A client that pipelines without reading the replies: read no more until it catches up. The
+     * filter of a TLS session reports no drain of the ciphertext below it, so the timer polls. */
+    if (smtpd_conn_pending(c) > SMTPD_SERVER_WRITE_HIGH) {
+        if (!c->throttled) {
+            c->throttled = true;
+            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
+            bufferevent_disable(c->bev, EV_READ);
+        }
+        struct timeval tv = smtpd_server_tv(SMTPD_SERVER_DRAIN_POLL);
+        event_add(&c->timer, &tv);
+        return true;
+    }
+    if (c->throttled) {
+        c->throttled = false;
+        if (!c->eof)
+            bufferevent_enable(c->bev, EV_READ);
     }
     sim_time_t due = smtpd_session_paused_until(c->sess);
     if (due != 0) {
@@ -392,6 +403,10 @@ static bool smtpd_conn_feed(smtpd_conn *c)
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
+        if (v.iov_len > SMTPD_SERVER_FEED_SLICE && !pulled)
+            v.iov_len = SMTPD_SERVER_FEED_SLICE;
+        if (smtpd_conn_pending(c) > SMTPD_SERVER_WRITE_HIGH)
+            break;
         size_t n = smtpd_session_feed(c->sess, v.iov_base, v.iov_len, smtpd_server_now(c->srv));
         if (n > v.iov_len)
             smtpd_server_panic(__func__, "the engine consumed more than it was given");
@@ -416,16 +431,17 @@ static bool smtpd_conn_feed(smtpd_conn *c)
 
 static void smtpd_conn_pump(smtpd_conn *c)
 {
+    smtpd_server *srv = c->srv; /* c may be gone after the feed */
     smtpd_conn_feed(c);
-    if (c->srv->cfg.log)
-        smtpd_log_flush(c->srv->cfg.log);
+    if (srv->cfg.log)
+        smtpd_log_flush(srv->cfg.log);
 }
 
 static void smtpd_conn_read(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     smtpd_conn *c = arg;
-    if (c->paused || c->closing)
+    if (c->paused || c->closing || c->throttled)
         return; /* kept until the delayed reply is out (up to the high-water mark) */
     smtpd_conn_pump(c);
 }
@@ -439,6 +455,16 @@ static void smtpd_conn_events(struct bufferevent *bev, short what, void *arg)
         /* The TLS handshake completed (the engine logs "tls"). */
         smtpd_session_tls_started(c->sess);
         smtpd_conn_pump(c);
+        return;
+    }
+    /* A client that sends its last commands and shuts its side (a script, `nc -N`) still gets the
+     * answers, delayed ones included, as long as it reads. */
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->closing && !c->want_tls &&
+        (c->paused || c->throttled || evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)) {
+        c->eof = true;
+        bufferevent_disable(c->bev, EV_READ);
+        if (!c->paused && !c->throttled)
+            smtpd_conn_pump(c);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
@@ -456,8 +482,22 @@ static void smtpd_conn_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     smtpd_conn *c = arg;
     smtpd_server *srv = c->srv;
+    if (c->draining || c->throttled) {
+        size_t pending = smtpd_conn_pending(c);
+        if (pending < c->last_pending) /* the client is reading: slow is not stuck */
+            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
+        c->last_pending = pending;
+    }
     if (c->draining) {
-        smtpd_conn_free(c); /* the client stopped reading our last reply */
+        if (smtpd_conn_pending(c) == 0 || smtpd_server_now(srv) >= c->drain_until)
+            smtpd_conn_free(c); /* flushed, or the client stopped reading our last reply */
+        else
+            smtpd_conn_settle(c);
+    } else if (c->throttled) {
+        if (smtpd_server_now(srv) >= c->drain_until)
+            smtpd_conn_free(c); /* it never read its replies */
+        else if (smtpd_conn_settle(c) && !c->throttled)
+            smtpd_conn_feed(c);
     } else if (c->paused) {
         c->paused = false;
         smtpd_session_resume(c->sess, smtpd_server_now(srv));
@@ -476,8 +516,19 @@ static void smtpd_conn_timer(evutil_socket_t fd, short what, void *arg)
 static void smtpd_op_write(void *ctx, const char *data, size_t len)
 {
     smtpd_conn *c = ctx;
-    if (!c->silent)
+    smtpd_server *srv = c->srv;
+    if (c->silent)
+        return;
+    /* Through TLS, or more than the gathering buffer holds: the bufferevent, after what was gathered. */
+    if (bufferevent_get_underlying(c->bev) || srv->wlen + len > sizeof(srv->wbuf) ||
+        (srv->wconn && srv->wconn != c)) {
+        smtpd_conn_flush(srv);
         bufferevent_write(c->bev, data, len);
+        return;
+    }
+    srv->wconn = c;
+    memcpy(srv->wbuf + srv->wlen, data, len);
+    srv->wlen += len;
 }
 
 static void smtpd_op_close(void *ctx, bool silent)
@@ -540,7 +591,7 @@ static void smtpd_op_event(void *ctx, const char *type, const char *text, int ru
 
 static void smtpd_server_refuse(smtpd_server *srv, smtpd_listener *l, evutil_socket_t fd, const char *peer)
 {
-    smtpd_rcv *r = &srv->rcv[l->rcv];
+    smtpd_rcv *r = srv->rcv[l->rcv];
     char line[300];
     int n = snprintf(line, sizeof(line), "421 4.3.2 %s Error: too many connections\r\n", r->hostname);
     /* Best effort, non-blocking: the socket buffer of a new connection has room for one line. */
@@ -573,7 +624,7 @@ static void smtpd_server_accept(struct evconnlistener *el, evutil_socket_t fd, s
     (void)salen;
     smtpd_listener *l = arg;
     smtpd_server *srv = l->srv;
-    smtpd_rcv *r = &srv->rcv[l->rcv];
+    smtpd_rcv *r = srv->rcv[l->rcv];
     char peer[INET6_ADDRSTRLEN];
     smtpd_server_peer(sa, peer, sizeof(peer));
     if (srv->nconns >= srv->cfg.max_sessions) {
@@ -675,7 +726,7 @@ void smtpd_server_free(smtpd_server *srv)
     while (srv->conns)
         smtpd_conn_free(srv->conns);
     for (size_t i = 0; i < srv->nrcv; i++) {
-        smtpd_rcv *r = &srv->rcv[i];
+        smtpd_rcv *r = srv->rcv[i];
         smtpd_gen_unref(r->cur);
         if (r->live)
             smtpd_server_panic(__func__, "a policy generation outlived its sessions");
@@ -686,6 +737,7 @@ void smtpd_server_free(smtpd_server *srv)
             free(*d);
         free(r->domains);
         gsl_rng_free(r->rng);
+        free(r);
     }
     free(srv->rcv);
     if (srv->cfg.log)
@@ -695,14 +747,14 @@ void smtpd_server_free(smtpd_server *srv)
 
 int smtpd_server_add_receiver(smtpd_server *srv, const receiver_config *rc, uint64_t seed, char *err, size_t errlen)
 {
-    smtpd_rcv *nr = realloc(srv->rcv, (srv->nrcv + 1) * sizeof(*nr));
-    if (!nr) {
+    smtpd_rcv **nr = realloc(srv->rcv, (srv->nrcv + 1) * sizeof(*nr));
+    if (nr)
+        srv->rcv = nr;
+    smtpd_rcv *r = nr ? calloc(1, sizeof(*r)) : NULL;
+    if (!r) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    srv->rcv = nr;
-    smtpd_rcv *r = &srv->rcv[srv->nrcv];
-    memset(r, 0, sizeof(*r));
     const char *host = rc->policy.hostname ? rc->policy.hostname : rc->nmx ? rc->mx[0].host : "mx.test";
     bool ok = (r->name = strdup(rc->name)) && (r->hostname = strdup(host)) &&
               (r->preset = strdup(rc->policy.preset ? rc->policy.preset : "postfix")) &&
@@ -724,8 +776,10 @@ int smtpd_server_add_receiver(smtpd_server *srv, const receiver_config *rc, uint
             free(*d);
         free(r->domains);
         gsl_rng_free(r->rng);
+        free(r);
         return -1;
     }
+    srv->rcv[srv->nrcv] = r;
     return (int)srv->nrcv++;
 }
 
@@ -734,14 +788,14 @@ size_t smtpd_server_nreceivers(const smtpd_server *srv) { return srv->nrcv; }
 int smtpd_server_find_receiver(const smtpd_server *srv, const char *name)
 {
     for (size_t i = 0; i < srv->nrcv; i++)
-        if (strcmp(srv->rcv[i].name, name) == 0)
+        if (strcmp(srv->rcv[i]->name, name) == 0)
             return (int)i;
     return -1;
 }
 
-const char *smtpd_server_receiver_name(const smtpd_server *srv, size_t i) { return srv->rcv[i].name; }
-const char *smtpd_server_receiver_hostname(const smtpd_server *srv, size_t i) { return srv->rcv[i].hostname; }
-const char *smtpd_server_receiver_preset(const smtpd_server *srv, size_t i) { return srv->rcv[i].preset; }
+const char *smtpd_server_receiver_name(const smtpd_server *srv, size_t i) { return srv->rcv[i]->name; }
+const char *smtpd_server_receiver_hostname(const smtpd_server *srv, size_t i) { return srv->rcv[i]->hostname; }
+const char *smtpd_server_receiver_preset(const smtpd_server *srv, size_t i) { return srv->rcv[i]->preset; }
 
 int smtpd_server_listen(smtpd_server *srv, size_t i, const char *mxhost, const char *addr, bool allow_remote,
                         char *err, size_t errlen)
@@ -774,7 +828,7 @@ int smtpd_server_listen(smtpd_server *srv, size_t i, const char *mxhost, const c
     smtpd_listener **nl = realloc(srv->lst, (srv->nlst + 1) * sizeof(*nl));
     if (nl)
         srv->lst = nl;
-    if (!l || !nl || !(l->mxhost = strdup(mxhost ? mxhost : srv->rcv[i].hostname)) ||
+    if (!l || !nl || !(l->mxhost = strdup(mxhost ? mxhost : srv->rcv[i]->hostname)) ||
         !(l->l = evconnlistener_new(srv->base, smtpd_server_accept, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                     0, fd))) {
         snprintf(err, errlen, "%s: out of memory", addr);
@@ -797,14 +851,14 @@ size_t smtpd_server_nlisteners(const smtpd_server *srv) { return srv->nlst; }
 void smtpd_server_listener(const smtpd_server *srv, size_t k, smtpd_server_listener_info *out)
 {
     const smtpd_listener *l = srv->lst[k];
-    out->receiver = srv->rcv[l->rcv].name;
+    out->receiver = srv->rcv[l->rcv]->name;
     out->mxhost = l->mxhost;
     snprintf(out->addr, sizeof(out->addr), "%s", l->addr);
 }
 
 int smtpd_server_set_policy(smtpd_server *srv, size_t i, const policy_config *cfg, char *err, size_t errlen)
 {
-    smtpd_rcv *r = &srv->rcv[i];
+    smtpd_rcv *r = srv->rcv[i];
     smtpd_gen *g = smtpd_gen_create(srv, r, cfg, err, errlen);
     if (!g)
         return -EINVAL;
@@ -816,12 +870,12 @@ int smtpd_server_set_policy(smtpd_server *srv, size_t i, const policy_config *cf
 
 int smtpd_server_force(smtpd_server *srv, size_t i, uint64_t n, const char *reply)
 {
-    return policy_force(srv->rcv[i].cur->r.pol, n, reply);
+    return policy_force(srv->rcv[i]->cur->r.pol, n, reply);
 }
 
 void smtpd_server_stats_get(const smtpd_server *srv, size_t i, smtpd_server_stats *out)
 {
-    const smtpd_rcv *r = &srv->rcv[i];
+    const smtpd_rcv *r = srv->rcv[i];
     memset(out, 0, sizeof(*out));
     out->p = r->retired;
     for (const smtpd_gen *g = r->live; g; g = g->next)

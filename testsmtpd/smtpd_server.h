@@ -25,6 +25,7 @@
 #include "models/policy.h"
 #include "models/receiver.h"
 #include "sim/sim_time.h"
+#include "testsmtpd/smtpd_addr.h"
 #include "testsmtpd/smtpd_log.h"
 #include "testsmtpd/smtpd_session.h"
 #include "testsmtpd/smtpd_store.h"
@@ -95,13 +96,5 @@ uint64_t smtpd_server_sessions(const smtpd_server *srv);
 /* The server's clock: monotonic microseconds since smtpd_server_create (what the policies and the
  * log see). */
 sim_time_t smtpd_server_now(const smtpd_server *srv);
-
-/*
- * Address helpers shared with the HTTP endpoint: "ADDR:PORT" or "[ADDR6]:PORT" into a sockaddr; the
- * bound address back into text; loopback test (127/8, ::1, ::ffff:127/104).
- */
-int smtpd_addr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len);
-void smtpd_addr_format(const struct sockaddr *sa, char *buf, size_t len);
-bool smtpd_addr_is_loopback(const struct sockaddr *sa);
 
 #endif

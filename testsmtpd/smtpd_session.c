@@ -12,12 +12,9 @@
  * "bad syntax". The replies, their enhanced codes and the order of the checks follow Postfix's smtpd,
  * which is the receiver most MTA operators know and the simulator's model of one.
  *
- * Message content is never buffered. The DATA scanner is a small state machine over the input (line
- * start, a dot at line start, a dot and CR, inside a line) that passes runs of content to ops->body
- * as they are, cutting only around a stuffed dot, and counts the size, the raw length of each line
- * and bare LFs. Only CR LF . CR LF ends the data: a bare-LF line end never does, and a message that
- * contains one is refused at the end (RFC 5321 2.3.8), so no second message can be smuggled inside
- * the first. Content beyond max_message is counted and dropped; such a message gets 552 at the end.
+ * Message content is never buffered: the DATA scanner (smtpd_data.c) unstuffs it and passes it to
+ * ops->body in runs as it arrives, counting the size, long lines and bare LFs; a message it refuses
+ * (bare LF, too big, a line too long) gets the RFC reply at its end and ops->discard.
  *
  * Policy. The verdicts of models/policy replace the normal reply at their stage, with their delay:
  * CONNECT (the greeting), HELO/EHLO, MAIL, each RCPT, DATA and the final dot. The engine's own checks
@@ -43,6 +40,8 @@
  */
 #include "testsmtpd/smtpd_session.h"
 
+#include "testsmtpd/smtpd_data.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,14 +56,6 @@ typedef enum {
     SMTPD_ST_TLS_WAIT, /* STARTTLS accepted: plaintext is discarded until the handshake is done */
     SMTPD_ST_CLOSED,
 } smtpd_state;
-
-/* The DATA scanner's position in the current line. */
-typedef enum {
-    SMTPD_D_BOL,   /* at the start of a line */
-    SMTPD_D_DOT,   /* a '.' at the start of a line (dropped: dot-unstuffing) */
-    SMTPD_D_DOTCR, /* ".\r" at the start of a line (the CR held back) */
-    SMTPD_D_TEXT,  /* inside a line */
-} smtpd_dstate;
 
 /* A growable byte buffer that is never shrunk (no allocation once it has its working size). */
 typedef struct smtpd_buf {
@@ -98,13 +89,8 @@ struct smtpd_session {
     size_t nrcpt, rcap;
 
     /* DATA */
-    smtpd_dstate dstate;
-    bool d_crlf;      /* the previous line ended with CR LF (only then can a "." line end the data) */
-    bool d_last_cr;   /* the last content byte of this line so far was CR */
-    bool d_bare_lf, d_too_big, d_long_line;
+    smtpd_data data;
     bool d_open;      /* 354 sent: eom or discard owed */
-    size_t d_line;    /* raw bytes of the current line */
-    uint64_t d_size;  /* unstuffed content bytes */
 
     /* the reply being sent or held: its text (lines joined by '\n', NUL) then its wire form */
     smtpd_buf out;
@@ -166,14 +152,15 @@ static void smtpd_event(smtpd_session *s, const char *type, const char *text, in
 
 /* ---- replies ---- */
 
-static void smtpd_close_now(smtpd_session *s, bool silent)
+/* rule: the policy rule that closed the session, or -1 (a silent close has no reply to name it). */
+static void smtpd_close_now(smtpd_session *s, bool silent, int rule)
 {
     if (s->state == SMTPD_ST_CLOSED)
         return;
     s->state = SMTPD_ST_CLOSED;
     s->paused_until = 0;
     s->close_event = true;
-    smtpd_event(s, "close", silent ? "silent" : NULL, -1);
+    smtpd_event(s, "close", silent ? "silent" : NULL, rule);
     if (s->ops->close != NULL)
         s->ops->close(s->ctx, silent);
 }
@@ -189,7 +176,7 @@ static void smtpd_emit(smtpd_session *s)
             policy_count_reply(s->rcv.pol, s->out_code);
     }
     if (s->out_close || s->out_silent)
-        smtpd_close_now(s, s->out_silent);
+        smtpd_close_now(s, s->out_silent, s->out_rule);
 }
 
 /*
@@ -553,13 +540,8 @@ static void smtpd_cmd_data(smtpd_session *s, sim_time_t now, char *arg)
     if (smtpd_verdict(s, now, &v))
         return;
     s->state = SMTPD_ST_DATA;
-    s->dstate = SMTPD_D_BOL;
-    s->d_crlf = true; /* the DATA line ended with CR LF */
-    s->d_last_cr = false;
-    s->d_bare_lf = s->d_too_big = s->d_long_line = false;
+    smtpd_data_start(&s->data, s->lim.max_text_line, s->lim.max_message);
     s->d_open = true;
-    s->d_line = 0;
-    s->d_size = 0;
     smtpd_reply_after(s, now, v.delay, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -586,7 +568,7 @@ static void smtpd_cmd_starttls(smtpd_session *s, sim_time_t now, char *arg)
     s->llen = 0;
     s->too_long = false;
     if (s->ops->starttls(s->ctx) < 0)
-        smtpd_close_now(s, false);
+        smtpd_close_now(s, false, -1);
 }
 
 static void smtpd_command(smtpd_session *s, char *line, sim_time_t now)
@@ -673,18 +655,10 @@ static void smtpd_line(smtpd_session *s, sim_time_t now)
 
 /* ---- DATA ---- */
 
-static void smtpd_body(smtpd_session *s, const char *p, size_t n)
+static void smtpd_body(void *ctx, const char *p, size_t n)
 {
-    if (n == 0)
-        return;
-    s->d_size += n;
-    if (s->d_too_big)
-        return;
-    if (s->lim.max_message > 0 && s->d_size > s->lim.max_message) {
-        s->d_too_big = true; /* counted on, dropped: the message is refused at its end */
-        return;
-    }
-    if (!s->d_bare_lf && !s->d_long_line && s->ops->body != NULL)
+    smtpd_session *s = ctx;
+    if (s->ops->body != NULL)
         s->ops->body(s->ctx, p, n);
 }
 
@@ -693,17 +667,17 @@ static void smtpd_eod(smtpd_session *s, sim_time_t now)
 {
     s->state = SMTPD_ST_COMMAND;
     smtpd_event(s, "command", ".", -1);
-    if (s->d_bare_lf || s->d_too_big || s->d_long_line) {
+    if (smtpd_data_refused(&s->data)) {
         smtpd_discard(s);
         smtpd_reply(s, now,
-                    s->d_bare_lf    ? "550 5.5.2 Error: bare <LF> received"
-                    : s->d_too_big ? "552 5.3.4 Error: message file too big"
-                                   : "500 5.5.0 Error: line too long");
+                    s->data.bare_lf    ? "550 5.5.2 Error: bare <LF> received"
+                    : s->data.too_big ? "552 5.3.4 Error: message file too big"
+                                      : "500 5.5.0 Error: line too long");
         smtpd_tx_end(s, now);
         return;
     }
     policy_verdict v;
-    policy_eod(s->rcv.pol, s->ps, now, s->d_size, &v);
+    policy_eod(s->rcv.pol, s->ps, now, s->data.size, &v);
     if (smtpd_verdict(s, now, &v)) {
         smtpd_discard(s);
         smtpd_tx_end(s, now);
@@ -714,7 +688,7 @@ static void smtpd_eod(smtpd_session *s, sim_time_t now)
     int rc = 0;
     s->d_open = false;
     if (s->ops->eom != NULL)
-        rc = s->ops->eom(s->ctx, s->env.p, s->rcptv, s->nrcpt, s->d_size);
+        rc = s->ops->eom(s->ctx, s->env.p, s->rcptv, s->nrcpt, s->data.size);
     if (rc < 0) {
         smtpd_reply_after(s, now, v.delay, "451 4.3.0 Error: queue file write error");
     } else {
@@ -725,74 +699,6 @@ static void smtpd_eod(smtpd_session *s, sim_time_t now)
         smtpd_reply_after(s, now, v.delay, t);
     }
     smtpd_tx_end(s, now);
-}
-
-/* Scans message content; returns the bytes consumed (all of them, or through the final dot). */
-static size_t smtpd_data(smtpd_session *s, const char *p, size_t len, sim_time_t now)
-{
-    size_t i = 0, run = 0; /* p[run..i) is content not yet given to body */
-    while (i < len) {
-        switch (s->dstate) {
-        case SMTPD_D_BOL:
-            s->d_line = 0;
-            if (p[i] == '.') {
-                smtpd_body(s, p + run, i - run);
-                s->d_line = 1;
-                run = ++i;
-                s->dstate = SMTPD_D_DOT;
-            } else {
-                s->d_last_cr = false;
-                s->dstate = SMTPD_D_TEXT;
-            }
-            break;
-        case SMTPD_D_DOT:
-            if (p[i] == '\r') {
-                s->d_line++;
-                run = ++i;
-                s->dstate = SMTPD_D_DOTCR;
-            } else {
-                s->d_last_cr = false;
-                s->dstate = SMTPD_D_TEXT;
-            }
-            break;
-        case SMTPD_D_DOTCR:
-            if (p[i] == '\n' && s->d_crlf) {
-                smtpd_eod(s, now);
-                return i + 1;
-            }
-            smtpd_body(s, "\r", 1);
-            s->d_last_cr = true;
-            s->dstate = SMTPD_D_TEXT;
-            break;
-        case SMTPD_D_TEXT: {
-            const char *nl = memchr(p + i, '\n', len - i);
-            size_t end = nl ? (size_t)(nl - p) : len;
-            s->d_line += end - i;
-            if (end > i)
-                s->d_last_cr = p[end - 1] == '\r';
-            if (nl == NULL) {
-                if (s->d_line > s->lim.max_text_line)
-                    s->d_long_line = true;
-                i = len;
-                break;
-            }
-            s->d_line++;
-            if (s->d_line > s->lim.max_text_line)
-                s->d_long_line = true;
-            s->d_crlf = s->d_last_cr;
-            if (!s->d_crlf && !s->d_bare_lf) {
-                smtpd_body(s, p + run, end - run); /* what came before is still good content */
-                run = end;
-                s->d_bare_lf = true;
-            }
-            i = end + 1;
-            s->dstate = SMTPD_D_BOL;
-            break;
-        }
-        }
-    }
-    smtpd_body(s, p + run, i - run);
-    return i;
 }
 
 /* ---- public ---- */
@@ -867,7 +773,10 @@ size_t smtpd_session_feed(smtpd_session *s, const char *data, size_t len, sim_ti
         if (s->state == SMTPD_ST_TLS_WAIT)
             return len;
         if (s->state == SMTPD_ST_DATA) {
-            i += smtpd_data(s, data + i, len - i, now);
+            bool end;
+            i += smtpd_data_scan(&s->data, data + i, len - i, smtpd_body, s, &end);
+            if (end)
+                smtpd_eod(s, now);
             continue;
         }
         const char *nl = memchr(data + i, '\n', len - i);

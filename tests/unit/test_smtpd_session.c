@@ -45,6 +45,7 @@ typedef struct fake {
     size_t evlen, evcap;
     int replies;            /* reply events */
     int connects, closes_ev, tls_ev;
+    int close_rule;         /* rule of the "close" event */
     bool closed, silent;
     int close_calls;
     bool tls_pending;       /* starttls() was called and tls_started not yet */
@@ -148,8 +149,10 @@ static void f_event(void *ctx, const char *type, const char *text, int rule)
     (void)rule;
     if (strcmp(type, "connect") == 0)
         f->connects++;
-    else if (strcmp(type, "close") == 0)
+    else if (strcmp(type, "close") == 0) {
         f->closes_ev++;
+        f->close_rule = rule;
+    }
     else if (strcmp(type, "tls") == 0)
         f->tls_ev++;
     else if (strcmp(type, "reply") == 0) {
@@ -771,6 +774,22 @@ static void test_receiver_copied(void **state)
     solo_close(&o);
 }
 
+/* A silent close (messages_per_session, silent) writes nothing; the close event names the rule. */
+static void test_silent_close_names_rule(void **state)
+{
+    (void)state;
+    solo o;
+    solo_open(&o, "onemsg", NULL);
+    solo_send(&o, "HELO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@onemsg.test>\r\nDATA\r\nhi\r\n.\r\n");
+    size_t before = o.f.len;
+    const char *mail = "MAIL FROM:<a@b.test>\r\nNOOP\r\n";
+    assert_int_equal(smtpd_session_feed(o.s, mail, strlen(mail), T0), strlen(mail) - 6);
+    assert_int_equal(o.f.len, before);
+    assert_true(o.f.closed && o.f.silent);
+    assert_int_equal(o.f.close_rule, 0);
+    solo_close(&o);
+}
+
 /* A multi-line verdict (here a forced one) goes out as one reply of several CR LF lines. */
 static void test_forced_multiline(void **state)
 {
@@ -832,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_free_in_data_discards),
         cmocka_unit_test(test_starttls_failure_closes),
         cmocka_unit_test(test_receiver_copied),
+        cmocka_unit_test(test_silent_close_names_rule),
         cmocka_unit_test(test_forced_multiline),
     };
     size_t ne = sizeof(engine) / sizeof(engine[0]);
