@@ -5,6 +5,9 @@
 # against the built testsmtpd. Everything they start is stopped by an EXIT trap, whatever fails, and
 # every wait is bounded. HTTP is spoken through bash's /dev/tcp so the tests need no curl.
 
+# Postfix's commands live in /usr/sbin, which a non-login PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
+
 # Tools come from scripts/install-deps.sh. A developer without them gets a skip (exit 0) with the
 # reason; CI (CI=true) must have them, so there a missing tool fails the test.
 interop_require() {
