@@ -4,7 +4,7 @@
  *
  * The tests run the real binary, not the library, because what they check is what an MTA sees: the
  * listeners, the ready file, the bytes on the wire, the closes. So the server runs in its own process
- * (fork/exec); it dies with the test process (PR_SET_DEATHSIG) and smtpd_live_stop sends SIGTERM,
+ * (fork/exec); it dies with the test process (PR_SET_PDEATHSIG) and smtpd_live_stop sends SIGTERM,
  * then SIGKILL after a bounded wait, so no test leaves one behind, whatever fails.
  *
  * Every wait is bounded: the ready file, each reply line, each EOF. Sockets are non-blocking and
