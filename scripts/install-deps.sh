@@ -7,8 +7,14 @@ set -euo pipefail
 # font; libpng-dev: the tests decode the PNGs; chromium: the browser test of report.html
 pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev libevent-dev libssl-dev
       libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev chromium)
+# testsmtpd's interoperability tests: swaks (with Net::SSLeay for --tls), Postfix (smtp-source, and a
+# real instance the test configures in its own directory; the package's own instance stays unconfigured).
+pkgs+=(swaks libnet-ssleay-perl postfix)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3-simpy3 time bc util-linux)
+  # redis-server: Haraka's limit plugin keeps its counters there (bench_smtpd.sh); npm fetches Haraka
+  # (Debian's npm only when no npm is there: a Node.js from elsewhere brings its own).
+  pkgs+=(python3-simpy3 time bc util-linux redis-server)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 
 missing=()
@@ -21,4 +27,6 @@ echo "installing: ${missing[*]}" >&2
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 $SUDO apt-get update -q
+# Postfix asks how to configure the system's instance: not at all (the tests run their own).
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
