@@ -141,5 +141,16 @@ grep -Eq 'host 127\.0\.0\.1\[127\.0\.0\.1\](:[0-9]+)? (said|refused to talk to m
   "$pfx/maillog" || { grep -i 421 "$pfx/maillog" >&2 || true; interop_fail "Postfix did not log the 421"; }
 logged=$(grep -cE '"event": ?"message"' "$SMTPD_LOG" || true)
 [ "$logged" = 70 ] || interop_fail "testsmtpd's event log has $logged messages, expected 70"
+
+# 3. A 421 after the greeting: Postfix logs "host ... said: 421 ... (in reply to RCPT TO command)",
+#    defers, retries, and still delivers every message.
+http PUT '/policy?receiver=r' '- { rule: random_fault, stage: rcpt, probability: 0.5, reply: "421 4.7.0 Try again later, closing connection." }' >"$work/put.out"
+[ "$HTTP_STATUS" = 200 ] || { cat "$work/put.out"; interop_fail "PUT /policy: $HTTP_STATUS"; }
+inject 20
+drain 90
+n=$(metric 'testsmtpd_messages_accepted_total{receiver="r"}')
+[ "$n" = 90 ] || interop_fail "testsmtpd accepted $n messages in all, Postfix was given 90"
+grep -Eq 'host 127\.0\.0\.1\[127\.0\.0\.1\](:[0-9]+)? said: 421 4\.7\.0 Try again later, closing connection\. \(in reply to RCPT TO command\)' \
+  "$pfx/maillog" || { grep -i 421 "$pfx/maillog" | tail -5 >&2 || true; interop_fail "Postfix did not log the RCPT 421 as 'host ... said: 421'"; }
 smtpd_stop || interop_fail "testsmtpd did not stop cleanly"
-echo "interop_postfix: 70 messages delivered by Postfix, $refused connections refused with 421 and retried"
+echo "interop_postfix: 90 messages delivered by Postfix, $refused connections refused with 421 and retried, RCPT 421s retried"
