@@ -520,3 +520,40 @@ bool scenario_conv_bool(scenario_conv *c, yaml_node_t *map, const char *key, boo
 {
     SCENARIO_CONV_FIELD(scenario_conv_node_bool(c, v, out));
 }
+
+char *scenario_conv_read_file(const char *path, size_t *len, scenario_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err->message, sizeof(err->message), "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            char *p = realloc(text, cap);
+            if (!p) {
+                free(text);
+                fclose(f);
+                snprintf(err->message, sizeof(err->message), "%s: out of memory", path);
+                return NULL;
+            }
+            text = p;
+        }
+        size_t got = fread(text + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int rerr = ferror(f) ? errno : 0;
+    fclose(f);
+    if (rerr) {
+        free(text);
+        snprintf(err->message, sizeof(err->message), "%s: cannot read: %s", path, strerror(rerr));
+        return NULL;
+    }
+    *len = n;
+    return text;
+}

@@ -38,6 +38,9 @@ typedef struct scenario_conv {
 typedef enum { SCENARIO_CONV_SECONDS, SCENARIO_CONV_BYTES, SCENARIO_CONV_COUNT } scenario_conv_unit;
 
 /* "file:line:col" or "--set KEY=VALUE" for a node. */
+/* Reads a whole file into a malloc()ed buffer of *len bytes (not NUL-terminated); NULL with
+ * "PATH: cannot open: ..." in err. */
+char *scenario_conv_read_file(const char *path, size_t *len, scenario_error *err);
 void scenario_conv_where(const scenario_conv *c, const yaml_node_t *n, char *buf, size_t len);
 /* Records "where: path: message" as the error (the first one only) and returns false. */
 bool scenario_conv_fail(scenario_conv *c, const yaml_node_t *n, const char *fmt, ...)

@@ -371,37 +371,10 @@ scenario *scenario_load_file(const char *path, const char *const *sets, size_t n
     scenario_error scratch;
     if (!err)
         err = &scratch;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err->message, sizeof(err->message), "%s: cannot open: %s", path, strerror(errno));
+    size_t len = 0;
+    char *text = scenario_conv_read_file(path, &len, err);
+    if (!text)
         return NULL;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *p = realloc(text, cap);
-            if (!p) {
-                free(text);
-                fclose(f);
-                snprintf(err->message, sizeof(err->message), "%s: out of memory", path);
-                return NULL;
-            }
-            text = p;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int rerr = ferror(f) ? errno : 0;
-    fclose(f);
-    if (rerr) {
-        free(text);
-        snprintf(err->message, sizeof(err->message), "%s: cannot read: %s", path, strerror(rerr));
-        return NULL;
-    }
     /* Data files named in the scenario are relative to its directory. */
     char *dir = strdup(path);
     if (!dir) {

@@ -44,42 +44,6 @@ static bool scenario_policy_text_parse(const char *text, size_t len, const char 
     return ok;
 }
 
-static char *scenario_policy_text_read(const char *path, size_t *len, scenario_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err->message, sizeof(err->message), "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *p = realloc(text, cap);
-            if (!p) {
-                free(text);
-                fclose(f);
-                snprintf(err->message, sizeof(err->message), "%s: out of memory", path);
-                return NULL;
-            }
-            text = p;
-        }
-        size_t got = fread(text + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int rerr = ferror(f) ? errno : 0;
-    fclose(f);
-    if (rerr) {
-        free(text);
-        snprintf(err->message, sizeof(err->message), "%s: cannot read: %s", path, strerror(rerr));
-        return NULL;
-    }
-    *len = n;
-    return text;
-}
 
 /* Is root a mapping without `traffic:` (a receivers-only file)? */
 static bool scenario_policy_text_receivers_only(yaml_document_t *doc, yaml_node_t *root)
@@ -101,7 +65,7 @@ scenario *scenario_load_receivers_file(const char *path, scenario_error *err)
         err = &scratch;
     err->message[0] = 0;
     size_t len = 0;
-    char *text = scenario_policy_text_read(path, &len, err);
+    char *text = scenario_conv_read_file(path, &len, err);
     if (!text)
         return NULL;
     yaml_document_t doc;
