@@ -251,7 +251,7 @@ static sim_time_t traffic_instant(sim_time_t base, double off, sim_time_t horizo
 static sim_time_t traffic_schedule_next(traffic_source *s, sim_time_t horizon)
 {
     const traffic_arrivals *a = &s->c->arrivals;
-    double e = gsl_ran_exponential(s->arrivals, 1.0); /* the cumulative rate to spend */
+    double e = sim_dist_exp1(s->arrivals); /* the cumulative rate to spend */
     for (;;) {
         double rate = a->steps[s->step].rate / (double)SIM_SEC; /* per microsecond */
         bool last = s->step + 1 == a->nsteps;
@@ -331,7 +331,7 @@ static void traffic_source_advance(traffic_source *s, sim_time_t horizon)
     const traffic_arrivals *a = &s->c->arrivals;
     switch (a->kind) {
     case TRAFFIC_POISSON:
-        s->clock += gsl_ran_exponential(s->arrivals, s->gap);
+        s->clock += s->gap * sim_dist_exp1(s->arrivals);
         s->next = traffic_instant(0, s->clock, horizon);
         return;
     case TRAFFIC_SCHEDULE:

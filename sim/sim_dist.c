@@ -10,6 +10,9 @@
  */
 #include "sim/sim_dist.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -52,7 +55,7 @@ double sim_dist_sample(const sim_dist *d, gsl_rng *r)
     case SIM_DIST_UNIFORM:
         return gsl_ran_flat(r, d->a, d->b);
     case SIM_DIST_EXPONENTIAL:
-        return gsl_ran_exponential(r, d->a);
+        return d->a * sim_dist_exp1(r);
     case SIM_DIST_LOGNORMAL:
         return gsl_ran_lognormal(r, d->a, d->b);
     case SIM_DIST_GAMMA:
@@ -186,4 +189,49 @@ int sim_dist_describe(const sim_dist *d, char *buf, size_t len)
                         sim_dist_median(d), d->values[d->n - 1]);
     }
     return snprintf(buf, len, "unknown(%d)", (int)d->kind);
+}
+
+/* ---- the exponential ziggurat (Marsaglia & Tsang, J. Stat. Software 5(8), 2000) ---- */
+
+static uint32_t zig_k[256];
+static double zig_w[256], zig_f[256];
+static bool zig_ready;
+
+/* The 256 layers of equal area under exp(-x); computed once, the same on every machine (IEEE doubles). */
+static void zig_setup(void)
+{
+    const double m2 = 4294967296.0;
+    double de = 7.697117470131487, te = de, ve = 3.949659822581572e-3;
+    double q = ve / exp(-de);
+    zig_k[0] = (uint32_t)((de / q) * m2);
+    zig_k[1] = 0;
+    zig_w[0] = q / m2;
+    zig_w[255] = de / m2;
+    zig_f[0] = 1.0;
+    zig_f[255] = exp(-de);
+    for (int i = 254; i >= 1; i--) {
+        de = -log(ve / de + exp(-de));
+        zig_k[i + 1] = (uint32_t)((de / te) * m2);
+        te = de;
+        zig_f[i] = exp(-de);
+        zig_w[i] = de / m2;
+    }
+    zig_ready = true;
+}
+
+double sim_dist_exp1(gsl_rng *r)
+{
+    if (!zig_ready)
+        zig_setup();
+    for (;;) {
+        uint32_t j = (uint32_t)gsl_rng_get(r);
+        unsigned i = j & 255;
+        double x = j * zig_w[i];
+        if (j < zig_k[i])
+            return x; /* inside the layer's rectangle: the common case */
+        if (i == 0)
+            return 7.69711747013104972 - log(gsl_rng_uniform_pos(r)); /* the tail */
+        if (zig_f[i] + gsl_rng_uniform(r) * (zig_f[i - 1] - zig_f[i]) < exp(-x))
+            return x; /* in the wedge */
+    }
 }

@@ -35,6 +35,12 @@ sim_dist sim_dist_constant(double v);
 sim_dist sim_dist_lognormal_median_p99(double median, double p99);
 
 double sim_dist_sample(const sim_dist *d, gsl_rng *r);
+/*
+ * A standard exponential variate (mean 1) by Marsaglia and Tsang's ziggurat: one 32-bit draw and a
+ * table look-up in 98% of the calls, no logarithm - the hot path of every Poisson arrival and of the
+ * hold benchmark. r must produce 32-bit outputs (gsl_rng_taus2, as sim_random_stream returns).
+ */
+double sim_dist_exp1(gsl_rng *r);
 /* Analytic mean (empirical: sample mean; Pareto with alpha <= 1: INFINITY). */
 double sim_dist_mean(const sim_dist *d);
 /* Analytic median. */

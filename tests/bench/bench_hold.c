@@ -6,7 +6,7 @@
  * every event causes one more, and it is what tempfail's run time is made of.
  *
  * Two implementations run the same loop on the same draws (GSL taus2 from sim_random_stream, same
- * seed, so the same exponential variates in the same order):
+ * seed, and the kernel's ziggurat exponential sim_dist_exp1, so the same variates in the same order):
  *   (a) the tempfail calendar: each event is intrusive and its fn reschedules itself, so the figure
  *       includes dispatch through the function pointer;
  *   (b) a bare binary heap of (int64 time, uint64 seq) keys written here, hole-based, popping the
@@ -19,6 +19,7 @@
  * Usage: bench_hold [-n STEPS] [-p PENDING] [-s SEED] [-r REPEATS]
  */
 #include "sim/sim_calendar.h"
+#include "sim/sim_dist.h"
 #include "sim/sim_random.h"
 
 #include <errno.h>
@@ -32,7 +33,7 @@
 
 static inline sim_time_t hold_draw(gsl_rng *r)
 {
-    return sim_time_from_sec(gsl_ran_exponential(r, 1.0));
+    return sim_time_from_sec(sim_dist_exp1(r));
 }
 
 struct hold_result {

@@ -208,11 +208,11 @@ static void test_receiver_capacity_matches_erlang_c(void **state)
     run r;
     run_text(&r, "name: erlang\n"
                  "seed: 5\n"
-                 "duration: 20000s\n"
+                 "duration: 200000s\n"
                  "traffic:\n"
                  "  classes:\n"
                  "    - name: t\n"
-                 "      arrivals: { process: poisson, rate: 4/s }\n"
+                 "      arrivals: { process: poisson, rate: 3/s }\n"
                  "      domains: { e.test: 1 }\n"
                  "mta:\n"
                  "  postfix: { default_destination_concurrency_limit: 0, initial_destination_concurrency: 1000,\n"
@@ -224,10 +224,12 @@ static void test_receiver_capacity_matches_erlang_c(void **state)
                  "    service: { dist: exponential, mean: 1s }\n"
                  "    capacity: 5\n");
     receiver *e = receiver_named(r.w, "e");
-    double lambda = 4, mu = 1;
+    /* Load 0.6: far enough from saturation that 600,000 messages pin the mean wait within about 2%
+     * (seeds 1-6 land within 3.3%); the tolerance is 5%. */
+    double lambda = 3, mu = 1;
     unsigned c = 5;
     double wq = erlang_c(c, lambda / mu) / (c * mu - lambda);
-    if (fabs(e->wait.mean - wq) / wq > 0.06)
+    if (fabs(e->wait.mean - wq) / wq > 0.05)
         fail_msg("mean wait %g s, Erlang C says %g s (n = %llu)", e->wait.mean, wq, (unsigned long long)e->wait.n);
     run_free(&r);
 }

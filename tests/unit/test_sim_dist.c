@@ -246,6 +246,35 @@ static void test_deterministic(void **state)
     gsl_rng_free(b);
 }
 
+/* The ziggurat exponential: mean and variance 1, and P(X > t) = exp(-t) across the layers, in the
+ * wedges and in the tail beyond the last layer (t > 7.697), within 4 standard errors. */
+static void test_exp1_ziggurat(void **state)
+{
+    (void)state;
+    gsl_rng *r = sim_random_stream(77, 0, "exp1");
+    enum { N = 4000000 };
+    static const double ts[] = {0.1, 0.5, 1, 2, 4, 7.697, 9};
+    uint64_t above[sizeof(ts) / sizeof(ts[0])] = {0};
+    double sum = 0, sum2 = 0;
+    for (int k = 0; k < N; k++) {
+        double x = sim_dist_exp1(r);
+        assert_true(x >= 0 && isfinite(x));
+        sum += x;
+        sum2 += x * x;
+        for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
+            above[i] += x > ts[i];
+    }
+    double mean = sum / N, var = sum2 / N - mean * mean;
+    if (fabs(mean - 1) > 4 * sqrt(1.0 / N) || fabs(var - 1) > 4 * sqrt(8.0 / N))
+        fail_msg("mean %g, variance %g", mean, var);
+    for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+        double p = exp(-ts[i]), got = (double)above[i] / N, se = sqrt(p * (1 - p) / N);
+        if (fabs(got - p) > 4 * se)
+            fail_msg("P(X > %g) = %g, want %g (4 se = %g)", ts[i], got, p, 4 * se);
+    }
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_copy_free),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_exp1_ziggurat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
