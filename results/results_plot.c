@@ -340,3 +340,15 @@ void results_plot_short_dur(char *buf, size_t len, double s)
     else
         snprintf(buf, len, "%dd%02dh", (int)(s / 86400), (int)fmod(s / 3600, 24));
 }
+
+void results_plot_latency_axes(double xmin, double xmax, const char *title)
+{
+    results_plot_panel(0.12, 0.90);
+    plslabelfunc(results_plot_dur_label, NULL);
+    plwind(xmin, xmax, 0, 1.02);
+    plcol0(RESULTS_PLOT_GREY);
+    plbox("gl", 0, 0, "g", 0.1, 0);
+    plcol0(RESULTS_PLOT_BLACK);
+    plbox("bcnstlo", 0, 0, "bcnstv", 0.1, 0);
+    pllab("latency, arrival to delivery (log scale)", "fraction of messages delivered", title);
+}

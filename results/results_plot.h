@@ -134,4 +134,7 @@ void results_plot_short_dur(char *buf, size_t len, double s);
 /* plslabelfunc callback: a log10 seconds axis labelled as durations ("100ms", "10s"). */
 void results_plot_dur_label(int axis, double value, char *label, int len, void *data);
 
+/* The panel, log-time x axis (durations as labels) and 0-1 y axis of a latency CDF, with title. */
+void results_plot_latency_axes(double xmin, double xmax, const char *title);
+
 #endif

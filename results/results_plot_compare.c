@@ -180,15 +180,7 @@ static int chart_latency(cctx *c)
         return e;
     double xmin, xmax;
     results_plot_latency_range(lo, hi, used, &xmin, &xmax);
-    results_plot_panel(0.12, 0.90);
-    plslabelfunc(results_plot_dur_label, NULL);
-    plwind(xmin, xmax, 0, 1.02);
-    plcol0(RESULTS_PLOT_GREY);
-    plbox("gl", 0, 0, "g", 0.1, 0);
-    plcol0(RESULTS_PLOT_BLACK);
-    plbox("bcnstlo", 0, 0, "bcnstv", 0.1, 0);
-    pllab("latency, arrival to delivery (log scale)", "fraction of messages delivered",
-          "Delivery latency per class, A and B");
+    results_plot_latency_axes(xmin, xmax, "Delivery latency per class, A and B");
     results_plot_key keys[2 * MAXC];
     char texts[2 * MAXC][160];
     size_t nk = 0;

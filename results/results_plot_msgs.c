@@ -45,14 +45,7 @@ int results_plot_latency(const results_rundir *r, const char *outdir, results_pl
         return e;
     double xmin, xmax;
     results_plot_latency_range(lo, hi, used, &xmin, &xmax);
-    results_plot_panel(0.12, 0.90);
-    plslabelfunc(results_plot_dur_label, NULL);
-    plwind(xmin, xmax, 0, 1.02);
-    plcol0(RESULTS_PLOT_GREY);
-    plbox("gl", 0, 0, "g", 0.1, 0);
-    plcol0(RESULTS_PLOT_BLACK);
-    plbox("bcnstlo", 0, 0, "bcnstv", 0.1, 0);
-    pllab("latency, arrival to delivery (log scale)", "fraction of messages delivered", "Delivery latency per class");
+    results_plot_latency_axes(xmin, xmax, "Delivery latency per class");
     static const double qs[3] = {0.5, 0.95, 0.99};
     static const char *const qn[3] = {"p50", "p95", "p99"};
     for (int q = 0; q < 3; q++) {
