@@ -71,20 +71,12 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-static void qid(uint64_t id, char *buf, size_t len)
-{
-    uint64_t x = id * 0x9E3779B97F4A7C15ull;
-    x ^= x >> 31;
-    snprintf(buf, len, "%010llX", (unsigned long long)(x & 0xFFFFFFFFFFull));
-}
+/* The pool is host 0 of the run: its queue ids are those an mta1 would give. */
+static void qid(uint64_t id, char *buf, size_t len) { mta_record_queue_id(0, id, buf, len); }
 
 static void addr(const apppool *a, const app_msg *m, uint32_t i, char *buf, size_t len)
 {
-    const char *dom = a->env->domains[m->domain[i]];
-    if (i == 0)
-        snprintf(buf, len, "u%llu@%s", (unsigned long long)m->id, dom);
-    else
-        snprintf(buf, len, "u%llu.%u@%s", (unsigned long long)m->id, i, dom);
+    mta_record_rcpt(m->id, i, a->env->domains[m->domain[i]], buf, len);
 }
 
 static void ready_push(apppool *a, app_msg *m)

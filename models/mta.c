@@ -61,52 +61,14 @@ char *mta_xstrdup(const char *s)
     return d;
 }
 
-/* Postfix-looking queue ids: ten hex digits derived from host and message id. */
 void mta_queue_id(const mta_host *h, uint64_t id, char *buf, size_t len)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    uint64_t x = id * 0x9E3779B97F4A7C15ull + h->index * 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 31;
-    if (len < 11) {
-        buf[0] = 0;
-        return;
-    }
-    for (int i = 9; i >= 0; i--, x >>= 4) /* by hand: one per message leaving the system */
-        buf[i] = hex[x & 15];
-    buf[10] = 0;
+    mta_record_queue_id(h->index, id, buf, len);
 }
 
-static size_t put_u64(char *out, uint64_t v)
-{
-    char d[20];
-    size_t n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t k = 0; k < n; k++)
-        out[k] = d[n - 1 - k];
-    return n;
-}
-
-/* "u<id>@domain", "u<id>.<i>@domain": built by hand, as the policy asks for it at every RCPT. */
 void mta_rcpt_address(const mta_host *h, const mta_msg *m, uint32_t i, char *buf, size_t len)
 {
-    const char *dom = h->env->domains[m->rcpt[i].domain];
-    size_t dl = strlen(dom);
-    if (len < dl + 48) {
-        snprintf(buf, len, "u%llu@%s", (unsigned long long)m->id, dom);
-        return;
-    }
-    size_t n = 0;
-    buf[n++] = 'u';
-    n += put_u64(buf + n, m->id);
-    if (i > 0) {
-        buf[n++] = '.';
-        n += put_u64(buf + n, i);
-    }
-    buf[n++] = '@';
-    memcpy(buf + n, dom, dl + 1);
+    mta_record_rcpt(m->id, i, h->env->domains[m->rcpt[i].domain], buf, len);
 }
 
 static const char *class_name(const mta_host *h, uint32_t cls) { return h->env->traffic->classes[cls].name; }

@@ -8,6 +8,7 @@
 #ifndef MTA_RECORD_H
 #define MTA_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sim/sim_time.h"
@@ -72,6 +73,13 @@ typedef struct mta_observer {
     void (*attempt)(void *ctx, const mta_attempt_record *r);
     void (*message)(void *ctx, const mta_message_record *r);
 } mta_observer;
+
+/* Postfix-looking queue id: ten hex digits derived from the sending host's index and the message id
+ * (len >= 11). The same for every kind of sender, so logs and messages.csv join on it. */
+void mta_record_queue_id(uint32_t host, uint64_t msg_id, char *buf, size_t len);
+/* The recipient's address: "u<id>@domain" for the first, "u<id>.<i>@domain" after. Built by hand: the
+ * policy asks for it at every RCPT. */
+void mta_record_rcpt(uint64_t msg_id, uint32_t i, const char *domain, char *buf, size_t len);
 
 const char *mta_status_name(mta_status s);   /* "sent", "deferred", "bounced", "expired" */
 const char *mta_outcome_name(mta_outcome o); /* "delivered", "bounced", "queued" */
