@@ -8,8 +8,8 @@
  * libraries do - and the receiver counts those idle connections too.
  */
 #include "models/apppool.h"
+#include "sim/sim_mem.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,19 +57,6 @@ struct apppool {
     size_t ndns;
 };
 
-static void die(const char *what)
-{
-    fprintf(stderr, "apppool: %s\n", what);
-    abort();
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-    if (!p)
-        die("out of memory");
-    return p;
-}
 
 /* The pool is host 0 of the run: its queue ids are those an mta1 would give. */
 static void qid(uint64_t id, char *buf, size_t len) { mta_record_queue_id(0, id, buf, len); }
@@ -138,10 +125,8 @@ static bool start_group(app_worker *w, sim_time_t now)
         return false;
     receiver *rcv = a->env->domain_rcv[m->domain[first]];
     if (w->cap < m->nrcpt) {
-        w->map = realloc(w->map, m->nrcpt * sizeof(*w->map));
-        w->req.rstate = realloc(w->req.rstate, m->nrcpt);
-        if (!w->map || !w->req.rstate)
-            die("out of memory");
+        w->map = sim_xreallocarray(w->map, m->nrcpt, sizeof(*w->map));
+        w->req.rstate = sim_xrealloc(w->req.rstate, m->nrcpt);
         w->cap = m->nrcpt;
     }
     uint32_t n = 0;
@@ -295,7 +280,7 @@ static void retry_fired(sim_event *ev, sim_time_t now)
 
 apppool *apppool_create(const mta_env *env, const char *src_ip)
 {
-    apppool *a = xmalloc(sizeof(*a));
+    apppool *a = sim_xcalloc(1, sizeof(*a));
     a->env = env;
     a->rng = sim_random_stream(env->seed, env->replication, "apppool");
     a->client = smtp_client_create(env->cal, src_ip, &env->cfg->latency, NULL, a->rng);
@@ -303,7 +288,7 @@ apppool *apppool_create(const mta_env *env, const char *src_ip)
     a->p = env->cfg->transports[0].p;
     a->p.connection_cache_time_limit = 300 * SIM_SEC; /* a pooled connection waits for the worker's next message */
     a->nworkers = env->cfg->apppool.workers ? env->cfg->apppool.workers : 1;
-    a->workers = xmalloc(a->nworkers * sizeof(*a->workers));
+    a->workers = sim_xcalloc(a->nworkers, sizeof(*a->workers));
     for (uint32_t i = a->nworkers; i-- > 0;) {
         app_worker *w = &a->workers[i];
         w->pool = a;
@@ -316,14 +301,14 @@ apppool *apppool_create(const mta_env *env, const char *src_ip)
         if (env->domain_rcv[i]->index + 1 > nrcv)
             nrcv = env->domain_rcv[i]->index + 1;
     a->ndns = nrcv;
-    a->dns_expires = xmalloc((nrcv ? nrcv : 1) * sizeof(*a->dns_expires));
+    a->dns_expires = sim_xcalloc((nrcv ? nrcv : 1), sizeof(*a->dns_expires));
     sim_event_init(&a->retry_ev, retry_fired);
     return a;
 }
 
 void apppool_submit(apppool *a, const traffic_msg *tm, const uint16_t *domains, uint64_t tag, sim_time_t now)
 {
-    app_msg *m = xmalloc(sizeof(*m));
+    app_msg *m = sim_xcalloc(1, sizeof(*m));
     m->id = tm->id;
     m->tag = tag;
     m->resend_of = tm->resend_of;
@@ -332,8 +317,8 @@ void apppool_submit(apppool *a, const traffic_msg *tm, const uint16_t *domains, 
     m->size = tm->size;
     m->nrcpt = tm->nrcpt;
     m->cls = tm->cls;
-    m->domain = xmalloc(tm->nrcpt * sizeof(*m->domain));
-    m->status = xmalloc(tm->nrcpt);
+    m->domain = sim_xcalloc(tm->nrcpt, sizeof(*m->domain));
+    m->status = sim_xcalloc(1, tm->nrcpt);
     memcpy(m->domain, domains, tm->nrcpt * sizeof(*m->domain));
     m->lprev = a->live_tail;
     if (a->live_tail)

@@ -7,6 +7,7 @@
  * instants counts service that is already committed (the smear is at most one service time).
  */
 #include "models/latency.h"
+#include "sim/sim_mem.h"
 
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -18,8 +19,8 @@ int latency_resource_init(latency_resource *r, uint32_t servers)
     *r = (latency_resource){.servers = servers};
     if (servers == 0)
         return 0;
-    r->free_at = calloc(servers, sizeof(*r->free_at));
-    return r->free_at ? 0 : -ENOMEM;
+    r->free_at = sim_xcalloc(servers, sizeof(*r->free_at));
+    return 0;
 }
 
 void latency_resource_destroy(latency_resource *r)

@@ -2,9 +2,9 @@
  * msg_heap - a min-heap of messages by time (see msg_heap.h).
  */
 #include "models/msg_heap.h"
+#include "sim/sim_mem.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 static inline bool before(const msg_heap_entry *a, const msg_heap_entry *b)
@@ -14,16 +14,7 @@ static inline bool before(const msg_heap_entry *a, const msg_heap_entry *b)
 
 void msg_heap_push(msg_heap *h, sim_time_t at, uint64_t id, void *msg)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1024;
-        msg_heap_entry *e = realloc(h->e, cap * sizeof(*e));
-        if (!e) {
-            fprintf(stderr, "msg_heap_push: out of memory\n");
-            abort();
-        }
-        h->e = e;
-        h->cap = cap;
-    }
+    h->e = sim_xgrow(h->e, &h->cap, h->n + 1, sizeof(*h->e), 1024);
     msg_heap_entry x = {at, id, msg};
     size_t i = h->n++;
     while (i > 0 && before(&x, &h->e[(i - 1) / 2])) {
@@ -36,8 +27,7 @@ void msg_heap_push(msg_heap *h, sim_time_t at, uint64_t id, void *msg)
 void *msg_heap_pop(msg_heap *h)
 {
     if (h->n == 0) {
-        fprintf(stderr, "msg_heap_pop: empty heap\n");
-        abort();
+        sim_panic("msg_heap_pop", "empty heap");
     }
     void *top = h->e[0].msg;
     msg_heap_entry last = h->e[--h->n];

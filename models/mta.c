@@ -24,42 +24,13 @@
  * limit are not modelled; a transport's maxproc caps its busy agents directly (master's backlog).
  */
 #include "models/mta_impl.h"
+#include "sim/sim_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/sim_random.h"
-
-_Noreturn void mta_die(const char *fn, const char *what)
-{
-    fprintf(stderr, "%s: %s\n", fn, what);
-    abort();
-}
-
-void *mta_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        mta_die("mta", "out of memory");
-    return p;
-}
-
-void *mta_xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size);
-    if (!p)
-        mta_die("mta", "out of memory");
-    return p;
-}
-
-char *mta_xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        mta_die("mta", "out of memory");
-    return d;
-}
 
 void mta_queue_id(const mta_host *h, uint64_t id, char *buf, size_t len)
 {
@@ -84,9 +55,9 @@ void *mta_remember(void ***all, size_t *n, size_t *cap, size_t size)
 {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 64;
-        *all = mta_xrealloc(*all, *cap * sizeof(**all));
+        *all = sim_xrealloc(*all, *cap * sizeof(**all));
     }
-    return (*all)[(*n)++] = mta_xcalloc(1, size);
+    return (*all)[(*n)++] = sim_xcalloc(1, size);
 }
 
 /* ---- records ---- */
@@ -321,9 +292,7 @@ static void disk_fired(sim_event *ev, sim_time_t now)
 
 void mta_host_submit(mta_host *h, const traffic_msg *tm, const uint16_t *domains, uint64_t tag, sim_time_t now)
 {
-    mta_msg *m = malloc(sizeof(*m) + tm->nrcpt * sizeof(mta_rcpt));
-    if (!m)
-        mta_die("mta_host_submit", "out of memory");
+    mta_msg *m = sim_xmalloc(sizeof(*m) + tm->nrcpt * sizeof(mta_rcpt));
     memset(m, 0, sizeof(*m));
     m->id = tm->id;
     m->tag = tag;
@@ -363,27 +332,27 @@ void mta_host_submit(mta_host *h, const traffic_msg *tm, const uint16_t *domains
 
 mta_host *mta_host_create(const mta_env *env, uint32_t index, const char *src_ip)
 {
-    mta_host *h = mta_xcalloc(1, sizeof(*h));
+    mta_host *h = sim_xcalloc(1, sizeof(*h));
     h->env = env;
     h->index = index;
     snprintf(h->name, sizeof(h->name), "mta%u", index + 1);
-    h->src_ip = mta_xstrdup(src_ip);
+    h->src_ip = sim_xstrdup(src_ip);
     char stream[64];
     snprintf(stream, sizeof(stream), "host/%u", index);
     h->rng = sim_random_stream(env->seed, env->replication, stream);
     const mta_config *c = env->cfg;
-    if (latency_resource_init(&h->cpu, c->latency.cores) != 0 || latency_resource_init(&h->disk, 1) != 0)
-        mta_die("mta_host_create", "out of memory");
+    latency_resource_init(&h->cpu, c->latency.cores);
+    latency_resource_init(&h->disk, 1);
     h->client = smtp_client_create(env->cal, src_ip, &c->latency, c->latency.cores ? &h->cpu : NULL, h->rng);
     smtp_client_set_text(h->client, env->attempt_text);
     h->ntr = c->ntransports;
-    h->tr = mta_xcalloc(h->ntr, sizeof(*h->tr));
+    h->tr = sim_xcalloc(h->ntr, sizeof(*h->tr));
     for (size_t i = 0; i < h->ntr; i++) {
         h->tr[i].cfg = &c->transports[i];
         h->tr[i].host = h;
         sim_event_init(&h->tr[i].rate_timer, mta_dest_transport_timer);
     }
-    h->dest_of = mta_xcalloc(env->ndomains, sizeof(*h->dest_of));
+    h->dest_of = sim_xcalloc(env->ndomains, sizeof(*h->dest_of));
     for (size_t di = 0; di < env->ndomains; di++) {
         const char *dom = env->domains[di];
         size_t t = 0; /* transports[0] is "smtp", the default */

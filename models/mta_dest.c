@@ -10,6 +10,7 @@
  * cached sessions first.
  */
 #include "models/mta_impl.h"
+#include "sim/sim_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ void mta_dest_entry_add_rcpt(mta_entry *e, uint16_t ri)
 {
     if (e->nrcpt == e->cap) {
         e->cap = e->cap ? e->cap * 2 : 4;
-        e->rcpt = mta_xrealloc(e->rcpt, e->cap * sizeof(*e->rcpt));
+        e->rcpt = sim_xrealloc(e->rcpt, e->cap * sizeof(*e->rcpt));
     }
     e->rcpt[e->nrcpt++] = ri;
 }
@@ -196,7 +197,7 @@ static void pid_put(mta_host *h, uint32_t pid)
 {
     if (h->nfree_pids == h->free_pids_cap) {
         h->free_pids_cap = h->free_pids_cap ? h->free_pids_cap * 2 : 64;
-        h->free_pids = mta_xrealloc(h->free_pids, h->free_pids_cap * sizeof(*h->free_pids));
+        h->free_pids = sim_xrealloc(h->free_pids, h->free_pids_cap * sizeof(*h->free_pids));
     }
     h->free_pids[h->nfree_pids++] = pid;
 }
@@ -224,7 +225,7 @@ static void start_entry(mta_dest *d, sim_time_t now)
         sim_event_init(&a->disk_ev, agent_disk_done);
     }
     if (a->cap < e->nrcpt) {
-        a->req.rstate = mta_xrealloc(a->req.rstate, e->nrcpt);
+        a->req.rstate = sim_xrealloc(a->req.rstate, e->nrcpt);
         a->cap = e->nrcpt;
     }
     a->host = h;
@@ -393,11 +394,11 @@ mta_dest *mta_dest_find_or_create(mta_host *h, mta_transport_rt *tr, const char 
     for (size_t i = 0; i < h->ndests; i++)
         if (h->dests[i]->tr == tr && strcmp(h->dests[i]->nexthop, nexthop) == 0)
             return h->dests[i];
-    mta_dest *d = mta_xcalloc(1, sizeof(*d));
+    mta_dest *d = sim_xcalloc(1, sizeof(*d));
     char name[512];
     snprintf(name, sizeof(name), "%s:%s", tr->cfg->name, nexthop);
-    d->name = mta_xstrdup(name);
-    d->nexthop = mta_xstrdup(nexthop);
+    d->name = sim_xstrdup(name);
+    d->nexthop = sim_xstrdup(nexthop);
     d->tr = tr;
     d->host = h;
     d->rcv = rcv;
@@ -415,7 +416,7 @@ mta_dest *mta_dest_find_or_create(mta_host *h, mta_transport_rt *tr, const char 
     d->st.window = d->w.window;
     d->st.window_min = d->st.window_max = d->w.window;
     sim_tavg_init(&d->st.window_avg, 0, d->w.window);
-    h->dests = mta_xrealloc(h->dests, (h->ndests + 1) * sizeof(*h->dests));
+    h->dests = sim_xrealloc(h->dests, (h->ndests + 1) * sizeof(*h->dests));
     h->dests[h->ndests++] = d;
     return d;
 }

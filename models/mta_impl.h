@@ -116,10 +116,6 @@ struct mta_host {
 };
 
 /* mta.c: messages, queues, records, helpers */
-_Noreturn void mta_die(const char *fn, const char *what);
-void *mta_xcalloc(size_t n, size_t size);
-void *mta_xrealloc(void *p, size_t size);
-char *mta_xstrdup(const char *s);
 /* Allocates a pooled object and remembers it so that mta_host_free can free those still in flight. */
 void *mta_remember(void ***all, size_t *n, size_t *cap, size_t size);
 void mta_queue_id(const mta_host *h, uint64_t id, char *buf, size_t len);

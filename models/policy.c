@@ -68,6 +68,7 @@
  * the first ring buffer of an (IP, rule) and the occasional table rebuild.
  */
 #include "models/policy.h"
+#include "sim/sim_mem.h"
 #include "models/policy_greylist.h"
 #include "models/policy_reply.h"
 
@@ -205,12 +206,6 @@ int policy_stage_parse(const char *name)
     return -1;
 }
 
-/* Broken invariant or memory exhausted where the contract leaves no error path: stop loudly. */
-static _Noreturn void policy_panic(const char *func, const char *what)
-{
-    fprintf(stderr, "%s: %s\n", func, what);
-    abort();
-}
 
 static void policy_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -289,9 +284,7 @@ static policy_window *policy_window_get(policy_ip *ip, const policy_rule *r)
 {
     policy_window *w = ip->win[r->slot];
     if (w == NULL) {
-        w = malloc(sizeof(*w) + (size_t)r->c.limit * sizeof(sim_time_t));
-        if (w == NULL)
-            policy_panic(__func__, "out of memory");
+        w = sim_xmalloc(sizeof(*w) + (size_t)r->c.limit * sizeof(sim_time_t));
         w->until = 0;
         w->head = w->count = 0;
         ip->win[r->slot] = w;
@@ -373,9 +366,7 @@ static void policy_ip_rebuild(policy *p, sim_time_t now)
     size_t cap = 16;
     while (cap < (live + 1) * 3)
         cap *= 2;
-    policy_ip **t = calloc(cap, sizeof(*t));
-    if (t == NULL)
-        policy_panic(__func__, "out of memory");
+    policy_ip **t = sim_xcalloc(cap, sizeof(*t));
     for (size_t i = 0; i < p->ipcap; i++)
         if (p->ipt[i] != NULL)
             policy_ip_place(t, cap, p->ipt[i]);
@@ -407,9 +398,7 @@ static policy_ip *policy_ip_get(policy *p, const char *ip, sim_time_t now)
     if ((p->ipcount + 1) * 2 > p->ipcap)
         policy_ip_rebuild(p, now);
     size_t len = strlen(ip);
-    e = malloc(sizeof(*e) + p->nslots * sizeof(policy_window *) + len + 1);
-    if (e == NULL)
-        policy_panic(__func__, "out of memory");
+    e = sim_xmalloc(sizeof(*e) + p->nslots * sizeof(policy_window *) + len + 1);
     e->hash = h;
     e->net = policy_net_key(ip);
     e->busy = e->idle = 0;
@@ -435,16 +424,7 @@ static const char *policy_text(policy *p, const char *tmpl, bool expand, bool pe
     if (rcpt == NULL && tmpl == p->out_tmpl && s->ip == p->out_ip)
         return p->out;
     size_t need = policy_reply_expand(NULL, tmpl, p->hostname, s->ip->ip, rcpt) + 1;
-    if (need > p->outcap) {
-        size_t cap = p->outcap ? p->outcap : 256;
-        while (cap < need)
-            cap *= 2;
-        char *o = realloc(p->out, cap);
-        if (o == NULL)
-            policy_panic(__func__, "out of memory");
-        p->out = o;
-        p->outcap = cap;
-    }
+    p->out = sim_xgrow(p->out, &p->outcap, need, 1, 256);
     policy_reply_expand(p->out, tmpl, p->hostname, s->ip->ip, rcpt);
     p->out_tmpl = rcpt == NULL ? tmpl : NULL;
     p->out_ip = s->ip;
@@ -574,7 +554,7 @@ static void policy_evaluate(policy *p, policy_session *s, policy_stage stage, si
             reject = gsl_rng_uniform(p->rng) < r->c.probability;
             break;
         default:
-            policy_panic(__func__, "rule kind evaluated at a stage it has none");
+            sim_panic(__func__, "rule kind evaluated at a stage it has none");
         }
         if (reject && decided < 0)
             decided = (int)i;
@@ -587,9 +567,7 @@ static void policy_evaluate(policy *p, policy_session *s, policy_stage stage, si
 static policy_session *policy_session_alloc(policy *p)
 {
     if (p->free_sessions == NULL) {
-        policy_session_chunk *c = malloc(sizeof(*c));
-        if (c == NULL)
-            policy_panic(__func__, "out of memory");
+        policy_session_chunk *c = sim_xmalloc(sizeof(*c));
         c->next = p->chunks;
         p->chunks = c;
         for (size_t i = 0; i < POLICY_SESSION_CHUNK; i++) {
@@ -861,22 +839,16 @@ policy *policy_create(const policy_config *cfg, gsl_rng *rng, char *err, size_t 
         }
     }
 
-    policy *p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        goto nomem;
+    policy *p = sim_xcalloc(1, sizeof(*p));
     p->rng = rng;
-    if ((p->hostname = strdup(host)) == NULL)
-        goto nomem;
+    p->hostname = sim_xstrdup(host);
     p->nrules = cfg->nrules;
     if (cfg->nrules > 0) {
-        p->rules = calloc(cfg->nrules, sizeof(*p->rules));
-        p->slot_rule = calloc(cfg->nrules, sizeof(*p->slot_rule));
-        p->boxes = calloc(cfg->nrules, sizeof(*p->boxes));
-        if (p->rules == NULL || p->slot_rule == NULL || p->boxes == NULL)
-            goto nomem;
+        p->rules = sim_xcalloc(cfg->nrules, sizeof(*p->rules));
+        p->slot_rule = sim_xcalloc(cfg->nrules, sizeof(*p->slot_rule));
+        p->boxes = sim_xcalloc(cfg->nrules, sizeof(*p->boxes));
         for (int s = 0; s < POLICY_STAGE_COUNT; s++)
-            if ((p->stage_rules[s] = calloc(cfg->nrules, sizeof(size_t))) == NULL)
-                goto nomem;
+            p->stage_rules[s] = sim_xcalloc(cfg->nrules, sizeof(size_t));
     }
     for (size_t i = 0; i < cfg->nrules; i++) {
         policy_rule *r = &p->rules[i];
@@ -896,9 +868,8 @@ policy *policy_create(const policy_config *cfg, gsl_rng *rng, char *err, size_t 
                 tmpl = policy_preset_find("postfix")->texts[k];
             r->code = policy_reply_parse(tmpl, why, sizeof(why));
             if (r->code == 0)
-                policy_panic(__func__, "a preset text is not a valid reply");
-            if ((r->reply = strdup(tmpl)) == NULL)
-                goto nomem;
+                sim_panic(__func__, "a preset text is not a valid reply");
+            r->reply = sim_xstrdup(tmpl);
             r->expand = strchr(tmpl, '%') != NULL;
             r->per_rcpt = strstr(tmpl, "%r") != NULL || strstr(tmpl, "%d") != NULL;
             r->close = r->c.close || r->code == 421 || r->c.silent;
@@ -920,11 +891,6 @@ policy *policy_create(const policy_config *cfg, gsl_rng *rng, char *err, size_t 
             p->greylist = true;
     }
     return p;
-
-nomem:
-    policy_free(p);
-    policy_fail(err, errlen, "policy: out of memory");
-    return NULL;
 }
 
 void policy_free(policy *p)
@@ -969,9 +935,7 @@ int policy_force(policy *p, uint64_t n, const char *reply)
     int code = policy_reply_parse(reply, why, sizeof(why));
     if (code == 0)
         return -EINVAL;
-    char *copy = strdup(reply);
-    if (copy == NULL)
-        return -ENOMEM;
+    char *copy = sim_xstrdup(reply);
     free(p->force_reply);
     p->force_reply = copy;
     p->out_tmpl = NULL;

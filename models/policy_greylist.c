@@ -3,8 +3,8 @@
  * rebuilt without the expired entries when they fill up (see policy_greylist.h).
  */
 #include "models/policy_greylist.h"
+#include "sim/sim_mem.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 static bool entry_live(const policy_greylist *g, const policy_greylist_table *t, const policy_greylist_entry *e,
@@ -36,12 +36,7 @@ static void rebuild(const policy_greylist *g, policy_greylist_table *t, sim_time
     size_t cap = 64;
     while (cap < (live + 1) * 3)
         cap *= 2;
-    policy_greylist_entry *e = calloc(cap, sizeof(*e));
-    if (e == NULL)
-    {
-        fprintf(stderr, "policy_greylist: rebuild: out of memory\n");
-        abort();
-    }
+    policy_greylist_entry *e = sim_xcalloc(cap, sizeof(*e));
     for (size_t i = 0; i < t->cap; i++) {
         if (t->e[i].key == 0 || !entry_live(g, t, &t->e[i], now))
             continue;

@@ -7,6 +7,7 @@
  * change what the others do.
  */
 #include "models/receiver.h"
+#include "sim/sim_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +33,7 @@ static void refresh(receiver *r, sim_time_t now)
 receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t seed, uint32_t replication,
                           char *err, size_t errlen)
 {
-    receiver *r = calloc(1, sizeof(*r));
-    if (!r) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    receiver *r = sim_xcalloc(1, sizeof(*r));
     r->cfg = cfg;
     r->index = index;
     char name[256];
@@ -55,13 +52,13 @@ receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t s
             break;
         }
     r->idle_timeout = policy_idle_timeout(r->pol);
-    r->mx_addr = calloc(cfg->nmx ? cfg->nmx : 1, sizeof(char *));
+    r->mx_addr = sim_xcalloc(cfg->nmx, sizeof(char *));
     for (size_t j = 0; j < cfg->nmx; j++) {
         /* Documentation ranges only (RFC 5737): these addresses appear in logs, never on a wire. */
         unsigned n = 10 + index * 8 + (unsigned)j;
         char buf[32];
         snprintf(buf, sizeof(buf), "%s.%u", n < 250 ? "198.51.100" : "203.0.113", n < 250 ? n : (n - 240) % 250);
-        r->mx_addr[j] = strdup(buf);
+        r->mx_addr[j] = sim_xstrdup(buf);
     }
     sim_tavg_init(&r->sessions, 0, 0);
     sim_tavg_init(&r->busy, 0, 0);

@@ -23,6 +23,7 @@
  * (smtp_skip_quit_response = yes) and the server sees the close half a round trip later.
  */
 #include "models/smtp_client.h"
+#include "sim/sim_mem.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -69,11 +70,9 @@ static void conn_event(sim_event *ev, sim_time_t now);
 smtp_client *smtp_client_create(sim_calendar *cal, const char *src_ip, const latency_config *lat,
                                 latency_resource *cpu, gsl_rng *rng)
 {
-    smtp_client *cl = calloc(1, sizeof(*cl));
-    if (!cl)
-        return NULL;
+    smtp_client *cl = sim_xcalloc(1, sizeof(*cl));
     cl->cal = cal;
-    cl->src_ip = strdup(src_ip);
+    cl->src_ip = sim_xstrdup(src_ip);
     cl->lat = lat;
     cl->cpu = cpu;
     cl->rng = rng;
@@ -94,15 +93,8 @@ static smtp_conn *conn_new(smtp_client *cl, receiver *rcv, uint32_t mx, sim_time
     if (c)
         cl->free_conns = c->next;
     else {
-        if (cl->nall == cl->all_cap) {
-            cl->all_cap = cl->all_cap ? cl->all_cap * 2 : 64;
-            cl->all = realloc(cl->all, cl->all_cap * sizeof(*cl->all));
-        }
-        if (!cl->all || !(c = malloc(sizeof(*c)))) {
-            fprintf(stderr, "smtp_client: conn_new: out of memory\n");
-            abort();
-        }
-        cl->all[cl->nall++] = c;
+        cl->all = sim_xgrow(cl->all, &cl->all_cap, cl->nall + 1, sizeof(*cl->all), 64);
+        c = cl->all[cl->nall++] = sim_xmalloc(sizeof(*c));
     }
     *c = (smtp_conn){.cl = cl, .rcv = rcv, .mx = mx, .rtt = rtt, .started = started, .uses = 1};
     sim_event_init(&c->ev, conn_event);
@@ -123,11 +115,7 @@ static smtp_conn **addr_slot(smtp_client *cl, const receiver *rcv, uint32_t mx)
     size_t k = (size_t)rcv->index * 16 + (mx < 16 ? mx : 15);
     if (k >= cl->nby_addr) {
         size_t n = (k + 1) * 2;
-        cl->by_addr = realloc(cl->by_addr, n * sizeof(*cl->by_addr));
-        if (!cl->by_addr) {
-            fprintf(stderr, "smtp_client: addr_slot: out of memory\n");
-            abort();
-        }
+        cl->by_addr = sim_xreallocarray(cl->by_addr, n, sizeof(*cl->by_addr));
         memset(cl->by_addr + cl->nby_addr, 0, (n - cl->nby_addr) * sizeof(*cl->by_addr));
         cl->nby_addr = n;
     }
@@ -800,7 +788,6 @@ static void request_event(sim_event *ev, sim_time_t now)
         lookup_and_connect(req, now);
         return;
     default:
-        fprintf(stderr, "smtp_client: request_event: event in state %d\n", (int)req->state);
-        abort();
+        sim_panic("smtp_client: request_event", "event in state %d", (int)req->state);
     }
 }

@@ -49,6 +49,7 @@
  * allocated per message.
  */
 #include "models/traffic.h"
+#include "sim/sim_mem.h"
 
 #include <errno.h>
 #include <math.h>
@@ -90,11 +91,6 @@ struct traffic {
     size_t rcpt_cap;
 };
 
-__attribute__((noreturn)) static void traffic_panic(const char *fn, const char *what)
-{
-    fprintf(stderr, "%s: %s\n", fn, what);
-    abort();
-}
 
 const char *traffic_class_sender(const traffic_class_config *c)
 {
@@ -350,7 +346,7 @@ static void traffic_source_advance(traffic_source *s, sim_time_t horizon)
             s->next = SIM_TIME_NEVER;
         return;
     }
-    traffic_panic(__func__, "unknown arrival process");
+    sim_panic(__func__, "unknown arrival process");
 }
 
 /* Sets up the process state and the first pending arrival. */
@@ -413,16 +409,7 @@ static void traffic_fill(traffic *t, const traffic_source *s, gsl_rng *r, traffi
     const traffic_class_config *c = s->c;
     m->size = (uint32_t)traffic_clamp_round(sim_dist_sample(&c->size, r), 1, (double)UINT32_MAX);
     m->nrcpt = (uint32_t)traffic_clamp_round(sim_dist_sample(&c->recipients, r), 1, TRAFFIC_MAX_RCPT);
-    if (m->nrcpt > t->rcpt_cap) {
-        size_t cap = t->rcpt_cap ? t->rcpt_cap : 16;
-        while (cap < m->nrcpt)
-            cap *= 2;
-        uint16_t *p = realloc(t->rcpt, cap * sizeof(*p));
-        if (!p)
-            traffic_panic(__func__, "out of memory");
-        t->rcpt = p;
-        t->rcpt_cap = cap;
-    }
+    t->rcpt = sim_xgrow(t->rcpt, &t->rcpt_cap, m->nrcpt, sizeof(*t->rcpt), 16);
     for (uint32_t k = 0; k < m->nrcpt; k++)
         t->rcpt[k] = (uint16_t)gsl_ran_discrete(r, s->domains);
     m->rcpt_domain = t->rcpt;
@@ -434,17 +421,13 @@ traffic *traffic_create(const traffic_config *cfg, uint64_t seed, uint32_t repli
 {
     char err[512];
     if (traffic_config_check(cfg, err, sizeof(err)) < 0)
-        traffic_panic(__func__, err);
-    traffic *t = calloc(1, sizeof(*t));
-    if (!t)
-        traffic_panic(__func__, "out of memory");
+        sim_panic(__func__, "%s", err);
+    traffic *t = sim_xcalloc(1, sizeof(*t));
     t->cfg = cfg;
     t->nsrc = cfg->nclasses;
     t->horizon = horizon;
     t->next_id = 1;
-    t->src = calloc(t->nsrc ? t->nsrc : 1, sizeof(*t->src));
-    if (!t->src)
-        traffic_panic(__func__, "out of memory");
+    t->src = sim_xcalloc(t->nsrc, sizeof(*t->src));
 
     size_t longest = 0, most = 0;
     for (size_t i = 0; i < t->nsrc; i++) {
@@ -453,10 +436,8 @@ traffic *traffic_create(const traffic_config *cfg, uint64_t seed, uint32_t repli
         most = cfg->classes[i].ndomains > most ? cfg->classes[i].ndomains : most;
     }
     size_t namelen = longest + sizeof("arrivals/");
-    char *name = malloc(namelen);
-    double *weights = malloc((most ? most : 1) * sizeof(*weights));
-    if (!name || !weights)
-        traffic_panic(__func__, "out of memory");
+    char *name = sim_xmalloc(namelen);
+    double *weights = sim_xreallocarray(NULL, most ? most : 1, sizeof(*weights));
 
     for (size_t i = 0; i < t->nsrc; i++) {
         traffic_source *s = &t->src[i];
@@ -471,7 +452,7 @@ traffic *traffic_create(const traffic_config *cfg, uint64_t seed, uint32_t repli
             weights[k] = s->c->domains[k].weight;
         s->domains = gsl_ran_discrete_preproc(s->c->ndomains, weights);
         if (!s->domains)
-            traffic_panic(__func__, "cannot build the domain table");
+            sim_panic(__func__, "cannot build the domain table");
         traffic_source_start(s, horizon);
     }
     free(name);
@@ -526,7 +507,7 @@ bool traffic_next(traffic *t, traffic_msg *m)
 bool traffic_resend(traffic *t, const traffic_msg *orig, uint32_t made, sim_time_t now, traffic_msg *m)
 {
     if (orig->cls >= t->nsrc)
-        traffic_panic(__func__, "message of an unknown class");
+        sim_panic(__func__, "message of an unknown class");
     traffic_source *s = &t->src[orig->cls];
     const traffic_resend_config *rs = &s->c->resend;
     if (rs->after <= 0 || made >= rs->max)

@@ -13,6 +13,7 @@
  * Little's law can be checked against the latency statistics; the split by queue is sampled.
  */
 #include "models/world.h"
+#include "sim/sim_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,15 +58,6 @@ struct world {
     world_stats st;
 };
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "world: out of memory\n");
-        abort();
-    }
-    return p;
-}
 
 static void count_reason(world_stats *st, const char *key)
 {
@@ -74,11 +66,7 @@ static void count_reason(world_stats *st, const char *key)
             st->deferral_reasons[i].n++;
             return;
         }
-    st->deferral_reasons = realloc(st->deferral_reasons, (st->nreasons + 1) * sizeof(*st->deferral_reasons));
-    if (!st->deferral_reasons) {
-        fprintf(stderr, "world: out of memory\n");
-        abort();
-    }
+    st->deferral_reasons = sim_xreallocarray(st->deferral_reasons, st->nreasons + 1, sizeof(*st->deferral_reasons));
     world_count *c = &st->deferral_reasons[st->nreasons++];
     snprintf(c->key, sizeof(c->key), "%s", key);
     c->n = 1;
@@ -167,7 +155,7 @@ static uint64_t track(world *w, const traffic_msg *m, sim_time_t now)
         return 0;
     if (c->count == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 1024;
-        tracker *nr = xcalloc(ncap, sizeof(*nr));
+        tracker *nr = sim_xcalloc(ncap, sizeof(*nr));
         for (size_t i = 0; i < c->count; i++)
             nr[i] = c->ring[(c->head + i) & (c->cap - 1)];
         free(c->ring);
@@ -188,11 +176,7 @@ static void submit(world *w, const traffic_msg *m, sim_time_t now)
 {
     if (w->scratch_cap < m->nrcpt) {
         w->scratch_cap = m->nrcpt * 2;
-        w->scratch = realloc(w->scratch, w->scratch_cap * sizeof(*w->scratch));
-        if (!w->scratch) {
-            fprintf(stderr, "world: out of memory\n");
-            abort();
-        }
+        w->scratch = sim_xreallocarray(w->scratch, w->scratch_cap, sizeof(*w->scratch));
     }
     for (uint32_t i = 0; i < m->nrcpt; i++)
         w->scratch[i] = w->cls[m->cls].gdomain[m->rcpt_domain[i]];
@@ -251,11 +235,8 @@ static uint16_t domain_index(world *w, const char *name)
     for (size_t i = 0; i < w->ndomains; i++)
         if (strcmp(w->domains[i], name) == 0)
             return (uint16_t)i;
-    w->domains = realloc(w->domains, (w->ndomains + 1) * sizeof(*w->domains));
-    if (!w->domains || !(w->domains[w->ndomains] = strdup(name))) {
-        fprintf(stderr, "world: out of memory\n");
-        abort();
-    }
+    w->domains = sim_xreallocarray(w->domains, w->ndomains + 1, sizeof(*w->domains));
+    w->domains[w->ndomains] = sim_xstrdup(name);
     return (uint16_t)w->ndomains++;
 }
 
@@ -265,11 +246,11 @@ world *world_create(const world_config *cfg, sim_calendar *cal, char *err, size_
         snprintf(err, errlen, "a world needs at least one receiver and one traffic class");
         return NULL;
     }
-    world *w = xcalloc(1, sizeof(*w));
+    world *w = sim_xcalloc(1, sizeof(*w));
     w->cfg = *cfg;
     w->cal = cal;
     w->nrcv = cfg->nreceivers;
-    w->rcv = xcalloc(w->nrcv, sizeof(*w->rcv));
+    w->rcv = sim_xcalloc(w->nrcv, sizeof(*w->rcv));
     for (size_t i = 0; i < w->nrcv; i++) {
         w->rcv[i] = receiver_create(&cfg->receivers[i], (uint32_t)i, cfg->seed, cfg->replication, err, errlen);
         if (!w->rcv[i]) {
@@ -278,20 +259,20 @@ world *world_create(const world_config *cfg, sim_calendar *cal, char *err, size_
         }
     }
     const traffic_config *tc = cfg->traffic;
-    w->cls = xcalloc(tc->nclasses, sizeof(*w->cls));
-    w->st.cls = xcalloc(tc->nclasses, sizeof(*w->st.cls));
+    w->cls = sim_xcalloc(tc->nclasses, sizeof(*w->cls));
+    w->st.cls = sim_xcalloc(tc->nclasses, sizeof(*w->st.cls));
     for (size_t c = 0; c < tc->nclasses; c++) {
         w->cls[c].w = w;
         w->cls[c].index = (uint32_t)c;
         sim_event_init(&w->cls[c].ev, resend_fired);
-        w->cls[c].gdomain = xcalloc(tc->classes[c].ndomains, sizeof(uint16_t));
+        w->cls[c].gdomain = sim_xcalloc(tc->classes[c].ndomains, sizeof(uint16_t));
         for (size_t d = 0; d < tc->classes[c].ndomains; d++)
             w->cls[c].gdomain[d] = domain_index(w, tc->classes[c].domains[d].domain);
         w->st.cls[c].latency = sim_quantile_create();
         sim_tally_reset(&w->st.cls[c].attempts);
     }
     w->st.latency = sim_quantile_create();
-    w->domain_rcv = xcalloc(w->ndomains, sizeof(*w->domain_rcv));
+    w->domain_rcv = sim_xcalloc(w->ndomains, sizeof(*w->domain_rcv));
     for (size_t d = 0; d < w->ndomains; d++) {
         w->domain_rcv[d] = w->rcv[w->nrcv - 1];
         for (size_t r = 0; r + 1 < w->nrcv; r++)
@@ -308,7 +289,7 @@ world *world_create(const world_config *cfg, sim_calendar *cal, char *err, size_
         w->pool = apppool_create(&w->env, mc->nsource_ips ? mc->source_ips[0] : "192.0.2.1");
     } else {
         w->nhosts = mc->hosts ? mc->hosts : 1;
-        w->hosts = xcalloc(w->nhosts, sizeof(*w->hosts));
+        w->hosts = sim_xcalloc(w->nhosts, sizeof(*w->hosts));
         for (size_t i = 0; i < w->nhosts; i++) {
             const char *ip = mc->nsource_ips ? mc->source_ips[i % mc->nsource_ips] : "192.0.2.1";
             w->hosts[i] = mta_host_create(&w->env, (uint32_t)i, ip);

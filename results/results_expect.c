@@ -10,6 +10,7 @@
  * sorted key order so that a tie always names the same suggestion.
  */
 #include "results/results_expect.h"
+#include "sim/sim_mem.h"
 
 #include <errno.h>
 #include <math.h>
@@ -256,8 +257,7 @@ bool results_expect_compare(scenario_expect_op op, double value, double bound)
     case EXPECT_EQ: return equal(value, bound);
     case EXPECT_NE: return !equal(value, bound);
     }
-    fprintf(stderr, "results_expect_compare: bad operator %d\n", (int)op);
-    abort();
+    sim_panic("results_expect_compare", "bad operator %d", (int)op);
 }
 
 static void evaluate(const json_t *summary, const scenario_expect *e, results_expect_result *out)

@@ -6,6 +6,7 @@
  * the run.
  */
 #include "results/results_timeseries.h"
+#include "sim/sim_mem.h"
 
 #include <errno.h>
 #include <math.h>
@@ -60,8 +61,7 @@ int results_timeseries_column(const results_timeseries *ts, const char *name)
 int results_timeseries_add_column(results_timeseries *ts, const char *name)
 {
     if (ts->started) {
-        fprintf(stderr, "results_timeseries_add_column: column '%s' added after the first row\n", name);
-        abort();
+        sim_panic("results_timeseries_add_column", "column '%s' added after the first row", name);
     }
     if (strcmp(name, "time") == 0 || results_timeseries_column(ts, name) >= 0)
         return -EEXIST;
@@ -101,8 +101,7 @@ static void header(results_timeseries *ts)
 void results_timeseries_set(results_timeseries *ts, size_t col, double v)
 {
     if (col >= ts->n) {
-        fprintf(stderr, "results_timeseries_set: column %zu of %zu\n", col, ts->n);
-        abort();
+        sim_panic("results_timeseries_set", "column %zu of %zu", col, ts->n);
     }
     ts->row[col] = v;
 }
@@ -121,8 +120,7 @@ int results_timeseries_row(results_timeseries *ts, sim_time_t t)
 int results_timeseries_row_values(results_timeseries *ts, sim_time_t t, const double *v, size_t n)
 {
     if (n != ts->n) {
-        fprintf(stderr, "results_timeseries_row_values: %zu values for %zu columns\n", n, ts->n);
-        abort();
+        sim_panic("results_timeseries_row_values", "%zu values for %zu columns", n, ts->n);
     }
     header(ts);
     results_csv_time(ts->csv, t);

@@ -29,8 +29,8 @@
  * for the alternatives that lost (128-bit keys, 8-ary, branchy selection, no prefetch).
  */
 #include "sim/sim_calendar.h"
+#include "sim/sim_mem.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,23 +58,18 @@ struct sim_calendar {
     bool root_stale;   /* entry 0 belongs to the event being fired and awaits replacement (see step) */
 };
 
-static void cal_fail(const char *fn, const char *what)
-{
-    fprintf(stderr, "%s: %s\n", fn, what);
-    abort();
-}
 
 /* Allocates arrays for cap entries, copies the n current ones and fills the rest with sentinels. */
 static void cal_grow(sim_calendar *cal, size_t cap)
 {
     if (cap > (size_t)SIM_EVENT_IDLE - CAL_PAD)
-        cal_fail("sim_calendar_grow", "too many pending events");
+        sim_panic("sim_calendar_grow", "too many pending events");
     size_t bytes = (cap + CAL_PAD + CAL_SKEW) * sizeof(sim_time_t);
     bytes = (bytes + CAL_LINE - 1) / CAL_LINE * CAL_LINE;
     void *mem = aligned_alloc(CAL_LINE, bytes);
-    cal_aux *aux = malloc((cap + CAL_PAD) * sizeof *aux);
-    if (!mem || !aux)
-        cal_fail("sim_calendar_grow", "out of memory");
+    if (!mem)
+        sim_panic("sim_calendar_grow", "out of memory");
+    cal_aux *aux = sim_xreallocarray(NULL, cap + CAL_PAD, sizeof *aux);
     sim_time_t *times = (sim_time_t *)mem + CAL_SKEW;
     if (cal->n) {
         memcpy(times, cal->times, cal->n * sizeof *times);
@@ -101,9 +96,7 @@ void sim_event_init(sim_event *ev, sim_event_fn fn)
 
 sim_calendar *sim_calendar_create(size_t initial_capacity)
 {
-    sim_calendar *cal = calloc(1, sizeof *cal);
-    if (!cal)
-        cal_fail("sim_calendar_create", "out of memory");
+    sim_calendar *cal = sim_xcalloc(1, sizeof *cal);
     cal_grow(cal, initial_capacity < 16 ? 16 : initial_capacity);
     return cal;
 }
@@ -253,15 +246,13 @@ static inline void cal_settle(sim_calendar *cal)
 static void cal_check_slot(const sim_calendar *cal, const sim_event *ev, const char *fn)
 {
     if (ev->slot >= cal->n || cal->aux[ev->slot].ev != ev)
-        cal_fail(fn, "event is pending in another calendar or was corrupted");
+        sim_panic(fn, "event is pending in another calendar or was corrupted");
 }
 
 void sim_calendar_schedule(sim_calendar *cal, sim_event *ev, sim_time_t at)
 {
     if (at < cal->now) {
-        fprintf(stderr, "sim_calendar_schedule: time %lld is before now %lld\n", (long long)at,
-                (long long)cal->now);
-        abort();
+        sim_panic("sim_calendar_schedule", "time %lld is before now %lld", (long long)at, (long long)cal->now);
     }
     cal_aux a = {cal->next_seq++, ev};
     ev->time = at;
@@ -345,9 +336,8 @@ bool sim_calendar_step(sim_calendar *cal)
 uint64_t sim_calendar_run_until(sim_calendar *cal, sim_time_t until)
 {
     if (until < cal->now) {
-        fprintf(stderr, "sim_calendar_run_until: time %lld is before now %lld\n", (long long)until,
-                (long long)cal->now);
-        abort();
+        sim_panic("sim_calendar_run_until", "time %lld is before now %lld", (long long)until,
+                  (long long)cal->now);
     }
     uint64_t ran = 0;
     while (sim_calendar_size(cal) && sim_calendar_peek_time(cal) <= until) {

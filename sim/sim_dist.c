@@ -9,6 +9,7 @@
  * description prints them back in that form so a manifest reads like the scenario that produced it.
  */
 #include "sim/sim_dist.h"
+#include "sim/sim_mem.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,11 +23,6 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
 
-static void dist_fail(const char *fn, const char *what)
-{
-    fprintf(stderr, "%s: %s\n", fn, what);
-    abort();
-}
 
 static double dist_z99(void)
 {
@@ -43,7 +39,7 @@ sim_dist sim_dist_lognormal_median_p99(double median, double p99)
     /* The loader checks user input; reaching here with nonsense is a bug upstream. p99 == median is
      * allowed and gives sigma 0, a lognormal that is really a constant. */
     if (!(median > 0) || !(p99 >= median) || !isfinite(p99))
-        dist_fail("sim_dist_lognormal_median_p99", "needs p99 >= median > 0");
+        sim_panic("sim_dist_lognormal_median_p99", "needs p99 >= median > 0");
     return (sim_dist){.kind = SIM_DIST_LOGNORMAL, .a = log(median), .b = log(p99 / median) / dist_z99()};
 }
 
@@ -65,7 +61,7 @@ double sim_dist_sample(const sim_dist *d, gsl_rng *r)
     case SIM_DIST_EMPIRICAL:
         return d->values[gsl_rng_uniform_int(r, d->n)];
     }
-    dist_fail("sim_dist_sample", "unknown kind");
+    sim_panic("sim_dist_sample", "unknown kind");
     return 0;
 }
 
@@ -91,7 +87,7 @@ double sim_dist_mean(const sim_dist *d)
         return d->n ? sum / (double)d->n : NAN;
     }
     }
-    dist_fail("sim_dist_mean", "unknown kind");
+    sim_panic("sim_dist_mean", "unknown kind");
     return 0;
 }
 
@@ -118,7 +114,7 @@ double sim_dist_median(const sim_dist *d)
             return d->values[d->n / 2];
         return (d->values[d->n / 2 - 1] + d->values[d->n / 2]) / 2;
     }
-    dist_fail("sim_dist_median", "unknown kind");
+    sim_panic("sim_dist_median", "unknown kind");
     return 0;
 }
 
@@ -157,9 +153,7 @@ sim_dist sim_dist_copy(const sim_dist *d)
     if (d->kind != SIM_DIST_EMPIRICAL)
         return c;
     if (d->n && d->values) {
-        c.values = malloc(d->n * sizeof *c.values);
-        if (!c.values)
-            dist_fail("sim_dist_copy", "out of memory");
+        c.values = sim_xreallocarray(NULL, d->n, sizeof *c.values);
         memcpy(c.values, d->values, d->n * sizeof *c.values);
     } else {
         c.n = 0;

@@ -21,8 +21,8 @@
  * billion), which is far below anything a scenario's handful of streams can notice.
  */
 #include "sim/sim_random.h"
+#include "sim/sim_mem.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 static uint64_t random_splitmix64(uint64_t z)
@@ -62,10 +62,8 @@ static unsigned long random_taus2_seed(uint64_t mix)
 gsl_rng *sim_random_stream(uint64_t seed, uint32_t replication, const char *stream)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_taus2);
-    if (!r) {
-        fprintf(stderr, "sim_random_stream: out of memory\n");
-        abort();
-    }
+    if (!r)
+        sim_panic("sim_random_stream", "out of memory");
     gsl_rng_set(r, random_taus2_seed(sim_random_mix(seed, replication, stream)));
     return r;
 }

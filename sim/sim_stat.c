@@ -21,17 +21,12 @@
  * estimates are clamped to them, which only brings an estimate closer to the truth.
  */
 #include "sim/sim_stat.h"
+#include "sim/sim_mem.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void stat_fail(const char *fn, const char *what)
-{
-    fprintf(stderr, "%s: %s\n", fn, what);
-    abort();
-}
 
 /* ---- tally ---- */
 
@@ -73,7 +68,7 @@ void sim_tavg_init(sim_tavg *a, sim_time_t now, double value)
 void sim_tavg_set(sim_tavg *a, sim_time_t now, double value)
 {
     if (now < a->last_time)
-        stat_fail("sim_tavg_set", "time went backwards");
+        sim_panic("sim_tavg_set", "time went backwards");
     a->area += a->value * sim_time_to_sec(now - a->last_time);
     a->last_time = now;
     a->value = value;
@@ -84,7 +79,7 @@ void sim_tavg_set(sim_tavg *a, sim_time_t now, double value)
 double sim_tavg_mean(const sim_tavg *a, sim_time_t now)
 {
     if (now < a->last_time)
-        stat_fail("sim_tavg_mean", "time went backwards");
+        sim_panic("sim_tavg_mean", "time went backwards");
     if (now == a->start)
         return a->value; /* an empty interval: the value it would average to */
     double area = a->area + a->value * sim_time_to_sec(now - a->last_time);
@@ -115,9 +110,7 @@ struct sim_quantile {
 
 sim_quantile *sim_quantile_create(void)
 {
-    sim_quantile *q = calloc(1, sizeof *q);
-    if (!q)
-        stat_fail("sim_quantile_create", "out of memory");
+    sim_quantile *q = sim_xcalloc(1, sizeof *q);
     q->gamma = (1 + QS_ACCURACY) / (1 - QS_ACCURACY);
     q->log_gamma = log(q->gamma);
     sim_quantile_reset(q);
@@ -177,9 +170,7 @@ static void qs_cover(sim_quantile *q, int32_t from, int32_t to)
             lo -= slack;
         cap = want;
     }
-    uint64_t *counts = calloc((size_t)cap, sizeof *counts);
-    if (!counts)
-        stat_fail("sim_quantile_add", "out of memory");
+    uint64_t *counts = sim_xcalloc((size_t)cap, sizeof *counts);
     if (q->counts)
         memcpy(counts + (q->lo - lo), q->counts, (size_t)q->cap * sizeof *counts);
     free(q->counts);
@@ -191,8 +182,7 @@ static void qs_cover(sim_quantile *q, int32_t from, int32_t to)
 void sim_quantile_add(sim_quantile *q, double x)
 {
     if (!(x >= 0) || isinf(x)) {
-        fprintf(stderr, "sim_quantile_add: %g is not a finite value >= 0\n", x);
-        abort();
+        sim_panic("sim_quantile_add", "%g is not a finite value >= 0", x);
     }
     if (q->n == 0) {
         q->min = q->max = x;

@@ -25,6 +25,7 @@
  * Time: the policies and the log get monotonic microseconds since the server started.
  */
 #include "testsmtpd/smtpd_server.h"
+#include "sim/sim_mem.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -117,11 +118,6 @@ struct smtpd_server {
     char wbuf[SMTPD_SERVER_WBUF];
 };
 
-static _Noreturn void smtpd_server_panic(const char *func, const char *what)
-{
-    fprintf(stderr, "testsmtpd: %s: %s\n", func, what);
-    abort();
-}
 
 void smtpd_server_config_defaults(smtpd_server_config *c)
 {
@@ -215,7 +211,7 @@ static smtpd_gen *smtpd_gen_create(smtpd_server *srv, smtpd_rcv *r, const policy
 static void smtpd_gen_unref(smtpd_gen *g)
 {
     if (g->refs == 0)
-        smtpd_server_panic(__func__, "reference count below zero");
+        sim_panic(__func__, "reference count below zero");
     if (--g->refs > 0)
         return;
     smtpd_rcv *r = g->owner;
@@ -409,7 +405,7 @@ static bool smtpd_conn_feed(smtpd_conn *c)
             break;
         size_t n = smtpd_session_feed(c->sess, v.iov_base, v.iov_len, smtpd_server_now(c->srv));
         if (n > v.iov_len)
-            smtpd_server_panic(__func__, "the engine consumed more than it was given");
+            sim_panic(__func__, "the engine consumed more than it was given");
         evbuffer_drain(in, n);
         if (n == v.iov_len) {
             pulled = false;
@@ -688,7 +684,7 @@ static void smtpd_server_accept_error(struct evconnlistener *el, void *arg)
 smtpd_server *smtpd_server_create(struct event_base *base, const smtpd_server_config *cfg)
 {
     if (!cfg->store)
-        smtpd_server_panic(__func__, "no store");
+        sim_panic(__func__, "no store");
     smtpd_server *srv = calloc(1, sizeof(*srv));
     if (!srv)
         return NULL;
@@ -729,7 +725,7 @@ void smtpd_server_free(smtpd_server *srv)
         smtpd_rcv *r = srv->rcv[i];
         smtpd_gen_unref(r->cur);
         if (r->live)
-            smtpd_server_panic(__func__, "a policy generation outlived its sessions");
+            sim_panic(__func__, "a policy generation outlived its sessions");
         free(r->name);
         free(r->hostname);
         free(r->preset);

@@ -39,6 +39,7 @@
  * are kept between transactions, so a session in steady state allocates nothing.
  */
 #include "testsmtpd/smtpd_session.h"
+#include "sim/sim_mem.h"
 
 #include "testsmtpd/smtpd_data.h"
 
@@ -103,11 +104,6 @@ struct smtpd_session {
 
 static uint64_t smtpd_queue_counter; /* per process: the n-th accepted message gets the n-th queue id */
 
-static void smtpd_panic(const char *fn, const char *what)
-{
-    fprintf(stderr, "%s: %s\n", fn, what);
-    abort();
-}
 
 void smtpd_limits_defaults(smtpd_limits *l)
 {
@@ -120,16 +116,7 @@ void smtpd_limits_defaults(smtpd_limits *l)
 
 static void smtpd_buf_reserve(smtpd_buf *b, size_t need)
 {
-    if (need <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 128;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL)
-        smtpd_panic(__func__, "out of memory");
-    b->p = p;
-    b->cap = cap;
+    b->p = sim_xgrow(b->p, &b->cap, need, 1, 128);
 }
 
 static void smtpd_buf_add(smtpd_buf *b, const char *data, size_t len)
@@ -290,15 +277,9 @@ static void smtpd_env_add(smtpd_session *s, const char *addr)
 static void smtpd_rcpt_add(smtpd_session *s, const char *addr)
 {
     if (s->nrcpt == s->rcap) {
-        size_t cap = s->rcap ? s->rcap * 2 : 8;
-        size_t *ro = realloc(s->roff, cap * sizeof(*ro));
-        if (ro == NULL)
-            smtpd_panic(__func__, "out of memory");
-        s->roff = ro;
-        const char **rv = realloc(s->rcptv, cap * sizeof(*rv));
-        if (rv == NULL)
-            smtpd_panic(__func__, "out of memory");
-        s->rcptv = rv;
+        size_t cap = s->rcap;
+        s->roff = sim_xgrow(s->roff, &cap, s->nrcpt + 1, sizeof(*s->roff), 8);
+        s->rcptv = sim_xreallocarray(s->rcptv, cap, sizeof(*s->rcptv));
         s->rcap = cap;
     }
     s->roff[s->nrcpt++] = s->env.len;
@@ -707,7 +688,7 @@ smtpd_session *smtpd_session_create(const smtpd_receiver *rcv, const smtpd_limit
                                      void *ctx, const char *peer_ip, sim_time_t now)
 {
     if (rcv == NULL || rcv->pol == NULL || ops == NULL || ops->write == NULL)
-        smtpd_panic(__func__, "receiver, policy and ops->write are required");
+        sim_panic(__func__, "receiver, policy and ops->write are required");
     smtpd_session *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
@@ -814,7 +795,7 @@ void smtpd_session_resume(smtpd_session *s, sim_time_t now)
 void smtpd_session_tls_started(smtpd_session *s)
 {
     if (s->state != SMTPD_ST_TLS_WAIT)
-        smtpd_panic(__func__, "TLS started without an accepted STARTTLS");
+        sim_panic(__func__, "TLS started without an accepted STARTTLS");
     s->state = SMTPD_ST_COMMAND;
     s->tls = true;
     s->helo = false; /* RFC 3207 4.2: forget everything learned in plaintext */
