@@ -14,15 +14,15 @@
 #include <string.h>
 
 #include "models/msg_heap.h"
+#include "models/msg_live.h"
 #include "sim/sim_random.h"
 
 enum { AS_PENDING = 0, AS_DEFERRED, AS_DELIVERED, AS_BOUNCED };
 
 typedef struct app_msg {
-    uint64_t id, tag, resend_of;
-    sim_time_t arrival, retry_at, started;
-    struct app_msg *next, *lprev, *lnext;
-    uint32_t size, nrcpt, resend_no, attempts, cls;
+    msg_live c;            /* identity, the live list, what reports need */
+    sim_time_t retry_at, started;
+    struct app_msg *next;
     uint16_t *domain;
     uint8_t *status;
 } app_msg;
@@ -51,7 +51,7 @@ struct apppool {
     app_msg *ready_head, *ready_tail;
     msg_heap retry;       /* waiting out the retry delay, by retry time */
     sim_event retry_ev;
-    app_msg *live_head, *live_tail;
+    msg_live_list live;
     uint64_t waiting, busy;
     sim_time_t *dns_expires; /* per receiver, indexed by receiver index */
     size_t ndns;
@@ -59,12 +59,7 @@ struct apppool {
 
 
 /* The pool is host 0 of the run: its queue ids are those an mta1 would give. */
-static void qid(uint64_t id, char *buf, size_t len) { mta_record_queue_id(0, id, buf, len); }
-
-static void addr(const apppool *a, const app_msg *m, uint32_t i, char *buf, size_t len)
-{
-    mta_record_rcpt(m->id, i, a->env->domains[m->domain[i]], buf, len);
-}
+enum { APP_HOST = 0 };
 
 static void ready_push(apppool *a, app_msg *m)
 {
@@ -79,29 +74,12 @@ static void ready_push(apppool *a, app_msg *m)
 
 static void leave(apppool *a, app_msg *m, sim_time_t now, mta_outcome o)
 {
-    if (a->env->message_done) {
-        char q[16];
-        qid(m->id, q, sizeof(q));
-        mta_message_record r = {.msg_id = m->id, .queue_id = q, .host = 0, .cls = m->cls,
-                                .cls_name = a->env->traffic->classes[m->cls].name,
-                                .domain = a->env->domains[m->domain[0]], .nrcpt = m->nrcpt, .size = m->size,
-                                .arrival = m->arrival, .done = o == MTA_OUTCOME_QUEUED ? SIM_TIME_NEVER : now,
-                                .outcome = o, .attempts = m->attempts, .resend_of = m->resend_of,
-                                .resend_no = m->resend_no};
-        a->env->message_done(a->env->ctx, &r, m->tag);
-    }
+    msg_live_done(a->env, APP_HOST, &m->c, a->env->domains[m->domain[0]], now, o);
 }
 
 static void msg_free(apppool *a, app_msg *m)
 {
-    if (m->lprev)
-        m->lprev->lnext = m->lnext;
-    else
-        a->live_head = m->lnext;
-    if (m->lnext)
-        m->lnext->lprev = m->lprev;
-    else
-        a->live_tail = m->lprev;
+    msg_live_remove(&a->live, &m->c);
     free(m->domain);
     free(m->status);
     free(m);
@@ -116,7 +94,7 @@ static bool start_group(app_worker *w, sim_time_t now)
     apppool *a = w->pool;
     app_msg *m = w->msg;
     int first = -1;
-    for (uint32_t i = 0; i < m->nrcpt; i++)
+    for (uint32_t i = 0; i < m->c.nrcpt; i++)
         if (m->status[i] == AS_PENDING) {
             first = (int)i;
             break;
@@ -124,13 +102,13 @@ static bool start_group(app_worker *w, sim_time_t now)
     if (first < 0)
         return false;
     receiver *rcv = a->env->domain_rcv[m->domain[first]];
-    if (w->cap < m->nrcpt) {
-        w->map = sim_xreallocarray(w->map, m->nrcpt, sizeof(*w->map));
-        w->req.rstate = sim_xrealloc(w->req.rstate, m->nrcpt);
-        w->cap = m->nrcpt;
+    if (w->cap < m->c.nrcpt) {
+        w->map = sim_xreallocarray(w->map, m->c.nrcpt, sizeof(*w->map));
+        w->req.rstate = sim_xrealloc(w->req.rstate, m->c.nrcpt);
+        w->cap = m->c.nrcpt;
     }
     uint32_t n = 0;
-    for (uint32_t i = (uint32_t)first; i < m->nrcpt; i++)
+    for (uint32_t i = (uint32_t)first; i < m->c.nrcpt; i++)
         if (m->status[i] == AS_PENDING && a->env->domain_rcv[m->domain[i]] == rcv)
             w->map[n++] = i;
     /* A pooled connection to another receiver is of no use now. */
@@ -147,9 +125,8 @@ static bool start_group(app_worker *w, sim_time_t now)
     w->cache_rcv = rcv;
     r->dns_expires = &a->dns_expires[rcv->index];
     r->nexthop = a->env->domains[m->domain[first]];
-    r->sender = a->env->traffic->classes[m->cls].sender ? a->env->traffic->classes[m->cls].sender
-                                                        : "noreply@tempfail.test";
-    r->size = m->size;
+    r->sender = traffic_class_sender(&a->env->traffic->classes[m->c.cls]);
+    r->size = m->c.size;
     r->nrcpt = n;
     smtp_request_start(a->client, r, now);
     return true;
@@ -158,13 +135,13 @@ static bool start_group(app_worker *w, sim_time_t now)
 static void msg_done(apppool *a, app_msg *m, sim_time_t now)
 {
     bool deferred = false, bounced = false;
-    for (uint32_t i = 0; i < m->nrcpt; i++) {
+    for (uint32_t i = 0; i < m->c.nrcpt; i++) {
         deferred |= m->status[i] == AS_DEFERRED;
         bounced |= m->status[i] == AS_BOUNCED;
     }
     const mta_apppool_config *c = &a->env->cfg->apppool;
-    if (deferred && c->max_attempts > 0 && m->attempts >= c->max_attempts) {
-        for (uint32_t i = 0; i < m->nrcpt; i++)
+    if (deferred && c->max_attempts > 0 && m->c.attempts >= c->max_attempts) {
+        for (uint32_t i = 0; i < m->c.nrcpt; i++)
             if (m->status[i] == AS_DEFERRED)
                 m->status[i] = AS_BOUNCED;
         deferred = false;
@@ -175,10 +152,10 @@ static void msg_done(apppool *a, app_msg *m, sim_time_t now)
         if (c->jitter > 0)
             f += c->jitter * (2 * gsl_rng_uniform(a->rng) - 1);
         m->retry_at = now + sim_time_from_sec(sim_time_to_sec(c->retry_delay) * f);
-        for (uint32_t i = 0; i < m->nrcpt; i++)
+        for (uint32_t i = 0; i < m->c.nrcpt; i++)
             if (m->status[i] == AS_DEFERRED)
                 m->status[i] = AS_PENDING;
-        msg_heap_push(&a->retry, m->retry_at, m->id, m);
+        msg_heap_push(&a->retry, m->retry_at, m->c.id, m);
         sim_time_t first = msg_heap_top_time(&a->retry);
         if (!sim_event_pending(&a->retry_ev) || a->retry_ev.time > first)
             sim_calendar_schedule(a->env->cal, &a->retry_ev, first);
@@ -198,19 +175,14 @@ static void worker_outcome(void *ctx, smtp_request *req, const smtp_outcome *o)
                     : o->status == SMTP_RCPT_BOUNCED ? MTA_STATUS_BOUNCED
                                                      : MTA_STATUS_DEFERRED;
     m->status[ri] = o->status == SMTP_RCPT_DELIVERED ? AS_DELIVERED : o->status == SMTP_RCPT_BOUNCED ? AS_BOUNCED : AS_DEFERRED;
-    if (a->env->attempt) {
-        char q[16], rc[320];
-        qid(m->id, q, sizeof(q));
-        addr(a, m, ri, rc, sizeof(rc));
-        sim_time_t setup = req->t_setup_done > o->when ? o->when : req->t_setup_done;
-        mta_attempt_record r = {.when = o->when, .host = 0, .process = "app", .pid = w->pid, .queue_id = q,
-                                .rcpt = rc, .relay = o->relay, .conn_use = o->conn_use, .arrival = m->arrival,
-                                .delays = {sim_time_to_sec(m->started - m->arrival), sim_time_to_sec(req->t_start - m->started),
-                                           sim_time_to_sec(setup - req->t_start), sim_time_to_sec(o->when - setup)},
-                                .dsn = o->dsn, .status = st, .reply = o->reply, .reason_key = o->reason,
-                                .destination = req->rcv->cfg->name, .cls = m->cls};
-        a->env->attempt(a->env->ctx, &r);
-    }
+    sim_time_t setup = req->t_setup_done > o->when ? o->when : req->t_setup_done;
+    mta_attempt_record r = {.when = o->when, .process = "app", .pid = w->pid, .relay = o->relay,
+                            .conn_use = o->conn_use,
+                            .delays = {sim_time_to_sec(m->started - m->c.arrival), sim_time_to_sec(req->t_start - m->started),
+                                       sim_time_to_sec(setup - req->t_start), sim_time_to_sec(o->when - setup)},
+                            .dsn = o->dsn, .status = st, .reply = o->reply, .reason_key = o->reason,
+                            .destination = req->rcv->cfg->name};
+    msg_live_attempt(a->env, APP_HOST, &m->c, ri, a->env->domains[m->domain[ri]], &r);
 }
 
 static void worker_done(void *ctx, smtp_request *req, sim_time_t now, bool hop_failed, const char *reason)
@@ -236,7 +208,9 @@ static void worker_rcpt_address(void *ctx, const smtp_request *req, uint32_t i, 
 {
     (void)req;
     app_worker *w = ctx;
-    addr(w->pool, w->msg, w->map[i], buf, len);
+    const app_msg *m = w->msg;
+    uint32_t ri = w->map[i];
+    mta_record_rcpt(m->c.id, ri, w->pool->env->domains[m->domain[ri]], buf, len);
 }
 
 static const smtp_request_ops worker_ops = {
@@ -253,7 +227,7 @@ static void work(apppool *a, sim_time_t now)
             a->ready_tail = NULL;
         a->waiting--;
         a->busy++;
-        m->attempts++;
+        m->c.attempts++;
         m->started = now;
         w->msg = m;
         /* A deferred recipient may already have been marked in this pass by an earlier group; all
@@ -309,23 +283,10 @@ apppool *apppool_create(const mta_env *env, const char *src_ip)
 void apppool_submit(apppool *a, const traffic_msg *tm, const uint16_t *domains, uint64_t tag, sim_time_t now)
 {
     app_msg *m = sim_xcalloc(1, sizeof(*m));
-    m->id = tm->id;
-    m->tag = tag;
-    m->resend_of = tm->resend_of;
-    m->resend_no = tm->resend_no;
-    m->arrival = now;
-    m->size = tm->size;
-    m->nrcpt = tm->nrcpt;
-    m->cls = tm->cls;
+    msg_live_add(&a->live, &m->c, tm, tag, now);
     m->domain = sim_xcalloc(tm->nrcpt, sizeof(*m->domain));
     m->status = sim_xcalloc(1, tm->nrcpt);
     memcpy(m->domain, domains, tm->nrcpt * sizeof(*m->domain));
-    m->lprev = a->live_tail;
-    if (a->live_tail)
-        a->live_tail->lnext = m;
-    else
-        a->live_head = m;
-    a->live_tail = m;
     ready_push(a, m);
     work(a, now);
 }
@@ -337,7 +298,7 @@ void apppool_queue_sizes(const apppool *a, uint64_t *waiting, uint64_t *busy, ui
     *retry = a->retry.n;
 }
 
-sim_time_t apppool_oldest(const apppool *a) { return a->live_head ? a->live_head->arrival : SIM_TIME_NEVER; }
+sim_time_t apppool_oldest(const apppool *a) { return msg_live_oldest(&a->live); }
 
 uint64_t apppool_sessions(const apppool *a, uint64_t *cached)
 {
@@ -348,16 +309,17 @@ uint64_t apppool_sessions(const apppool *a, uint64_t *cached)
 
 void apppool_finish(apppool *a, sim_time_t now)
 {
-    for (app_msg *m = a->live_head; m; m = m->lnext)
-        leave(a, m, now, MTA_OUTCOME_QUEUED);
+    for (msg_live *l = a->live.head; l; l = l->lnext)
+        leave(a, SIM_CONTAINER_OF(l, app_msg, c), now, MTA_OUTCOME_QUEUED);
 }
 
 void apppool_free(apppool *a)
 {
     if (!a)
         return;
-    for (app_msg *m = a->live_head, *n; m; m = n) {
-        n = m->lnext;
+    for (msg_live *l = a->live.head, *n; l; l = n) {
+        n = l->lnext;
+        app_msg *m = SIM_CONTAINER_OF(l, app_msg, c);
         free(m->domain);
         free(m->status);
         free(m);
