@@ -37,6 +37,29 @@ void mta_transport_params_defaults(mta_transport_params *p)
     p->tls = true;
 }
 
+/* qmgr_transport_create: "if (transport->rate_delay > 0) transport->dest_concurrency_limit = 1", and
+ * the initial window never exceeds the limit (nor falls below one delivery). */
+uint32_t mta_transport_concurrency_limit(const mta_transport_params *p)
+{
+    return p->destination_rate_delay > 0 ? 1 : p->destination_concurrency_limit;
+}
+
+uint32_t mta_transport_initial_concurrency(const mta_transport_params *p)
+{
+    uint32_t init = p->initial_destination_concurrency, limit = mta_transport_concurrency_limit(p);
+    if (limit > 0 && init > limit)
+        init = limit;
+    return init < 1 ? 1 : init;
+}
+
+void mta_transport_params_resolve(mta_transport_params *p)
+{
+    uint32_t init = mta_transport_initial_concurrency(p);
+    p->destination_concurrency_limit = mta_transport_concurrency_limit(p);
+    if (p->initial_destination_concurrency > init) /* the loader's floor of 1 is its own check */
+        p->initial_destination_concurrency = init;
+}
+
 void mta_config_defaults(mta_config *c)
 {
     memset(c, 0, sizeof(*c));

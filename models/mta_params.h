@@ -92,6 +92,13 @@ typedef struct mta_config {
 
 /* Fills p with Postfix's defaults. */
 void mta_transport_params_defaults(mta_transport_params *p);
+/* Postfix's rules for a transport's concurrency, applied here and nowhere else (qmgr_transport_create):
+ * the effective destination concurrency limit (1 with a destination rate delay; 0 = none), and the
+ * initial window, min(initial_destination_concurrency, that limit), at least 1. */
+uint32_t mta_transport_concurrency_limit(const mta_transport_params *p);
+uint32_t mta_transport_initial_concurrency(const mta_transport_params *p);
+/* Writes those effective values into p (idempotent), so that reports show what Postfix would run. */
+void mta_transport_params_resolve(mta_transport_params *p);
 /* Fills c with Postfix's defaults and one "smtp" transport. */
 void mta_config_defaults(mta_config *c);
 /* Parses "1", "1/4", "1/concurrency", "1/sqrt_concurrency". Returns 0 or -EINVAL. */

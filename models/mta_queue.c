@@ -17,20 +17,10 @@
 
 void mta_queue_window_init(mta_queue_window *w, const mta_transport_params *p)
 {
-    uint32_t init = p->initial_destination_concurrency;
-    if (p->destination_concurrency_limit > 0 && init > p->destination_concurrency_limit)
-        init = p->destination_concurrency_limit;
-    if (init < 1)
-        init = 1;
-    *w = (mta_queue_window){.window = (int32_t)init};
+    *w = (mta_queue_window){.window = (int32_t)mta_transport_initial_concurrency(p)};
 }
 
-static uint32_t initial_window(const mta_transport_params *p)
-{
-    mta_queue_window tmp;
-    mta_queue_window_init(&tmp, p);
-    return (uint32_t)tmp.window;
-}
+static uint32_t initial_window(const mta_transport_params *p) { return mta_transport_initial_concurrency(p); }
 
 void mta_queue_unthrottle(mta_queue_window *w, const mta_transport_params *p)
 {
@@ -41,7 +31,7 @@ void mta_queue_unthrottle(mta_queue_window *w, const mta_transport_params *p)
         w->success = w->failure = 0;
         return;
     }
-    uint32_t limit = p->destination_concurrency_limit;
+    uint32_t limit = mta_transport_concurrency_limit(p);
     /* Grow only while the window is in use: a margin of the initial concurrency above busy. */
     if ((limit == 0 || (uint32_t)w->window < limit) && (uint32_t)w->window < w->busy + initial_window(p)) {
         double g = mta_feedback_value(&p->positive_feedback, (uint32_t)w->window);

@@ -608,13 +608,8 @@ static bool scenario_mta_resolve(scenario_conv *c, mta_config *m, scenario_mta_w
             return false;
         if (!p->connection_cache_destinations && !(p->connection_cache_destinations = calloc(1, sizeof(char *))))
             return scenario_conv_nomem(c);
-        /* qmgr_transport_create: a rate delay means one delivery at a time, and the initial window
-         * never exceeds the limit. */
-        if (p->destination_rate_delay > 0)
-            p->destination_concurrency_limit = 1;
-        if (p->destination_concurrency_limit > 0 &&
-            p->initial_destination_concurrency > p->destination_concurrency_limit)
-            p->initial_destination_concurrency = p->destination_concurrency_limit;
+        /* The loaded configuration shows what Postfix would run (the model's rule, not a copy). */
+        mta_transport_params_resolve(p);
         /* scache caps the time a connection may stay cached. */
         if (p->connection_cache_time_limit > w->ttl_limit)
             p->connection_cache_time_limit = w->ttl_limit;
