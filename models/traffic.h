@@ -69,7 +69,7 @@ typedef struct traffic_class_config {
     traffic_domain_weight *domains;
     size_t ndomains;
     traffic_resend_config resend;
-    char *sender;         /* envelope sender, default "noreply@tempfail.test" */
+    char *sender;         /* envelope sender, default TRAFFIC_DEFAULT_SENDER */
 } traffic_class_config;
 
 typedef struct traffic_config {

@@ -11,6 +11,7 @@
  * Timestamps are computed with gmtime_r and our own month names: no locale, no time zone.
  */
 #include "results/results_maillog.h"
+#include "models/traffic.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,7 +34,7 @@ struct results_maillog {
 results_maillog_opts results_maillog_defaults(void)
 {
     return (results_maillog_opts){
-        .epoch = RESULTS_MAILLOG_EPOCH, .qmgr_pid = 1000, .sender = "noreply@tempfail.test"};
+        .epoch = RESULTS_MAILLOG_EPOCH, .qmgr_pid = 1000, .sender = TRAFFIC_DEFAULT_SENDER};
 }
 
 results_maillog *results_maillog_create(FILE *f, const results_maillog_opts *opts)

@@ -39,7 +39,7 @@ typedef struct results_maillog_opts {
     const char *sender;   /* envelope sender for expiry lines from attempt records */
 } results_maillog_opts;
 
-/* epoch RESULTS_MAILLOG_EPOCH, qmgr_pid 1000, sender "noreply@tempfail.test". */
+/* epoch RESULTS_MAILLOG_EPOCH, qmgr_pid 1000, sender TRAFFIC_DEFAULT_SENDER (models/traffic.h). */
 results_maillog_opts results_maillog_defaults(void);
 
 typedef struct results_maillog results_maillog;

@@ -203,7 +203,7 @@ static bool scenario_traffic_class(scenario_conv *c, yaml_node_t *map, traffic_c
     static const char *const keys[] = {"name", "arrivals", "size", "recipients", "domains", "resend", "sender"};
     k->size = sim_dist_constant(4096);
     k->recipients = sim_dist_constant(1);
-    if (!(k->sender = strdup("noreply@tempfail.test")))
+    if (!(k->sender = strdup(TRAFFIC_DEFAULT_SENDER)))
         return scenario_conv_nomem(c);
     if (!scenario_conv_keys(c, map, keys, sizeof(keys) / sizeof(keys[0])))
         return false;
