@@ -1,0 +1,193 @@
+/*
+ * Tests of models/mta.c, a Postfix host's queues: activation into the active queue, recipients
+ * grouped into entries per destination, the active-queue limit, backoff and the deferred-queue scan,
+ * and the queue lifetime. Each drives one host directly (mta_fixture.h).
+ */
+#include "tests/unit/mta_fixture.h"
+
+/* Twelve transports, each with a domain of its own, each domain with its own receiver. */
+static const char twelve[] =
+    "mta:\n  transports:\n"
+    "    t1: { domains: [d1.test] }\n    t2: { domains: [d2.test] }\n    t3: { domains: [d3.test] }\n"
+    "    t4: { domains: [d4.test] }\n    t5: { domains: [d5.test] }\n    t6: { domains: [d6.test] }\n"
+    "    t7: { domains: [d7.test] }\n    t8: { domains: [d8.test] }\n    t9: { domains: [d9.test] }\n"
+    "    t10: { domains: [d10.test] }\n    t11: { domains: [d11.test] }\n    t12: { domains: [d12.test] }\n"
+    "receivers:\n"
+    "  - { name: r1, domains: [d1.test] }\n  - { name: r2, domains: [d2.test] }\n"
+    "  - { name: r3, domains: [d3.test] }\n  - { name: r4, domains: [d4.test] }\n"
+    "  - { name: r5, domains: [d5.test] }\n  - { name: r6, domains: [d6.test] }\n"
+    "  - { name: r7, domains: [d7.test] }\n  - { name: r8, domains: [d8.test] }\n"
+    "  - { name: r9, domains: [d9.test] }\n  - { name: r10, domains: [d10.test] }\n"
+    "  - { name: r11, domains: [d11.test] }\n  - { name: r12, domains: [d12.test] }\n";
+
+static void test_message_to_twelve_transports_is_dispatched_to_all_at_once(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, twelve);
+    static const char *const to[] = {"d1.test", "d2.test", "d3.test", "d4.test",  "d5.test",  "d6.test",
+                                     "d7.test", "d8.test", "d9.test", "d10.test", "d11.test", "d12.test", NULL};
+    fx_submit(&f, to);
+    /* Activation placed all twelve recipients and woke every transport: one agent busy in each. */
+    assert_int_equal(f.h->ntr, 13);
+    for (size_t t = 1; t < f.h->ntr; t++)
+        assert_int_equal(f.h->tr[t].busy, 1);
+    fx_run_until(&f, 60 * SIM_SEC);
+    assert_int_equal(fx_count(&f, "smtp", "delivered"), 12);
+    for (size_t i = 1; i < f.natt; i++)
+        assert_int_equal(f.att[i].when, f.att[0].when); /* the same path to each: all at the same instant */
+    assert_int_equal(f.nmsg, 1);
+    assert_int_equal(f.msg[0].outcome, MTA_OUTCOME_DELIVERED);
+    fx_free(&f);
+}
+
+static void test_recipients_grouped_by_destination_recipient_limit(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, "mta:\n  postfix: { default_destination_recipient_limit: 2 }\n"
+                "receivers:\n  - { name: a, domains: [a.test, b.test] }\n");
+    static const char *const to[] = {"a.test", "b.test", "a.test", "a.test", "b.test", "a.test", "a.test", NULL};
+    fx_submit(&f, to);
+    /* a.test: five recipients in entries of 2, 2, 1; b.test: one entry of 2. */
+    assert_int_equal(fx_dest(&f, "smtp:a.test")->w.busy, 3);
+    assert_int_equal(fx_dest(&f, "smtp:b.test")->w.busy, 1);
+    fx_run_until(&f, 60 * SIM_SEC);
+    assert_int_equal(fx_count(&f, "smtp", "delivered"), 7);
+    uint32_t pids[8];
+    size_t npids = 0;
+    for (size_t i = 0; i < f.natt; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < npids; k++)
+            seen |= pids[k] == f.att[i].pid;
+        if (!seen)
+            pids[npids++] = f.att[i].pid;
+    }
+    assert_int_equal(npids, 4); /* one agent per entry */
+    assert_int_equal(f.msg[0].attempts, 1);
+    fx_free(&f);
+}
+
+static void test_recipients_of_many_destinations_share_one_entry_each(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, "receivers:\n  - { name: e, domains: [e1.test, e2.test, e3.test, e4.test, e5.test, e6.test,\n"
+                "                                e7.test, e8.test, e9.test, e10.test] }\n");
+    static const char *const to[] = {"e1.test", "e2.test", "e3.test", "e4.test", "e5.test", "e6.test", "e7.test",
+                                     "e8.test", "e9.test", "e10.test", "e1.test", "e2.test", "e3.test", "e4.test",
+                                     "e5.test", "e6.test", "e7.test", "e8.test", "e9.test", "e10.test", NULL};
+    fx_submit(&f, to);
+    for (int i = 1; i <= 10; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "smtp:e%d.test", i);
+        mta_dest *d = fx_dest(&f, name);
+        assert_int_equal(d->w.busy, 1); /* both of its recipients in one entry */
+    }
+    fx_run_until(&f, 60 * SIM_SEC);
+    assert_int_equal(fx_count(&f, "smtp", "delivered"), 20);
+    fx_free(&f);
+}
+
+static void test_active_limit_keeps_the_rest_in_incoming(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, "mta:\n  postfix: { qmgr_message_active_limit: 2 }\n"
+                "receivers:\n  - { name: a, domains: [a.test] }\n");
+    static const char *const to[] = {"a.test", NULL};
+    for (int i = 0; i < 5; i++)
+        fx_submit(&f, to);
+    uint64_t in, act, def;
+    mta_host_queue_sizes(f.h, &in, &act, &def);
+    assert_int_equal(act, 2);
+    assert_int_equal(in, 3);
+    assert_int_equal(def, 0);
+    fx_run_until(&f, 60 * SIM_SEC);
+    mta_host_queue_sizes(f.h, &in, &act, &def);
+    assert_int_equal(in + act + def, 0);
+    assert_int_equal(f.nmsg, 5);
+    assert_int_equal(mta_host_oldest(f.h), SIM_TIME_NEVER);
+    fx_free(&f);
+}
+
+/* A receiver that defers every recipient (the site itself is fine: positive feedback). */
+static const char deferring[] =
+    "receivers:\n  - { name: a, domains: [a.test],\n"
+    "      policy: [ { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 try later\" } ] }\n";
+
+static void test_deferred_message_is_retried_by_the_scan_after_backoff(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, deferring);
+    static const char *const to[] = {"a.test", NULL};
+    fx_submit(&f, to);
+    fx_run_until(&f, 10 * SIM_SEC);
+    uint64_t in, act, def;
+    mta_host_queue_sizes(f.h, &in, &act, &def);
+    assert_int_equal(def, 1);
+    assert_int_equal(fx_count(&f, "smtp", NULL), 1);
+    assert_int_equal(f.att[0].status, MTA_STATUS_DEFERRED);
+    /* minimal_backoff_time 300s; the next deferred-queue scan (every queue_run_delay = 300s) finds it due. */
+    fx_run_until(&f, 299 * SIM_SEC);
+    assert_int_equal(fx_count(&f, "smtp", NULL), 1);
+    fx_run_until(&f, 302 * SIM_SEC);
+    assert_int_equal(fx_count(&f, "smtp", NULL), 2);
+    assert_true(f.att[1].when >= 300 * SIM_SEC);
+    assert_int_equal(mta_host_oldest(f.h), 0);
+    fx_free(&f);
+}
+
+static void test_message_past_queue_lifetime_is_returned(void **state)
+{
+    (void)state;
+    fx f;
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml), "mta:\n  postfix: { maximal_queue_lifetime: 10m }\n%s", deferring);
+    fx_init(&f, yaml);
+    static const char *const to[] = {"a.test", NULL};
+    fx_submit(&f, to);
+    fx_run_until(&f, 3600 * SIM_SEC);
+    /* Attempts at 0, 300s and 600s; after the third the message is older than 10 minutes. */
+    assert_int_equal(fx_count(&f, "smtp", NULL), 3);
+    assert_int_equal(fx_count(&f, "qmgr", "expired"), 1);
+    assert_int_equal(f.nmsg, 1);
+    assert_int_equal(f.msg[0].outcome, MTA_OUTCOME_BOUNCED);
+    assert_int_equal(f.msg[0].attempts, 3);
+    fx_free(&f);
+}
+
+static void test_finish_reports_what_is_still_queued(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, deferring);
+    static const char *const to[] = {"a.test", NULL};
+    fx_submit(&f, to);
+    fx_submit(&f, to);
+    fx_run_until(&f, 10 * SIM_SEC);
+    assert_int_equal(f.nmsg, 0);
+    mta_host_finish(f.h, sim_calendar_now(f.cal));
+    assert_int_equal(f.nmsg, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(f.msg[i].outcome, MTA_OUTCOME_QUEUED);
+        assert_int_equal(f.msg[i].done, SIM_TIME_NEVER);
+    }
+    assert_int_equal(f.msg[0].id, 1); /* oldest first */
+    fx_free(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_message_to_twelve_transports_is_dispatched_to_all_at_once),
+        cmocka_unit_test(test_recipients_grouped_by_destination_recipient_limit),
+        cmocka_unit_test(test_recipients_of_many_destinations_share_one_entry_each),
+        cmocka_unit_test(test_active_limit_keeps_the_rest_in_incoming),
+        cmocka_unit_test(test_deferred_message_is_retried_by_the_scan_after_backoff),
+        cmocka_unit_test(test_message_past_queue_lifetime_is_returned),
+        cmocka_unit_test(test_finish_reports_what_is_still_queued),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
