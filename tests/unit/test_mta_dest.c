@@ -12,20 +12,28 @@ static const char refusing[] =
     "receivers:\n  - { name: a, domains: [a.test, b.test],\n"
     "      policy: [ { rule: random_fault, stage: connect, probability: 1, reply: \"421 4.7.0 go away\" } ] }\n";
 
+static const char *const to_a[] = {"a.test", NULL};
+
+/* Three messages to a.test at once, each refused: the destination is dead ten seconds later. */
+static mta_dest *kill_a(fx *f)
+{
+    fx_init(f, refusing);
+    for (int i = 0; i < 3; i++)
+        fx_submit(f, to_a);
+    mta_dest *d = fx_dest(f, "smtp:a.test");
+    assert_int_equal(d->w.window, 5);
+    assert_int_equal(d->w.busy, 3);
+    fx_run_until(f, 10 * SIM_SEC);
+    assert_true(mta_queue_dead(&d->w));
+    return d;
+}
+
 static void test_cohort_of_failures_makes_destination_dead(void **state)
 {
     (void)state;
     fx f;
-    fx_init(&f, refusing);
-    static const char *const to[] = {"a.test", NULL};
-    for (int i = 0; i < 3; i++)
-        fx_submit(&f, to);
-    mta_dest *d = fx_dest(&f, "smtp:a.test");
-    assert_int_equal(d->w.window, 5);
-    assert_int_equal(d->w.busy, 3);
-    fx_run_until(&f, 10 * SIM_SEC);
+    mta_dest *d = kill_a(&f);
     /* 5 -> 3 -> 2 -> dead: the third failure completes a cohort (1/5 + 1/3 + 1/2 >= 1). */
-    assert_true(mta_queue_dead(&d->w));
     assert_int_equal(d->st.dead_episodes, 1);
     assert_int_equal(d->st.window_min, 0);
     assert_int_equal(fx_count(&f, "smtp", NULL), 3);
@@ -36,14 +44,10 @@ static void test_dead_destination_defers_without_connecting(void **state)
 {
     (void)state;
     fx f;
-    fx_init(&f, refusing);
-    static const char *const to[] = {"a.test", NULL};
-    for (int i = 0; i < 3; i++)
-        fx_submit(&f, to);
-    fx_run_until(&f, 10 * SIM_SEC);
+    kill_a(&f);
     size_t smtp = fx_count(&f, "smtp", NULL);
     uint64_t opened = mta_host_sessions(f.h, NULL);
-    fx_submit(&f, to);
+    fx_submit(&f, to_a);
     /* Deferred at activation by the retry service, naming why the destination died. */
     assert_int_equal(fx_count(&f, "smtp", NULL), smtp);
     assert_int_equal(fx_count(&f, "retry", "suspended"), 1);
@@ -64,13 +68,7 @@ static void test_dead_destination_lives_again_after_minimal_backoff_time(void **
 {
     (void)state;
     fx f;
-    fx_init(&f, refusing);
-    static const char *const to[] = {"a.test", NULL};
-    for (int i = 0; i < 3; i++)
-        fx_submit(&f, to);
-    fx_run_until(&f, 10 * SIM_SEC);
-    mta_dest *d = fx_dest(&f, "smtp:a.test");
-    assert_true(mta_queue_dead(&d->w));
+    mta_dest *d = kill_a(&f);
     sim_time_t died = d->dead_since;
     fx_run_until(&f, died + 300 * SIM_SEC - 1);
     assert_true(mta_queue_dead(&d->w));
