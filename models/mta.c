@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/sim_hash.h"
 #include "sim/sim_mem.h"
 #include "sim/sim_random.h"
 
@@ -237,6 +238,36 @@ void mta_host_submit(mta_host *h, const traffic_msg *tm, const uint16_t *domains
     h->disk_tail = m;
 }
 
+/* transport_maps: the transport of each of the world's domains - the last transport that lists it,
+ * else transports[0], "smtp". A hash of the domain names keeps this linear in the sizes of the map
+ * and the world, which may both hold thousands of domains. */
+static size_t *transport_of_domains(const mta_env *env)
+{
+    const mta_config *c = env->cfg;
+    size_t *tr_of = sim_xcalloc(env->ndomains, sizeof(*tr_of));
+    size_t cap = 16;
+    while (cap < env->ndomains * 2)
+        cap *= 2;
+    size_t *slot = sim_xcalloc(cap, sizeof(*slot)); /* domain index + 1; 0 = empty */
+    for (size_t di = 0; di < env->ndomains; di++) {
+        size_t k = sim_hash_str(SIM_HASH_INIT, env->domains[di]) & (cap - 1);
+        while (slot[k])
+            k = (k + 1) & (cap - 1);
+        slot[k] = di + 1;
+    }
+    for (size_t t = 1; t < c->ntransports; t++)
+        for (size_t i = 0; i < c->transports[t].ndomains; i++) {
+            const char *dom = c->transports[t].domains[i];
+            for (size_t k = sim_hash_str(SIM_HASH_INIT, dom) & (cap - 1); slot[k]; k = (k + 1) & (cap - 1))
+                if (strcmp(env->domains[slot[k] - 1], dom) == 0) {
+                    tr_of[slot[k] - 1] = t;
+                    break;
+                }
+        }
+    free(slot);
+    return tr_of;
+}
+
 mta_host *mta_host_create(const mta_env *env, uint32_t index, const char *src_ip)
 {
     mta_host *h = sim_xcalloc(1, sizeof(*h));
@@ -258,17 +289,14 @@ mta_host *mta_host_create(const mta_env *env, uint32_t index, const char *src_ip
         mta_dest_transport_init(&h->tr[i], &c->transports[i], h);
     mta_dest_pool_init(h);
     mta_deliver_pool_init(h);
+    size_t *tr_of = transport_of_domains(env);
     h->dest_of = sim_xcalloc(env->ndomains, sizeof(*h->dest_of));
     for (size_t di = 0; di < env->ndomains; di++) {
-        const char *dom = env->domains[di];
-        size_t t = 0; /* transports[0] is "smtp", the default */
-        for (size_t i = 1; i < h->ntr; i++)
-            for (size_t k = 0; k < c->transports[i].ndomains; k++)
-                if (strcmp(c->transports[i].domains[k], dom) == 0)
-                    t = i;
-        const char *nexthop = c->transports[t].nexthop ? c->transports[t].nexthop : dom;
-        h->dest_of[di] = mta_dest_find_or_create(h, &h->tr[t], nexthop, env->domain_rcv[di]);
+        const mta_transport_config *t = &c->transports[tr_of[di]];
+        const char *nexthop = t->nexthop ? t->nexthop : env->domains[di];
+        h->dest_of[di] = mta_dest_find_or_create(h, &h->tr[tr_of[di]], nexthop, env->domain_rcv[di]);
     }
+    free(tr_of);
     sim_event_init(&h->disk_ev, disk_fired);
     sim_event_init(&h->scan_ev, scan_fired);
     /* qmgr starts with a deferred-queue scan, then one every queue_run_delay. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/sim_hash.h"
 #include "sim/sim_mem.h"
 
 /* ---- the transport's ring of destinations with work ---- */
@@ -315,10 +316,7 @@ void mta_dest_transport_init(mta_transport_rt *tr, const mta_transport_config *c
 
 static uint64_t dest_hash(const mta_transport_rt *tr, const char *nexthop)
 {
-    uint64_t x = 1469598103934665603ull ^ (uint64_t)(uintptr_t)tr; /* FNV-1a over the nexthop */
-    for (const unsigned char *p = (const unsigned char *)nexthop; *p; p++)
-        x = (x ^ *p) * 1099511628211ull;
-    return x;
+    return sim_hash_str(SIM_HASH_INIT ^ (uint64_t)(uintptr_t)tr, nexthop);
 }
 
 static void table_insert(mta_host *h, mta_dest *d)

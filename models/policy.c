@@ -68,6 +68,7 @@
  * the first ring buffer of an (IP, rule) and the occasional table rebuild.
  */
 #include "models/policy.h"
+#include "sim/sim_hash.h"
 #include "sim/sim_mem.h"
 #include "models/policy_greylist.h"
 #include "models/policy_reply.h"
@@ -231,10 +232,7 @@ static uint64_t policy_mix(uint64_t x)
 
 static uint64_t policy_hash_str(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return policy_mix(h);
+    return policy_mix(sim_hash_str(SIM_HASH_INIT, s));
 }
 
 /* An envelope address as postgrey keys it: without the angle brackets, case folded. */
@@ -252,7 +250,7 @@ static uint64_t policy_hash_addr(const char *a)
         unsigned char c = (unsigned char)a[i];
         if (c >= 'A' && c <= 'Z')
             c = (unsigned char)(c - 'A' + 'a');
-        h = (h ^ c) * 0x100000001b3ULL;
+        h = sim_hash_byte(h, c);
     }
     return policy_mix(h);
 }

@@ -20,6 +20,7 @@
  * from them. Two different streams can still share a 32-bit seed by chance (about one pair in four
  * billion), which is far below anything a scenario's handful of streams can notice.
  */
+#include "sim/sim_hash.h"
 #include "sim/sim_random.h"
 #include "sim/sim_mem.h"
 
@@ -33,21 +34,11 @@ static uint64_t random_splitmix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static uint64_t random_fnv1a64(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 uint64_t sim_random_mix(uint64_t seed, uint32_t replication, const char *stream)
 {
     uint64_t x = random_splitmix64(seed);
     x = random_splitmix64(x ^ replication);
-    return random_splitmix64(x ^ random_fnv1a64(stream ? stream : ""));
+    return random_splitmix64(x ^ sim_hash_str(SIM_HASH_INIT, stream ? stream : ""));
 }
 
 /* The seed handed to gsl_rng_set: 32 bits taus2 uses, away from the values it treats specially. */
