@@ -1,6 +1,6 @@
 /*
- * mta_impl - the Postfix host's internals, shared by its files (and their unit tests) and by nothing else (like Postfix's
- * qmgr.h). Who owns what, as in Postfix's queue manager:
+ * mta_impl - the Postfix host's internals, shared by its files (and their unit tests) and by nothing
+ * else (like Postfix's qmgr.h). Who owns what, as in Postfix's queue manager:
  *
  *   mta.c          messages and the queues they sit in (incoming, active, deferred), activation,
  *                  backoff, the deferred-queue scan (qmgr_message.c, qmgr_active.c, qmgr_scan.c);
