@@ -8,7 +8,7 @@
  * Thresholds are all parsed, and their metrics resolved, before anything is written: a typo in a
  * CI job is exit 2 with the nearest metric named, never a comparison that silently checked nothing.
  */
-#include "sim/tempfail.h"
+#include "tempfail/tempfail.h"
 
 #include <errno.h>
 #include <getopt.h>
