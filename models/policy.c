@@ -70,6 +70,7 @@
 #include "models/policy.h"
 #include "sim/sim_mem.h"
 #include "models/policy_greylist.h"
+#include "models/policy_preset.h"
 #include "models/policy_reply.h"
 
 #include <errno.h>

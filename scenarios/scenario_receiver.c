@@ -21,6 +21,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "models/policy_preset.h"
 #include "scenarios/scenario_conv.h"
 #include "scenarios/scenario_keys.h"
 
