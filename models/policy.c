@@ -71,6 +71,7 @@
 #include "sim/sim_hash.h"
 #include "sim/sim_mem.h"
 #include "models/policy_greylist.h"
+#include "models/policy_preset.h"
 #include "models/policy_reply.h"
 
 #include <errno.h>

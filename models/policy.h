@@ -75,16 +75,6 @@ typedef struct policy_config {
     char *hostname; /* the receiver's host name used in texts ("mx.orange.test"); NULL = "mx.test" */
 } policy_config;
 
-/* Named reply-text presets: the exact texts real receivers send (reference/receiver-policies.md). */
-typedef struct policy_preset {
-    const char *name;
-    const char *description;
-    const char *texts[POLICY_RULE_COUNT]; /* default reply per rule kind; "%h" host name, "%i" client IP,
-                                             "%r" recipient and "%d" its domain (RCPT), "%%" a percent sign */
-} policy_preset;
-const policy_preset *policy_preset_find(const char *name);
-const policy_preset *policy_preset_list(size_t *count);
-
 /* What the receiver answers. code 0 with !close means "accept" (the caller sends its normal reply). */
 typedef struct policy_verdict {
     int code;           /* 0 = accept; else 4xx/5xx */

@@ -19,7 +19,7 @@
  * The penalty box text is Orange's OFR_999 in the orange preset only: no other provider documents a
  * reply for "you ignored our earlier replies", so the others use Postfix's nearest ("too many errors").
  */
-#include "models/policy.h"
+#include "models/policy_preset.h"
 
 #include <string.h>
 

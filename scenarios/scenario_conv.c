@@ -511,6 +511,22 @@ bool scenario_conv_duration(scenario_conv *c, yaml_node_t *map, const char *key,
     SCENARIO_CONV_FIELD(scenario_conv_node_duration(c, v, out));
 }
 
+bool scenario_conv_fail_order(scenario_conv *c, yaml_node_t *map, const char *lo, sim_time_t lo_value, const char *hi,
+                              sim_time_t hi_value, bool strict)
+{
+    yaml_node_t *n = scenario_conv_get(c, map, hi);
+    char t[64];
+    if (n) {
+        sim_time_format(t, sizeof(t), lo_value);
+        scenario_conv_push_key(c, hi);
+        return scenario_conv_fail(c, n, "must %s than %s (%s)", strict ? "be longer" : "not be shorter", lo, t);
+    }
+    sim_time_format(t, sizeof(t), hi_value);
+    scenario_conv_push_key(c, lo);
+    return scenario_conv_fail(c, scenario_conv_get(c, map, lo), "must %s than %s (%s)",
+                              strict ? "be shorter" : "not be longer", hi, t);
+}
+
 bool scenario_conv_probability(scenario_conv *c, yaml_node_t *map, const char *key, bool required, double *out)
 {
     SCENARIO_CONV_FIELD(scenario_conv_node_probability(c, v, out));

@@ -106,6 +106,15 @@ bool scenario_conv_duration(scenario_conv *c, yaml_node_t *map, const char *key,
 bool scenario_conv_probability(scenario_conv *c, yaml_node_t *map, const char *key, bool required, double *out);
 bool scenario_conv_bool(scenario_conv *c, yaml_node_t *map, const char *key, bool required, bool *out);
 
+/*
+ * The error for two durations of map out of order: lo must come before hi (strictly when strict).
+ * Either may be a default the scenario never wrote, so the error points at the key the scenario set:
+ * hi when it is there ("must be longer than lo (5m)", or "must not be shorter than"), else lo ("must
+ * be shorter than hi (1m)", or "must not be longer than"), with the other's value. Returns false.
+ */
+bool scenario_conv_fail_order(scenario_conv *c, yaml_node_t *map, const char *lo, sim_time_t lo_value, const char *hi,
+                              sim_time_t hi_value, bool strict);
+
 /* A distribution (scenario_dist.c): a scalar constant or a {dist: ...} mapping. */
 bool scenario_dist_node(scenario_conv *c, yaml_node_t *n, scenario_conv_unit unit, sim_dist *out);
 bool scenario_dist_field(scenario_conv *c, yaml_node_t *map, const char *key, scenario_conv_unit unit,

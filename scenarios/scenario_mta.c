@@ -715,20 +715,9 @@ static bool scenario_mta_checks(scenario_conv *c, yaml_node_t *postfix, mta_conf
         scenario_conv_push_key(c, key);
         return scenario_conv_fail(c, scenario_conv_get(c, postfix, key), "must be longer than 0");
     }
-    if (m->maximal_backoff_time < m->minimal_backoff_time) {
-        /* Point at the one the scenario sets (the other may be Postfix's default). */
-        yaml_node_t *max = scenario_conv_get(c, postfix, "maximal_backoff_time");
-        char t[64];
-        if (max) {
-            sim_time_format(t, sizeof(t), m->minimal_backoff_time);
-            scenario_conv_push_key(c, "maximal_backoff_time");
-            return scenario_conv_fail(c, max, "must not be shorter than minimal_backoff_time (%s)", t);
-        }
-        sim_time_format(t, sizeof(t), m->maximal_backoff_time);
-        scenario_conv_push_key(c, "minimal_backoff_time");
-        return scenario_conv_fail(c, scenario_conv_get(c, postfix, "minimal_backoff_time"),
-                                  "must not be longer than maximal_backoff_time (%s)", t);
-    }
+    if (m->maximal_backoff_time < m->minimal_backoff_time) /* either may be Postfix's default */
+        return scenario_conv_fail_order(c, postfix, "minimal_backoff_time", m->minimal_backoff_time,
+                                        "maximal_backoff_time", m->maximal_backoff_time, false);
     /* Postfix never keeps bounces longer than other mail. */
     if (m->bounce_queue_lifetime > m->maximal_queue_lifetime)
         m->bounce_queue_lifetime = m->maximal_queue_lifetime;

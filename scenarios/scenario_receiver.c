@@ -21,6 +21,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "models/policy_preset.h"
 #include "scenarios/scenario_conv.h"
 #include "scenarios/scenario_keys.h"
 
@@ -287,19 +288,8 @@ static bool scenario_receiver_rule(scenario_conv *c, yaml_node_t *map, const pol
             !scenario_conv_u32(c, map, "auto_allow", false, 0, &r->auto_allow) ||
             !scenario_receiver_positive(c, map, "retry_window", r->duration))
             return false;
-        if (r->duration <= r->delay) {
-            yaml_node_t *rw = scenario_conv_get(c, map, "retry_window");
-            char t[64];
-            if (rw) {
-                sim_time_format(t, sizeof(t), r->delay);
-                scenario_conv_push_key(c, "retry_window");
-                return scenario_conv_fail(c, rw, "must be longer than delay (%s)", t);
-            }
-            sim_time_format(t, sizeof(t), r->duration);
-            scenario_conv_push_key(c, "delay");
-            return scenario_conv_fail(c, scenario_conv_get(c, map, "delay"), "must be shorter than retry_window (%s)",
-                                      t);
-        }
+        if (r->duration <= r->delay) /* either may be postgrey's default */
+            return scenario_conv_fail_order(c, map, "delay", r->delay, "retry_window", r->duration, true);
         break;
     case POLICY_RULE_TARPIT:
         if (!scenario_receiver_stage(c, map, r) || !scenario_conv_duration(c, map, "delay", true, &r->delay))

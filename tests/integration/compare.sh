@@ -2,7 +2,8 @@
 # `tempfail compare` and `tempfail plot` end to end: two known runs of tests/data/scenarios/plots.yaml
 # (B raises the capped receiver's limit, so it gets fewer 421s); the table's deltas against the
 # summaries; --fail-if exit codes (0 holds, 1 crossed, 2 bad threshold, 3 unreadable run); the
-# comparison directory (report.html, overlay charts); `tempfail plot` redraws from the files alone.
+# comparison directory (report.html, overlay charts; by default beside run A, never in the current
+# directory); `tempfail plot` redraws from the files alone.
 # Usage: TEMPFAIL=path/to/tempfail compare.sh SOURCE_DIR WORK_DIR
 set -u
 tf=${TEMPFAIL:?set TEMPFAIL to the tempfail binary} src=$1 work=$2
@@ -34,6 +35,22 @@ for f in queue.png latency.png sessions-capped.png sessions-open.png; do
   check "overlay $f" test -s "compare-a-vs-b/$f"
 done
 check "no colour into a pipe" bash -c "! grep -q $'\033' cmp.out"
+
+# The default comparison directory goes beside run A, not into the current directory.
+mkdir -p runs elsewhere && cp -r a runs/a && cp -r b runs/b
+(cd elsewhere && "$tf" compare ../runs/a ../runs/b --no-plots >../beside.out 2>../beside.err); st=$?
+check "compare from another directory exits 0" status_is $st 0
+check "comparison directory beside A" test -s runs/compare-a-vs-b/report.html
+check "nothing written into the current directory" bash -c '[ -z "$(ls -A elsewhere)" ]'
+check "the comparison's path printed" contains beside.out "comparison: ../runs/compare-a-vs-b/report.html"
+(cd elsewhere && "$tf" compare "$PWD/../runs/b/" ../a --quiet --no-plots); st=$?
+check "absolute A with a trailing slash exits 0" status_is $st 0
+check "comparison beside an absolute A" test -s runs/compare-b-vs-a/report.html
+check "still nothing in the current directory" bash -c '[ -z "$(ls -A elsewhere)" ]'
+(cd runs/a && "$tf" compare . ../b --quiet --no-plots); st=$?
+check "A given as . exits 0" status_is $st 0
+check "A given as . is named by its directory" test -s runs/compare-a-vs-b/report.html
+check "nothing written inside A" test ! -e runs/a/compare-.-vs-b
 expected_rows() { # metric A B delta change, from the summaries, formatted as the table does
   python3 - "$@" <<'PY'
 import json, sys

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "models/policy.h"
+#include "models/policy_preset.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -23,7 +23,7 @@
 
 #include "results/results_plot.h"
 #include "results/results_rundir.h"
-#include "sim/tempfail.h"
+#include "tempfail/tempfail.h"
 
 static char tmp[256];
 static char run_dir[512];

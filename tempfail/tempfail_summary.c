@@ -4,7 +4,7 @@
  * This is where the model's statistics get their public names; `expect:` assertions and
  * `tempfail compare` address them by these paths, so renaming a key is a breaking change.
  */
-#include "sim/tempfail.h"
+#include "tempfail/tempfail.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * Nothing is left half-written: the run directory is built under a temporary name and renamed only
  * when every file was written and closed without error (results_dir).
  */
-#include "sim/tempfail.h"
+#include "tempfail/tempfail.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -5,7 +5,7 @@
  * `tempfail run` calls the same function on its run directory before putting it in place, so the
  * charts of a run and those drawn again later are the same files.
  */
-#include "sim/tempfail.h"
+#include "tempfail/tempfail.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /*
- * tempfail - the command line: `tempfail run`, and the glue between a scenario, the world it describes
- * and the run directory it leaves.
+ * tempfail - the command line (`tempfail run`, `plot`, `compare`), and the glue between a scenario, the
+ * world it describes and the run directory it leaves.
  */
 #ifndef TEMPFAIL_H
 #define TEMPFAIL_H

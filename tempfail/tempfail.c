@@ -1,7 +1,7 @@
 /*
  * tempfail - the command line entry point: dispatches to the subcommands.
  */
-#include "sim/tempfail.h"
+#include "tempfail/tempfail.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,10 +8,11 @@
  * Thresholds are all parsed, and their metrics resolved, before anything is written: a typo in a
  * CI job is exit 2 with the nearest metric named, never a comparison that silently checked nothing.
  */
-#include "sim/tempfail.h"
+#include "tempfail/tempfail.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@ static const char compare_usage[] =
     "in a comparison directory.\n"
     "\n"
     "Options:\n"
-    "  -o, --out DIR          comparison directory (default: compare-A-vs-B, from the run names)\n"
+    "  -o, --out DIR          comparison directory (default: compare-A-vs-B, from the run names,\n"
+    "                         beside run A: runs/a runs/b -> runs/compare-a-vs-b)\n"
     "      --fail-if 'METRIC CHANGE'\n"
     "                         exit 1 when B crosses the threshold (repeatable). CHANGE is\n"
     "                           +10%   B at most 10% above A      -5%   B at most 5% below A\n"
@@ -45,18 +47,41 @@ static const char compare_usage[] =
     "Exit status: 0 ok; 1 a --fail-if threshold was crossed; 2 bad command line or threshold;\n"
     "3 a run directory cannot be read, or the comparison cannot be written.\n";
 
-static const char *base_name(const char *p, char *buf, size_t len)
+/*
+ * Splits a run directory's path into the directory that holds it (dir, "" for the current one) and
+ * its name, trailing slashes aside: "runs/a/" -> "runs", "a"; "a" -> "", "a". A path ending in "."
+ * or ".." has no name of its own until it is resolved. -1 when it cannot be named (or is too long).
+ */
+static int split_run_path(const char *p, char *dir, size_t dirlen, char *name, size_t namelen)
 {
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        n--;
-    size_t s = n;
-    while (s > 0 && p[s - 1] != '/')
-        s--;
-    size_t l = n - s < len - 1 ? n - s : len - 1;
-    memcpy(buf, p + s, l);
-    buf[l] = 0;
-    return buf;
+    char resolved[PATH_MAX];
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = strlen(p);
+        while (n > 1 && p[n - 1] == '/')
+            n--;
+        size_t s = n;
+        while (s > 0 && p[s - 1] != '/')
+            s--;
+        size_t l = n - s;
+        bool dots = l == 0 || (l == 1 && p[s] == '.') || (l == 2 && p[s] == '.' && p[s + 1] == '.');
+        if (dots) {
+            if (pass > 0 || !realpath(p, resolved))
+                return -1;
+            p = resolved;
+            continue;
+        }
+        size_t d = s;
+        while (d > 1 && p[d - 1] == '/')
+            d--;
+        if (l >= namelen || d >= dirlen)
+            return -1;
+        memcpy(name, p + s, l);
+        name[l] = 0;
+        memcpy(dir, p, d);
+        dir[d] = 0;
+        return 0;
+    }
+    return -1;
 }
 
 int tempfail_compare_main(int argc, char **argv)
@@ -142,10 +167,23 @@ int tempfail_compare_main(int argc, char **argv)
         }
         crossed += thr[i].crossed;
     }
-    char default_out[1024], ba[300], bb[300];
+    /* By default the comparison goes beside run A, never into whatever directory we were run from. */
+    char default_out[PATH_MAX], da[PATH_MAX], db[PATH_MAX], na[NAME_MAX + 1], nb[NAME_MAX + 1];
     if (!out_dir) {
-        snprintf(default_out, sizeof(default_out), "compare-%s-vs-%s", base_name(pa, ba, sizeof(ba)),
-                 base_name(pb, bb, sizeof(bb)));
+        if (split_run_path(pa, da, sizeof(da), na, sizeof(na)) != 0 ||
+            split_run_path(pb, db, sizeof(db), nb, sizeof(nb)) != 0) {
+            fputs("tempfail compare: cannot name a comparison directory from these run names; give --out DIR\n",
+                  stderr);
+            status = TEMPFAIL_USAGE;
+            goto out;
+        }
+        const char *sep = !da[0] || da[strlen(da) - 1] == '/' ? "" : "/";
+        int w = snprintf(default_out, sizeof(default_out), "%s%scompare-%s-vs-%s", da, sep, na, nb);
+        if (w < 0 || (size_t)w >= sizeof(default_out)) {
+            fputs("tempfail compare: the comparison directory's name is too long; give --out DIR\n", stderr);
+            status = TEMPFAIL_USAGE;
+            goto out;
+        }
         out_dir = default_out;
     }
     if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
