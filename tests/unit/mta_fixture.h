@@ -120,12 +120,12 @@ static void fx_init(fx *f, const char *yaml)
 
 static void fx_free(fx *f)
 {
+    sim_calendar_free(f->cal); /* first: it marks the owners' pending events idle */
     mta_host_free(f->h);
     for (size_t i = 0; i < f->nrcv; i++)
         receiver_free(f->rcv[i]);
     free(f->rcv);
     free(f->att);
-    sim_calendar_free(f->cal);
     scenario_free(f->s);
 }
 
