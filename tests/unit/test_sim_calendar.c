@@ -12,15 +12,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gsl/gsl_rng.h>
 
+#include "expect_abort.h"
 #include "sim/sim_calendar.h"
 
 typedef struct rec_job {
@@ -460,34 +458,6 @@ static void past_run_until(void)
     sim_calendar *cal = sim_calendar_create(4);
     sim_calendar_run_until(cal, 100);
     sim_calendar_run_until(cal, 50);
-}
-
-/* Runs fn in a child; expects it to abort with a message on stderr that contains want. */
-static void expect_abort(void (*fn)(void), const char *want)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    char buf[512] = {0};
-    size_t got = 0;
-    ssize_t k;
-    while (got < sizeof buf - 1 && (k = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-        got += (size_t)k;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
-    if (!strstr(buf, want))
-        fail_msg("stderr \"%s\" does not name %s", buf, want);
 }
 
 static void test_past_aborts(void **state)
