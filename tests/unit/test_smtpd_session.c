@@ -629,11 +629,12 @@ static void test_timeout_drops_delayed_reply(void **state)
     solo_close(&o);
 }
 
-/* A client's commands up to the content of a message to receiver "test"; a whole session's first
- * transaction; another in the same session. */
-#define UP_TO_CONTENT "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n"
+/* A message's envelope for receiver "test", up to its content; a session's first transaction; the next one
+ * in the same session. */
+#define ENVELOPE "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n"
+#define UP_TO_CONTENT "EHLO c\r\n" ENVELOPE
 static const char *const transaction = UP_TO_CONTENT "hello\r\n.\r\n";
-static const char *const next_transaction = "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\nhello\r\n.\r\n";
+static const char *const next_transaction = ENVELOPE "hello\r\n.\r\n";
 
 static void test_storage_failure(void **state)
 {
