@@ -11,6 +11,8 @@
 #   2. testsmtpd's policy becomes 1 connection per IP, idle ones counted (PUT /policy); 20 more
 #      messages: Postfix's parallel deliveries meet the 421, log it as "host 127.0.0.1[127.0.0.1]
 #      said: 421 ..." or "refused to talk to me: 421 ...", defer, retry, and still deliver every one.
+#   3. The policy becomes a 421 to half the RCPTs; 20 more messages: Postfix logs "said: 421 ... (in
+#      reply to RCPT TO command)", retries, and 90 in all are accepted and logged status=sent.
 # Postfix is stopped and its directory removed by the EXIT trap, whatever happens.
 # Usage: interop_postfix.sh SOURCE_DIR WORK_DIR   (env TESTSMTPD; run as root, as Postfix must start)
 set -euo pipefail
@@ -116,25 +118,32 @@ drain() {
   interop_fail "Postfix's queue did not drain in $1 s"
 }
 
+# put_policy RULES: receiver r's policy becomes RULES (PUT /policy).
+put_policy() {
+  http PUT '/policy?receiver=r' "$1" >"$work/put.out"
+  [ "$HTTP_STATUS" = 200 ] || { cat "$work/put.out"; interop_fail "PUT /policy: $HTTP_STATUS"; }
+}
+
+# deliver N SECONDS TOTAL: injects N messages, waits up to SECONDS for the queue to drain, and checks
+# that testsmtpd accepted, and Postfix logged status=sent for, TOTAL messages in all.
+deliver() {
+  local n sent
+  inject "$1"
+  drain "$2"
+  n=$(metric 'testsmtpd_messages_accepted_total{receiver="r"}')
+  [ "$n" = "$3" ] || interop_fail "testsmtpd accepted $n messages in all, Postfix was given $3"
+  sent=$(grep -c 'status=sent' "$pfx/maillog" || true)
+  [ "$sent" = "$3" ] || interop_fail "Postfix logged $sent status=sent in all, expected $3"
+}
+
 # 1. No policy: every message reaches testsmtpd.
-inject 50
-drain 60
-n=$(metric 'testsmtpd_messages_accepted_total{receiver="r"}')
-[ "$n" = 50 ] || interop_fail "testsmtpd accepted $n messages, Postfix was given 50"
-sent=$(grep -c 'status=sent' "$pfx/maillog" || true)
-[ "$sent" = 50 ] || interop_fail "Postfix logged $sent status=sent, expected 50"
+deliver 50 60 50
 grep -q 'Trusted TLS connection\|Untrusted TLS connection\|Anonymous TLS connection' "$pfx/maillog" ||
   interop_fail "Postfix did not use STARTTLS with testsmtpd"
 
 # 2. One connection per IP, idle ones counted: Postfix's parallel deliveries meet the 421.
-http PUT '/policy?receiver=r' '- { rule: concurrency_per_ip, limit: 1, count_idle: true, reply: "421 4.7.0 Too many connections, slow down" }' >"$work/put.out"
-[ "$HTTP_STATUS" = 200 ] || { cat "$work/put.out"; interop_fail "PUT /policy: $HTTP_STATUS"; }
-inject 20
-drain 90
-n=$(metric 'testsmtpd_messages_accepted_total{receiver="r"}')
-[ "$n" = 70 ] || interop_fail "testsmtpd accepted $n messages in all, Postfix was given 70"
-sent=$(grep -c 'status=sent' "$pfx/maillog" || true)
-[ "$sent" = 70 ] || interop_fail "Postfix logged $sent status=sent in all, expected 70"
+put_policy '- { rule: concurrency_per_ip, limit: 1, count_idle: true, reply: "421 4.7.0 Too many connections, slow down" }'
+deliver 20 90 70
 refused=$(metric 'testsmtpd_connections_refused_total{receiver="r",rule="concurrency_per_ip"}')
 [ "${refused%.*}" -ge 1 ] || interop_fail "testsmtpd refused no connection under a cap of 1"
 grep -Eq 'host 127\.0\.0\.1\[127\.0\.0\.1\](:[0-9]+)? (said|refused to talk to me): 421 4\.7\.0 Too many connections, slow down' \
@@ -144,12 +153,8 @@ logged=$(grep -cE '"event": ?"message"' "$SMTPD_LOG" || true)
 
 # 3. A 421 after the greeting: Postfix logs "host ... said: 421 ... (in reply to RCPT TO command)",
 #    defers, retries, and still delivers every message.
-http PUT '/policy?receiver=r' '- { rule: random_fault, stage: rcpt, probability: 0.5, reply: "421 4.7.0 Try again later, closing connection." }' >"$work/put.out"
-[ "$HTTP_STATUS" = 200 ] || { cat "$work/put.out"; interop_fail "PUT /policy: $HTTP_STATUS"; }
-inject 20
-drain 90
-n=$(metric 'testsmtpd_messages_accepted_total{receiver="r"}')
-[ "$n" = 90 ] || interop_fail "testsmtpd accepted $n messages in all, Postfix was given 90"
+put_policy '- { rule: random_fault, stage: rcpt, probability: 0.5, reply: "421 4.7.0 Try again later, closing connection." }'
+deliver 20 90 90
 grep -Eq 'host 127\.0\.0\.1\[127\.0\.0\.1\](:[0-9]+)? said: 421 4\.7\.0 Try again later, closing connection\. \(in reply to RCPT TO command\)' \
   "$pfx/maillog" || { grep -i 421 "$pfx/maillog" | tail -5 >&2 || true; interop_fail "Postfix did not log the RCPT 421 as 'host ... said: 421'"; }
 smtpd_stop || interop_fail "testsmtpd did not stop cleanly"

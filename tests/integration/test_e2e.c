@@ -54,12 +54,13 @@ typedef struct run {
 
 static bool busy(void *ctx) { return world_busy(ctx); }
 
-static void run_text(run *r, const char *yaml)
+/* Loads yaml (with --set style edits, if any), builds the world and runs it to the end. */
+static void run_with_sets(run *r, const char *yaml, const char *const *sets, size_t nsets)
 {
     memset(r, 0, sizeof(*r));
     r->cap.hash = 0xcbf29ce484222325ull;
     scenario_error err;
-    r->s = scenario_load_text(yaml, strlen(yaml), "test.yaml", NULL, 0, &err);
+    r->s = scenario_load_text(yaml, strlen(yaml), "test.yaml", sets, nsets, &err);
     if (!r->s)
         fail_msg("scenario: %s", err.message);
     r->cal = sim_calendar_create(1024);
@@ -75,6 +76,8 @@ static void run_text(run *r, const char *yaml)
     sim_run(r->cal, &rc, &r->rr);
     world_finish(r->w, r->rr.end);
 }
+
+static void run_text(run *r, const char *yaml) { run_with_sets(r, yaml, NULL, 0); }
 
 static void run_free(run *r)
 {
@@ -118,6 +121,20 @@ static uint64_t dead_episodes(world *w)
     "    policy:\n"                                                                                            \
     "      - { rule: concurrency_per_ip, limit: 3, count_idle: true,\n"                                        \
     "          reply: \"421 4.7.0 Too many connections, slow down\" }\n"
+
+/* One message to a receiver that answers every RCPT with 450: deferred at each attempt, until the test's
+ * retry limit or queue lifetime ends it. */
+#define ONE_STUCK_MESSAGE                                                                                      \
+    "traffic:\n"                                                                                               \
+    "  classes:\n"                                                                                             \
+    "    - name: one\n"                                                                                        \
+    "      arrivals: { process: periodic, count: 1, every: 100d }\n"                                           \
+    "      domains: { stuck.test: 1 }\n"                                                                       \
+    "receivers:\n"                                                                                             \
+    "  - name: stuck\n"                                                                                        \
+    "    domains: [stuck.test]\n"                                                                              \
+    "    policy:\n"                                                                                            \
+    "      - { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 Try again later\" }\n"
 
 /* A receiver allowing 3 sessions per IP, counting idle ones, for two of its domains together (as Orange
  * counts orange.fr and wanadoo.fr): with Postfix's defaults each domain is a destination with its own
@@ -241,17 +258,7 @@ static void test_backoff_schedule_defaults(void **state)
     (void)state;
     run r;
     run_text(&r, "name: backoff\n"
-                 "duration: 5h\n"
-                 "traffic:\n"
-                 "  classes:\n"
-                 "    - name: one\n"
-                 "      arrivals: { process: periodic, count: 1, every: 100d }\n"
-                 "      domains: { stuck.test: 1 }\n"
-                 "receivers:\n"
-                 "  - name: stuck\n"
-                 "    domains: [stuck.test]\n"
-                 "    policy:\n"
-                 "      - { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 Try again later\" }\n");
+                 "duration: 5h\n" ONE_STUCK_MESSAGE);
     static const double want[] = {0, 300, 600, 1200, 2400, 4800, 9000, 13200, 17400};
     size_t nwant = sizeof(want) / sizeof(want[0]);
     if (r.cap.n != nwant)
@@ -278,21 +285,9 @@ static void test_determinism(void **state)
     run_free(&a);
     run_free(&b);
     run c;
-    scenario_error err;
     const char *sets[] = {"seed=4"};
-    memset(&c, 0, sizeof(c));
-    c.cap.hash = 0xcbf29ce484222325ull;
-    c.s = scenario_load_text(yaml, strlen(yaml), "det.yaml", sets, 1, &err);
-    assert_non_null(c.s);
+    run_with_sets(&c, yaml, sets, 1);
     assert_int_equal(c.s->seed, 4);
-    c.cal = sim_calendar_create(1024);
-    world_config wc = {.traffic = &c.s->traffic, .mta = &c.s->mta, .receivers = c.s->receivers,
-                       .nreceivers = c.s->nreceivers, .seed = c.s->seed, .horizon = c.s->duration,
-                       .observer = {.ctx = &c.cap, .attempt = on_attempt}};
-    char werr[256];
-    c.w = world_create(&wc, c.cal, werr, sizeof(werr));
-    sim_run_config rc = {.horizon = c.s->duration, .ctx = c.w, .busy = busy};
-    sim_run(c.cal, &rc, &c.rr);
     assert_true(c.cap.hash != h);
     run_free(&c);
 }
@@ -392,20 +387,10 @@ static void test_apppool_fixed_retries(void **state)
     (void)state;
     run r;
     run_text(&r, "name: app\n"
-                 "duration: 1h\n"
-                 "traffic:\n"
-                 "  classes:\n"
-                 "    - name: one\n"
-                 "      arrivals: { process: periodic, count: 1, every: 100d }\n"
-                 "      domains: { stuck.test: 1 }\n"
+                 "duration: 1h\n" ONE_STUCK_MESSAGE
                  "mta:\n"
                  "  kind: apppool\n"
-                 "  apppool: { workers: 4, retry_delay: 60s, jitter: 0, max_attempts: 5 }\n"
-                 "receivers:\n"
-                 "  - name: stuck\n"
-                 "    domains: [stuck.test]\n"
-                 "    policy:\n"
-                 "      - { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 Try again later\" }\n");
+                 "  apppool: { workers: 4, retry_delay: 60s, jitter: 0, max_attempts: 5 }\n");
     assert_int_equal(r.cap.n, 5);
     /* The delay runs from the end of an attempt (a fraction of a second of SMTP). */
     for (size_t i = 1; i < r.cap.n; i++) {
@@ -426,19 +411,9 @@ static void test_queue_lifetime_bounces(void **state)
     (void)state;
     run r;
     run_text(&r, "name: lifetime\n"
-                 "duration: 3h\n"
-                 "traffic:\n"
-                 "  classes:\n"
-                 "    - name: one\n"
-                 "      arrivals: { process: periodic, count: 1, every: 100d }\n"
-                 "      domains: { stuck.test: 1 }\n"
+                 "duration: 3h\n" ONE_STUCK_MESSAGE
                  "mta:\n"
-                 "  postfix: { maximal_queue_lifetime: 1h }\n"
-                 "receivers:\n"
-                 "  - name: stuck\n"
-                 "    domains: [stuck.test]\n"
-                 "    policy:\n"
-                 "      - { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 Try again later\" }\n");
+                 "  postfix: { maximal_queue_lifetime: 1h }\n");
     const world_stats *st = world_get_stats(r.w);
     assert_int_equal(st->bounced, 1);
     assert_int_equal(st->queued, 0);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "memout.h"
 #include "results/results_compare.h"
 
 /* Two small summaries in summary.json's shape: B halves the 421s and makes login slower. */
@@ -233,11 +234,9 @@ static void test_table(void **state)
 {
     (void)state;
     results_compare *c = results_compare_create(A, B);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    results_compare_print(f, c, "A", "B", false);
-    fclose(f);
+    memout m;
+    results_compare_print(memout_open(&m), c, "A", "B", false);
+    char *buf = memout_close(&m);
     assert_null(strstr(buf, "\033["));
     /* aligned: every line as wide as the header's columns allow, metric first */
     assert_non_null(strstr(buf, "  metric"));
@@ -261,10 +260,8 @@ static void test_table(void **state)
         p = e + 1;
     }
     free(buf);
-    buf = NULL;
-    f = open_memstream(&buf, &len);
-    results_compare_print(f, c, "A", "B", true);
-    fclose(f);
+    results_compare_print(memout_open(&m), c, "A", "B", true);
+    buf = memout_close(&m);
     assert_non_null(strstr(buf, "\033[31m+6.500s")); /* login p95 rose: worse, red */
     assert_non_null(strstr(buf, "\033[32m-200"));    /* fewer 421s: better, green */
     free(buf);

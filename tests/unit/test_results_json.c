@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memout.h"
 #include "results/results_json.h"
 
 static void test_json_layout(void **state)
@@ -84,27 +85,23 @@ static void test_json_write_file_twice_equal(void **state)
 {
     (void)state;
     json_t *v = json_pack("{s:{s:f, s:f}, s:i}", "latency", "p95", 12.5, "p99", 59.999999, "n", 3);
-    char *buf[2];
-    size_t len[2];
+    memout m[2];
     for (int i = 0; i < 2; i++) {
-        FILE *f = open_memstream(&buf[i], &len[i]);
-        assert_int_equal(results_json_write(f, v), 0);
-        fclose(f);
+        assert_int_equal(results_json_write(memout_open(&m[i]), v), 0);
+        memout_close(&m[i]);
     }
-    assert_int_equal(len[0], len[1]);
-    assert_memory_equal(buf[0], buf[1], len[0]);
-    assert_non_null(strstr(buf[0], "\"p99\": 59.999999"));
-    free(buf[0]);
-    free(buf[1]);
+    assert_int_equal(m[0].len, m[1].len);
+    assert_memory_equal(m[0].buf, m[1].buf, m[0].len);
+    assert_non_null(strstr(m[0].buf, "\"p99\": 59.999999"));
+    free(m[0].buf);
+    free(m[1].buf);
     json_decref(v);
 }
 
 static void test_json_write_error_is_reported(void **state)
 {
     (void)state;
-    FILE *f = fopen("/dev/full", "w");
-    if (!f)
-        skip();
+    FILE *f = full_open();
     setvbuf(f, NULL, _IONBF, 0);
     json_t *v = json_pack("{s:i}", "a", 1);
     int r = results_json_write(f, v);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memout.h"
 #include "results/results_maillog.h"
 
 static const struct {
@@ -197,15 +198,12 @@ static void test_maillog_suspended_destination(void **state)
 
 static char *run_writer(void (*body)(results_maillog *), const results_maillog_opts *o)
 {
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    results_maillog *l = results_maillog_create(f, o);
+    memout m;
+    results_maillog *l = results_maillog_create(memout_open(&m), o);
     body(l);
     assert_int_equal(results_maillog_finish(l), 0);
     results_maillog_free(l);
-    fclose(f);
-    return buf;
+    return memout_close(&m);
 }
 
 /* Postfix logs expiry once per message, from qmgr, with the sender: not once per recipient. */

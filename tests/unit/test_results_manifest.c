@@ -12,6 +12,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "memout.h"
 #include "results/results_json.h"
 #include "results/results_manifest.h"
 
@@ -72,11 +73,9 @@ static void test_manifest_write_is_sorted_json(void **state)
     (void)state;
     results_manifest_info m = {.scenario_name = "t", .scenario_source = "t.yaml", .seed = 7, .wall_time = 2,
                                .events = 5, .expect_total = 1};
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    assert_int_equal(results_manifest_write(f, &m), 0);
-    fclose(f);
+    memout out;
+    assert_int_equal(results_manifest_write(memout_open(&out), &m), 0);
+    char *buf = memout_close(&out);
     json_error_t err;
     json_t *back = json_loads(buf, 0, &err);
     assert_non_null(back);

@@ -10,20 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memout.h"
 #include "results/results_messages.h"
 
 static char *write_rows(const mta_message_record *r, size_t n)
 {
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    results_messages *m = results_messages_create(f);
+    memout out;
+    results_messages *m = results_messages_create(memout_open(&out));
     for (size_t i = 0; i < n; i++)
         assert_int_equal(results_messages_write(m, &r[i]), 0);
     assert_int_equal(results_messages_finish(m), 0);
     results_messages_free(m);
-    fclose(f);
-    return buf;
+    return memout_close(&out);
 }
 
 static void test_messages_rows_exact(void **state)

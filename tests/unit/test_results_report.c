@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memout.h"
 #include "results/results_report.h"
 
 static const char fixture[] =
@@ -90,14 +91,11 @@ static char *report(const char *json, bool color)
     json_error_t e;
     json_t *s = json_loads(json, 0, &e);
     assert_non_null(s);
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
+    memout m;
     results_report_opts o = {.color = color};
-    assert_int_equal(results_report_print(f, s, &o), 0);
-    fclose(f);
+    assert_int_equal(results_report_print(memout_open(&m), s, &o), 0);
     json_decref(s);
-    return buf;
+    return memout_close(&m);
 }
 
 static void test_report_exact_lines(void **state)
@@ -164,9 +162,7 @@ static void test_report_sparse_summary(void **state)
 static void test_report_write_error(void **state)
 {
     (void)state;
-    FILE *f = fopen("/dev/full", "w");
-    if (!f)
-        skip();
+    FILE *f = full_open();
     json_t *s = json_loads(fixture, 0, NULL);
     assert_int_equal(results_report_print(f, s, NULL), -ENOSPC);
     fclose(f);

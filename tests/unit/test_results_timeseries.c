@@ -12,15 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memout.h"
 #include "results/results_timeseries.h"
+
+/* A writer onto memory; ts_text finishes it (which must succeed), frees it and returns the text. */
+static results_timeseries *ts_open(memout *m) { return results_timeseries_create(memout_open(m)); }
+
+static char *ts_text(results_timeseries *ts, memout *m)
+{
+    assert_int_equal(results_timeseries_finish(ts), 0);
+    results_timeseries_free(ts);
+    return memout_close(m);
+}
 
 static void test_timeseries_columns_and_rows(void **state)
 {
     (void)state;
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    results_timeseries *ts = results_timeseries_create(f);
+    memout m;
+    results_timeseries *ts = ts_open(&m);
     const char *cols[] = {"queue.incoming", "queue.active", "orange.replies.421", "window.smtp:orange.test"};
     for (int i = 0; i < 4; i++)
         assert_int_equal(results_timeseries_add_column(ts, cols[i]), i);
@@ -38,9 +47,7 @@ static void test_timeseries_columns_and_rows(void **state)
     assert_int_equal(results_timeseries_row(ts, 20 * SIM_SEC), 0);
     double v[4] = {1, NAN, 0.1 + 0.2, 0};
     assert_int_equal(results_timeseries_row_values(ts, 30 * SIM_SEC + 1, v, 4), 0);
-    assert_int_equal(results_timeseries_finish(ts), 0);
-    results_timeseries_free(ts);
-    fclose(f);
+    char *buf = ts_text(ts, &m);
     assert_string_equal(buf, "time,queue.incoming,queue.active,orange.replies.421,window.smtp:orange.test\n"
                              "10,3,,0.5,\n"
                              "20,,,,5\n"
@@ -51,14 +58,10 @@ static void test_timeseries_columns_and_rows(void **state)
 static void test_timeseries_header_without_rows(void **state)
 {
     (void)state;
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    results_timeseries *ts = results_timeseries_create(f);
+    memout m;
+    results_timeseries *ts = ts_open(&m);
     results_timeseries_add_column(ts, "cpu.utilisation");
-    assert_int_equal(results_timeseries_finish(ts), 0);
-    results_timeseries_free(ts);
-    fclose(f);
+    char *buf = ts_text(ts, &m);
     assert_string_equal(buf, "time,cpu.utilisation\n");
     free(buf);
 }
@@ -67,10 +70,8 @@ static void test_timeseries_header_without_rows(void **state)
 static void test_timeseries_many_columns(void **state)
 {
     (void)state;
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    results_timeseries *ts = results_timeseries_create(f);
+    memout m;
+    results_timeseries *ts = ts_open(&m);
     char name[32];
     for (int i = 0; i < 100; i++) {
         snprintf(name, sizeof(name), "c%d", i);
@@ -78,9 +79,7 @@ static void test_timeseries_many_columns(void **state)
     }
     results_timeseries_set(ts, 99, 7);
     results_timeseries_row(ts, 0);
-    results_timeseries_finish(ts);
-    results_timeseries_free(ts);
-    fclose(f);
+    char *buf = ts_text(ts, &m);
     assert_non_null(strstr(buf, ",c98,c99\n0,"));
     assert_non_null(strstr(buf, ",,7\n"));
     free(buf);

@@ -53,6 +53,15 @@ static scenario *load_ok(const char *text, const char *const *sets, size_t nsets
     return s;
 }
 
+static scenario *load_file_ok(const char *path)
+{
+    scenario_error err = {{0}};
+    scenario *s = scenario_load_file(path, NULL, 0, &err);
+    if (!s)
+        fail_msg("unexpected error: %s", err.message);
+    return s;
+}
+
 static const receiver_config *find_receiver(const scenario *s, const char *name)
 {
     for (size_t i = 0; i < s->nreceivers; i++)
@@ -139,8 +148,7 @@ static void test_default(void **state)
     check_default(s);
     scenario_free(s);
     /* the compiled-in text is the preset file */
-    s = scenario_load_file(TEMPFAIL_SOURCE_DIR "/scenarios/presets/default.yaml", NULL, 0, &err);
-    assert_non_null(s);
+    s = load_file_ok(TEMPFAIL_SOURCE_DIR "/scenarios/presets/default.yaml");
     check_default(s);
     scenario_free(s);
 }
@@ -159,10 +167,7 @@ static void test_examples(void **state)
             continue;
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        scenario_error err = {{0}};
-        scenario *s = scenario_load_file(path, NULL, 0, &err);
-        if (!s)
-            fail_msg("%s", err.message);
+        scenario *s = load_file_ok(path);
         assert_int_equal(s->nwarnings, 0);
         assert_true(s->nexpect >= 1);
         scenario_free(s);
@@ -171,23 +176,19 @@ static void test_examples(void **state)
     closedir(d);
     assert_true(n >= 4);
 
-    scenario_error err;
-    scenario *s = scenario_load_file(TEMPFAIL_SOURCE_DIR "/scenarios/examples/dedicated-transport.yaml", NULL, 0, &err);
-    assert_non_null(s);
+    scenario *s = load_file_ok(TEMPFAIL_SOURCE_DIR "/scenarios/examples/dedicated-transport.yaml");
     const mta_transport_config *t = transport(s, "slowmx");
     assert_string_equal(t->domains[0], "orange.test");
     assert_int_equal(t->p.destination_concurrency_limit, 2);
     assert_false(t->p.connection_cache_on_demand);
     assert_int_equal(transport(s, "smtp")->p.destination_concurrency_limit, 20);
     scenario_free(s);
-    s = scenario_load_file(TEMPFAIL_SOURCE_DIR "/scenarios/examples/apppool.yaml", NULL, 0, &err);
-    assert_non_null(s);
+    s = load_file_ok(TEMPFAIL_SOURCE_DIR "/scenarios/examples/apppool.yaml");
     assert_int_equal(s->mta.kind, MTA_KIND_APPPOOL);
     assert_int_equal(s->mta.apppool.workers, 20);
     assert_int_equal(s->mta.apppool.retry_delay, 60 * SIM_SEC);
     scenario_free(s);
-    s = scenario_load_file(TEMPFAIL_SOURCE_DIR "/scenarios/examples/diurnal.yaml", NULL, 0, &err);
-    assert_non_null(s);
+    s = load_file_ok(TEMPFAIL_SOURCE_DIR "/scenarios/examples/diurnal.yaml");
     assert_int_equal(s->traffic.classes[0].arrivals.kind, TRAFFIC_SCHEDULE);
     assert_int_equal(s->traffic.classes[0].arrivals.period, SIM_DAY);
     scenario_free(s);
@@ -454,10 +455,7 @@ static void test_defaults(void **state)
 static void test_transports(void **state)
 {
     (void)state;
-    scenario_error err;
-    scenario *s = scenario_load_file(DATA "transports.yaml", NULL, 0, &err);
-    if (!s)
-        fail_msg("%s", err.message);
+    scenario *s = load_file_ok(DATA "transports.yaml");
     assert_int_equal(s->mta.ntransports, 3);
     assert_string_equal(s->mta.transports[0].name, "smtp"); /* always first, even when declared last */
 
@@ -493,10 +491,7 @@ static void test_transports(void **state)
 static void test_postconf_paste(void **state)
 {
     (void)state;
-    scenario_error err;
-    scenario *s = scenario_load_file(DATA "postconf.yaml", NULL, 0, &err);
-    if (!s)
-        fail_msg("%s", err.message);
+    scenario *s = load_file_ok(DATA "postconf.yaml");
     assert_int_equal(s->nwarnings, 20);
     assert_string_equal(s->warnings[0], DATA "postconf.yaml:10:5: mta.postfix.alias_database: not modelled, ignored");
     bool saw_banner = false;
@@ -532,10 +527,7 @@ static void test_postconf_paste(void **state)
 static void test_full(void **state)
 {
     (void)state;
-    scenario_error err;
-    scenario *s = scenario_load_file(DATA "full.yaml", NULL, 0, &err);
-    if (!s)
-        fail_msg("%s", err.message);
+    scenario *s = load_file_ok(DATA "full.yaml");
     assert_int_equal(s->seed, 7);
     assert_int_equal(s->replication, 2);
     assert_int_equal(s->start, 1767225600 + (31 + 28) * 86400 + 8 * 3600 + 30 * 60);
@@ -704,9 +696,7 @@ static void test_set_lists(void **state)
 static void test_json(void **state)
 {
     (void)state;
-    scenario_error err;
-    scenario *s = scenario_load_file(DATA "full.yaml", NULL, 0, &err);
-    assert_non_null(s);
+    scenario *s = load_file_ok(DATA "full.yaml");
     json_t *j = scenario_to_json(s);
     assert_non_null(j);
     char *text = json_dumps(j, JSON_SORT_KEYS);

@@ -28,23 +28,39 @@ static char *write_temp(const char *text)
     return strdup(tmpl);
 }
 
+static void remove_temp(char *path)
+{
+    unlink(path);
+    free(path);
+}
+
+/* Loads text, written to a temporary file, as testsmtpd loads its --scenario; *path names the file, which
+ * the caller removes with remove_temp. */
+static scenario *load_receivers_ok(const char *text, char **path)
+{
+    *path = write_temp(text);
+    scenario_error err = {{0}};
+    scenario *s = scenario_load_receivers_file(*path, &err);
+    if (!s)
+        fail_msg("unexpected error: %s", err.message);
+    return s;
+}
+
 static void test_receivers_only(void **state)
 {
     (void)state;
-    char *path = write_temp("receivers:\n"
-                            "  - name: orange\n"
-                            "    domains: [orange.test]\n"
-                            "    mx:\n"
-                            "      - {host: mx1.orange.test, listen: [127.0.0.2:2525, 127.0.0.3:2525]}\n"
-                            "    policy:\n"
-                            "      - {rule: concurrency_per_ip, limit: 3}\n"
-                            "  - name: test\n"
-                            "    hostname: mx.test\n"
-                            "    domains: [example.test]\n");
-    scenario_error err = {{0}};
-    scenario *s = scenario_load_receivers_file(path, &err);
-    if (!s)
-        fail_msg("unexpected error: %s", err.message);
+    char *path;
+    scenario *s = load_receivers_ok("receivers:\n"
+                                    "  - name: orange\n"
+                                    "    domains: [orange.test]\n"
+                                    "    mx:\n"
+                                    "      - {host: mx1.orange.test, listen: [127.0.0.2:2525, 127.0.0.3:2525]}\n"
+                                    "    policy:\n"
+                                    "      - {rule: concurrency_per_ip, limit: 3}\n"
+                                    "  - name: test\n"
+                                    "    hostname: mx.test\n"
+                                    "    domains: [example.test]\n",
+                                    &path);
     assert_int_equal(s->nreceivers, 3); /* and the implicit default */
     assert_string_equal(s->receivers[0].name, "orange");
     assert_string_equal(s->receivers[0].mx[0].listen[1], "127.0.0.3:2525");
@@ -55,33 +71,29 @@ static void test_receivers_only(void **state)
     const char *base = strrchr(path, '/') + 1;
     assert_string_equal(s->name, base);
     scenario_free(s);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 }
 
 static void test_whole_scenario(void **state)
 {
     (void)state;
-    char *path = write_temp("name: t\n"
-                            "traffic:\n"
-                            "  classes:\n"
-                            "    - name: a\n"
-                            "      arrivals: {process: poisson, rate: 1/s}\n"
-                            "      domains: {x.test: 1}\n"
-                            "receivers:\n"
-                            "  - name: orange\n"
-                            "    domains: [x.test]\n"
-                            "    mx: [{host: mx.x.test, listen: 127.0.0.1:0}]\n");
-    scenario_error err = {{0}};
-    scenario *s = scenario_load_receivers_file(path, &err);
-    if (!s)
-        fail_msg("unexpected error: %s", err.message);
+    char *path;
+    scenario *s = load_receivers_ok("name: t\n"
+                                    "traffic:\n"
+                                    "  classes:\n"
+                                    "    - name: a\n"
+                                    "      arrivals: {process: poisson, rate: 1/s}\n"
+                                    "      domains: {x.test: 1}\n"
+                                    "receivers:\n"
+                                    "  - name: orange\n"
+                                    "    domains: [x.test]\n"
+                                    "    mx: [{host: mx.x.test, listen: 127.0.0.1:0}]\n",
+                                    &path);
     assert_string_equal(s->name, "t");
     assert_int_equal(s->traffic.nclasses, 1);
     assert_string_equal(s->receivers[0].mx[0].listen[0], "127.0.0.1:0");
     scenario_free(s);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 }
 
 typedef struct bad_case {
@@ -111,8 +123,7 @@ static void test_receivers_only_errors(void **state)
         snprintf(want, sizeof(want), "%s:%s", path, cases[i].message);
         if (strncmp(err.message, want, strlen(want)) != 0)
             fail_msg("case %zu:\n got: %s\nwant: %s...", i, err.message, want);
-        unlink(path);
-        free(path);
+        remove_temp(path);
     }
     scenario_error err = {{0}};
     assert_null(scenario_load_receivers_file("/nonexistent/r.yaml", &err));

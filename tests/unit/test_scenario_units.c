@@ -16,78 +16,82 @@
 #include "scenarios/scenario.h"
 #include "scenarios/scenario_keys.h"
 
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct unit_case {
+    const char *in;
+    double want;
+} unit_case;
+
+/* Every string of ok parses to its value, within tol; every string of bad is refused with -EINVAL and
+ * leaves the output as it was. */
+static void check_parser(const char *what, int (*parse)(const char *, double *), const unit_case *ok, size_t nok,
+                         const char *const *bad, size_t nbad, double tol)
+{
+    for (size_t i = 0; i < nok; i++) {
+        double v = -1;
+        int rc = parse(ok[i].in, &v);
+        if (rc != 0)
+            fail_msg("%s \"%s\": %d, want 0", what, ok[i].in, rc);
+        if (!(fabs(v - ok[i].want) <= tol))
+            fail_msg("%s \"%s\": %.17g, want %.17g", what, ok[i].in, v, ok[i].want);
+    }
+    for (size_t i = 0; i < nbad; i++) {
+        double v = 77;
+        int rc = parse(bad[i], &v);
+        if (rc != -EINVAL)
+            fail_msg("%s \"%s\": %d, want -EINVAL", what, bad[i], rc);
+        if (v != 77)
+            fail_msg("%s \"%s\": refused, but the output changed to %.17g", what, bad[i], v);
+    }
+}
+
+/* scenario_parse_duration through a double, so that check_parser can drive it: what the parser leaves in
+ * its output, written or not, is passed back. Microsecond counts of the table are exact in a double. */
+static int parse_duration_us(const char *s, double *out)
+{
+    sim_time_t t = (sim_time_t)*out;
+    int rc = scenario_parse_duration(s, &t);
+    *out = (double)t;
+    return rc;
+}
+
 static void test_duration(void **state)
 {
     (void)state;
-    static const struct {
-        const char *in;
-        sim_time_t want;
-    } ok[] = {
+    static const unit_case ok[] = {
         {"300s", 300 * SIM_SEC},  {"5m", 5 * SIM_MIN},       {"2h", 2 * SIM_HOUR},  {"5d", 5 * SIM_DAY},
         {"1w", 7 * SIM_DAY},      {"20ms", 20 * SIM_MSEC},   {"150us", 150},        {"1.5s", 1500 * SIM_MSEC},
         {"0", 0},                 {"300", 300 * SIM_SEC},    {"0.25", 250 * SIM_MSEC}, {"5min", 5 * SIM_MIN},
         {"10sec", 10 * SIM_SEC},  {" 30 s ", 30 * SIM_SEC},  {".5s", 500 * SIM_MSEC}, {"0s", 0},
     };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        sim_time_t t = -1;
-        assert_int_equal(scenario_parse_duration(ok[i].in, &t), 0);
-        assert_int_equal(t, ok[i].want);
-    }
     static const char *const bad[] = {"fast", "", "s", "-5s", "5M", "5 hours", "5x", "1e", "inf", "nan",
                                       "0x10", "5s5", "1000000d", "+5s", "5ss"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        sim_time_t t = 77;
-        assert_int_equal(scenario_parse_duration(bad[i], &t), -EINVAL);
-        assert_int_equal(t, 77);
-    }
+    check_parser("duration", parse_duration_us, ok, N(ok), bad, N(bad), 0);
 }
 
 static void test_size(void **state)
 {
     (void)state;
-    static const struct {
-        const char *in;
-        double want;
-    } ok[] = {
+    static const unit_case ok[] = {
         {"512", 512},          {"512B", 512},        {"4KB", 4096},           {"4KiB", 4096},      {"4K", 4096},
         {"10kB", 10240},       {"1.5MB", 1572864},   {"1M", 1048576},         {"2GB", 2147483648.0},
         {"1GiB", 1073741824.0}, {"0", 0},             {"40 KB", 40960},
     };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        double v = -1;
-        assert_int_equal(scenario_parse_size(ok[i].in, &v), 0);
-        assert_true(v == ok[i].want);
-    }
     static const char *const bad[] = {"4XB", "", "KB", "-1KB", "4 K B", "4TB", "4KBs", "big"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        double v = 77;
-        assert_int_equal(scenario_parse_size(bad[i], &v), -EINVAL);
-        assert_true(v == 77);
-    }
+    check_parser("size", scenario_parse_size, ok, N(ok), bad, N(bad), 0);
 }
 
 static void test_rate(void **state)
 {
     (void)state;
-    static const struct {
-        const char *in;
-        double want;
-    } ok[] = {
+    static const unit_case ok[] = {
         {"20/s", 20},        {"1000/h", 1000.0 / 3600}, {"5/m", 5.0 / 60}, {"100/d", 100.0 / 86400},
         {"20/min", 20.0 / 60}, {"10", 10},              {"0.5/s", 0.5},   {"100/10m", 100.0 / 600},
         {"3/hour", 3.0 / 3600}, {"6/minute", 0.1},       {"1/second", 1},  {"0/s", 0},
     };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        double v = -1;
-        assert_int_equal(scenario_parse_rate(ok[i].in, &v), 0);
-        assert_true(fabs(v - ok[i].want) < 1e-12);
-    }
     static const char *const bad[] = {"fast", "10/fortnight", "10/", "/s", "-1/s", "10/0s", "10//s", "10/sx", "10s"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        double v = 77;
-        assert_int_equal(scenario_parse_rate(bad[i], &v), -EINVAL);
-        assert_true(v == 77);
-    }
+    check_parser("rate", scenario_parse_rate, ok, N(ok), bad, N(bad), 1e-12);
 }
 
 static void test_bool_probability(void **state)
@@ -97,53 +101,32 @@ static void test_bool_probability(void **state)
         const char *in;
         bool want;
     } bools[] = {{"yes", true}, {"no", false}, {"true", true}, {"false", false}, {"YES", true}, {"False", false}};
-    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+    for (size_t i = 0; i < N(bools); i++) {
         bool b = !bools[i].want;
         assert_int_equal(scenario_parse_bool(bools[i].in, &b), 0);
         assert_true(b == bools[i].want);
     }
     static const char *const badb[] = {"y", "1", "0", "on", "", "yess"};
-    for (size_t i = 0; i < sizeof(badb) / sizeof(badb[0]); i++) {
+    for (size_t i = 0; i < N(badb); i++) {
         bool b;
         assert_int_equal(scenario_parse_bool(badb[i], &b), -EINVAL);
     }
 
-    static const struct {
-        const char *in;
-        double want;
-    } probs[] = {{"0", 0}, {"1", 1}, {"0.4", 0.4}, {"40%", 0.4}, {"100%", 1}, {"0%", 0}, {"2.5 %", 0.025}};
-    for (size_t i = 0; i < sizeof(probs) / sizeof(probs[0]); i++) {
-        double p = -1;
-        assert_int_equal(scenario_parse_probability(probs[i].in, &p), 0);
-        assert_true(fabs(p - probs[i].want) < 1e-12);
-    }
+    static const unit_case probs[] = {{"0", 0},    {"1", 1},   {"0.4", 0.4},      {"40%", 0.4},
+                                      {"100%", 1}, {"0%", 0},  {"2.5 %", 0.025}};
     static const char *const badp[] = {"1.1", "150%", "-0.1", "x", "40%%", "0.4x", ""};
-    for (size_t i = 0; i < sizeof(badp) / sizeof(badp[0]); i++) {
-        double p;
-        assert_int_equal(scenario_parse_probability(badp[i], &p), -EINVAL);
-    }
+    check_parser("probability", scenario_parse_probability, probs, N(probs), badp, N(badp), 1e-12);
 }
 
 static void test_bandwidth(void **state)
 {
     (void)state;
-    static const struct {
-        const char *in;
-        double want;
-    } ok[] = {
+    static const unit_case ok[] = {
         {"100Mbit/s", 12.5e6}, {"1Gbit/s", 125e6},   {"10kbit/s", 1250}, {"100Mbps", 12.5e6},
         {"12.5MB/s", 12.5 * 1048576}, {"64KB/s", 65536}, {"500000", 500000}, {"8bit/s", 1},
     };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        double v = -1;
-        assert_int_equal(scenario_parse_bandwidth(ok[i].in, &v), 0);
-        assert_true(fabs(v - ok[i].want) < 1e-6);
-    }
     static const char *const bad[] = {"fast", "100Mb/s", "12.5/s", "100Mbit", "MB/s", "-1MB/s", "1XB/s"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        double v;
-        assert_int_equal(scenario_parse_bandwidth(bad[i], &v), -EINVAL);
-    }
+    check_parser("bandwidth", scenario_parse_bandwidth, ok, N(ok), bad, N(bad), 1e-6);
 }
 
 static void test_keys(void **state)
@@ -161,7 +144,7 @@ static void test_keys(void **state)
         {"arivals", "arrivals"}, {"domain", "domains"},   {"sze", "size"},     {"recipeints", "recipients"},
         {"nmae", "name"},        {"zzzzzzzz", NULL},      {"resent", "resend"}, {"arrivals", NULL},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < N(cases); i++) {
         const char *got = scenario_keys_nearest(cases[i].word, keys, 7);
         if (cases[i].want)
             assert_string_equal(got, cases[i].want);
@@ -205,7 +188,7 @@ static void test_expect(void **state)
         {"deltas.x > -3", "deltas.x", EXPECT_GT, -3},
         {"slow-mx.window.max <= 2", "slow-mx.window.max", EXPECT_LE, 2},
     };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    for (size_t i = 0; i < N(ok); i++) {
         scenario_expect e;
         char err[256];
         assert_int_equal(scenario_expect_parse(ok[i].in, &e, err, sizeof(err)), 0);
@@ -226,7 +209,7 @@ static void test_expect(void **state)
         {"a..b < 5", "expected 'METRIC OP VALUE' like 'transactional.latency.p95 < 60s', got 'a..b < 5'"},
         {"a.b. < 5", "expected 'METRIC OP VALUE' like 'transactional.latency.p95 < 60s', got 'a.b. < 5'"},
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < N(bad); i++) {
         scenario_expect e = {0};
         char err[256];
         assert_int_equal(scenario_expect_parse(bad[i].in, &e, err, sizeof(err)), -EINVAL);

@@ -12,15 +12,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gsl/gsl_rng.h>
 
+#include "expect_abort.h"
 #include "sim/sim_calendar.h"
 
 typedef struct rec_job {
@@ -41,6 +39,23 @@ static void rec_fire(sim_event *ev, sim_time_t now)
     fired_ids[fired_n] = job->id;
     fired_at[fired_n] = now;
     fired_n++;
+}
+
+/* Gives job its id and schedules it at `at`. */
+static void schedule_job(sim_calendar *cal, rec_job *job, int id, sim_time_t at)
+{
+    job->id = id;
+    sim_event_init(&job->ev, rec_fire);
+    sim_calendar_schedule(cal, &job->ev, at);
+}
+
+/* Steps the calendar until it is empty; returns how many events fired (recorded in fired_ids, fired_at). */
+static size_t run_all(sim_calendar *cal)
+{
+    fired_n = 0;
+    while (sim_calendar_step(cal))
+        ;
+    return fired_n;
 }
 
 static void test_empty(void **state)
@@ -90,15 +105,10 @@ static void test_order_table(void **state)
         sim_calendar *cal = sim_calendar_create(2);
         rec_job jobs[8];
         for (size_t i = 0; i < oc->n; i++) {
-            jobs[i].id = (int)i;
-            sim_event_init(&jobs[i].ev, rec_fire);
-            sim_calendar_schedule(cal, &jobs[i].ev, oc->times[i]);
+            schedule_job(cal, &jobs[i], (int)i, oc->times[i]);
             assert_true(sim_event_pending(&jobs[i].ev));
         }
-        fired_n = 0;
-        while (sim_calendar_step(cal))
-            ;
-        if (fired_n != oc->n)
+        if (run_all(cal) != oc->n)
             fail_msg("%s: %zu fired, %zu expected", oc->name, fired_n, oc->n);
         for (size_t i = 0; i < oc->n; i++)
             if (fired_ids[i] != oc->expect[i])
@@ -112,17 +122,12 @@ static void test_reschedule_same_time_goes_last(void **state)
 {
     (void)state;
     sim_calendar *cal = sim_calendar_create(4);
-    rec_job a = {.id = 0}, b = {.id = 1};
-    sim_event_init(&a.ev, rec_fire);
-    sim_event_init(&b.ev, rec_fire);
-    sim_calendar_schedule(cal, &a.ev, 10);
-    sim_calendar_schedule(cal, &b.ev, 10);
+    rec_job a, b;
+    schedule_job(cal, &a, 0, 10);
+    schedule_job(cal, &b, 1, 10);
     sim_calendar_schedule(cal, &a.ev, 10);
     assert_int_equal(sim_calendar_size(cal), 2);
-    fired_n = 0;
-    while (sim_calendar_step(cal))
-        ;
-    assert_int_equal(fired_n, 2);
+    assert_int_equal(run_all(cal), 2);
     assert_int_equal(fired_ids[0], 1);
     assert_int_equal(fired_ids[1], 0);
     sim_calendar_free(cal);
@@ -133,20 +138,14 @@ static void test_reschedule_earlier_and_later(void **state)
     (void)state;
     sim_calendar *cal = sim_calendar_create(4);
     rec_job jobs[50];
-    for (int i = 0; i < 50; i++) {
-        jobs[i].id = i;
-        sim_event_init(&jobs[i].ev, rec_fire);
-        sim_calendar_schedule(cal, &jobs[i].ev, 100 + i);
-    }
+    for (int i = 0; i < 50; i++)
+        schedule_job(cal, &jobs[i], i, 100 + i);
     sim_calendar_schedule(cal, &jobs[40].ev, 1);    /* earlier: first */
     sim_calendar_schedule(cal, &jobs[0].ev, 1000);  /* later: last */
     assert_int_equal(jobs[40].ev.time, 1);
     assert_int_equal(sim_calendar_size(cal), 50);
     assert_int_equal(sim_calendar_peek_time(cal), 1);
-    fired_n = 0;
-    while (sim_calendar_step(cal))
-        ;
-    assert_int_equal(fired_n, 50);
+    assert_int_equal(run_all(cal), 50);
     assert_int_equal(fired_ids[0], 40);
     assert_int_equal(fired_ids[49], 0);
     assert_int_equal(fired_at[49], 1000);
@@ -159,21 +158,15 @@ static void test_cancel(void **state)
     (void)state;
     sim_calendar *cal = sim_calendar_create(4);
     rec_job jobs[100];
-    for (int i = 0; i < 100; i++) {
-        jobs[i].id = i;
-        sim_event_init(&jobs[i].ev, rec_fire);
-        sim_calendar_schedule(cal, &jobs[i].ev, (sim_time_t)((i * 37) % 100));
-    }
+    for (int i = 0; i < 100; i++)
+        schedule_job(cal, &jobs[i], i, (sim_time_t)((i * 37) % 100));
     for (int i = 0; i < 100; i += 3) {
         sim_calendar_cancel(cal, &jobs[i].ev);
         assert_false(sim_event_pending(&jobs[i].ev));
         sim_calendar_cancel(cal, &jobs[i].ev); /* idle: a no-op */
     }
     assert_int_equal(sim_calendar_size(cal), 100 - 34);
-    fired_n = 0;
-    while (sim_calendar_step(cal))
-        ;
-    assert_int_equal(fired_n, 66);
+    assert_int_equal(run_all(cal), 66);
     for (size_t k = 0; k < fired_n; k++) {
         assert_true(fired_ids[k] % 3 != 0);
         if (k)
@@ -192,12 +185,9 @@ static void test_growth_and_order(void **state)
     assert_non_null(jobs);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_taus2);
     gsl_rng_set(r, 12345);
-    for (int i = 0; i < N; i++) {
-        jobs[i].id = i;
-        sim_event_init(&jobs[i].ev, rec_fire);
-        /* A small range makes many ties, so FIFO among equal times is exercised too. */
-        sim_calendar_schedule(cal, &jobs[i].ev, (sim_time_t)gsl_rng_uniform_int(r, 5000));
-    }
+    /* A small range makes many ties, so FIFO among equal times is exercised too. */
+    for (int i = 0; i < N; i++)
+        schedule_job(cal, &jobs[i], i, (sim_time_t)gsl_rng_uniform_int(r, 5000));
     assert_int_equal(sim_calendar_size(cal), N);
     fired_n = 0;
     assert_int_equal(sim_calendar_run_until(cal, SIM_TIME_NEVER), N);
@@ -219,11 +209,8 @@ static void test_run_until(void **state)
     sim_calendar *cal = sim_calendar_create(4);
     rec_job jobs[5];
     const sim_time_t t[5] = {10, 20, 20, 30, 40};
-    for (int i = 0; i < 5; i++) {
-        jobs[i].id = i;
-        sim_event_init(&jobs[i].ev, rec_fire);
-        sim_calendar_schedule(cal, &jobs[i].ev, t[i]);
-    }
+    for (int i = 0; i < 5; i++)
+        schedule_job(cal, &jobs[i], i, t[i]);
     fired_n = 0;
     assert_int_equal(sim_calendar_run_until(cal, 5), 0);
     assert_int_equal(sim_calendar_now(cal), 5);
@@ -434,10 +421,8 @@ static void test_free_leaves_events_idle(void **state)
     (void)state;
     sim_calendar *cal = sim_calendar_create(4);
     rec_job jobs[10];
-    for (int i = 0; i < 10; i++) {
-        sim_event_init(&jobs[i].ev, rec_fire);
-        sim_calendar_schedule(cal, &jobs[i].ev, i);
-    }
+    for (int i = 0; i < 10; i++)
+        schedule_job(cal, &jobs[i], i, i);
     sim_calendar_free(cal);
     for (int i = 0; i < 10; i++)
         assert_false(sim_event_pending(&jobs[i].ev));
@@ -460,34 +445,6 @@ static void past_run_until(void)
     sim_calendar *cal = sim_calendar_create(4);
     sim_calendar_run_until(cal, 100);
     sim_calendar_run_until(cal, 50);
-}
-
-/* Runs fn in a child; expects it to abort with a message on stderr that contains want. */
-static void expect_abort(void (*fn)(void), const char *want)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    char buf[512] = {0};
-    size_t got = 0;
-    ssize_t k;
-    while (got < sizeof buf - 1 && (k = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-        got += (size_t)k;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
-    if (!strstr(buf, want))
-        fail_msg("stderr \"%s\" does not name %s", buf, want);
 }
 
 static void test_past_aborts(void **state)

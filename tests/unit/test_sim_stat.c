@@ -9,15 +9,13 @@
 #include <cmocka.h>
 
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gsl/gsl_randist.h>
 
+#include "expect_abort.h"
 #include "sim/sim_random.h"
 #include "sim/sim_stat.h"
 
@@ -434,32 +432,6 @@ static void tavg_backwards(void)
     sim_tavg a;
     sim_tavg_init(&a, 100, 1);
     sim_tavg_set(&a, 99, 2);
-}
-
-static void expect_abort(void (*fn)(void), const char *want)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    char buf[512] = {0};
-    size_t got = 0;
-    ssize_t k;
-    while (got < sizeof buf - 1 && (k = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-        got += (size_t)k;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
-    if (!strstr(buf, want))
-        fail_msg("stderr \"%s\" does not name %s", buf, want);
 }
 
 static void test_invariants_abort(void **state)

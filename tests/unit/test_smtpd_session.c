@@ -629,8 +629,12 @@ static void test_timeout_drops_delayed_reply(void **state)
     solo_close(&o);
 }
 
-static const char *const transaction = "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n"
-                                       "hello\r\n.\r\n";
+/* A message's envelope for receiver "test", up to its content; a session's first transaction; the next one
+ * in the same session. */
+#define ENVELOPE "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n"
+#define UP_TO_CONTENT "EHLO c\r\n" ENVELOPE
+static const char *const transaction = UP_TO_CONTENT "hello\r\n.\r\n";
+static const char *const next_transaction = ENVELOPE "hello\r\n.\r\n";
 
 static void test_storage_failure(void **state)
 {
@@ -643,7 +647,7 @@ static void test_storage_failure(void **state)
     assert_int_equal(o.f.messages, 1);
     assert_false(smtpd_session_closed(o.s));
     o.f.eom_rc = 0;
-    solo_send(&o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\nhello\r\n.\r\n");
+    solo_send(&o, next_transaction);
     assert_memory_equal(solo_last(&o), "250 2.0.0 Ok: queued as ", 24);
     assert_int_equal(o.f.last_nrcpt, 1);
     assert_string_equal(o.f.last_sender, "a@b.test");
@@ -677,7 +681,7 @@ static void test_queue_ids_differ(void **state)
     solo_send(&o, transaction);
     char first[1024];
     snprintf(first, sizeof(first), "%s", solo_last(&o));
-    solo_send(&o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\nhello\r\n.\r\n");
+    solo_send(&o, next_transaction);
     assert_int_equal(strlen(first), strlen("250 2.0.0 Ok: queued as ") + 10);
     assert_string_not_equal(first, solo_last(&o));
     solo_close(&o);
@@ -689,7 +693,7 @@ static void test_body_streamed_in_runs(void **state)
     (void)state;
     solo o;
     solo_open(&o, "test", NULL);
-    solo_send(&o, "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n");
+    solo_send(&o, UP_TO_CONTENT);
     size_t n = 0;
     char *msg = malloc(3000 * 10 + 8);
     assert_non_null(msg);
@@ -737,7 +741,7 @@ static void test_free_in_data_discards(void **state)
     (void)state;
     solo o;
     solo_open(&o, "test", NULL);
-    solo_send(&o, "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\npartial\r\n");
+    solo_send(&o, UP_TO_CONTENT "partial\r\n");
     assert_true(o.f.in_msg);
     smtpd_session_free(o.s, T0);
     o.s = NULL;
