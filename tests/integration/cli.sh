@@ -5,13 +5,7 @@
 set -u
 tf=${TEMPFAIL:?set TEMPFAIL to the tempfail binary} src=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-fails=0 passes=0
-check() { # check NAME COMMAND...: the command must succeed
-  local name=$1; shift
-  if "$@"; then passes=$((passes+1)); else echo "FAIL: $name"; fails=$((fails+1)); fi
-}
-status_is() { [ "$1" -eq "$2" ] || { echo "  exit status $1, want $2"; return 1; }; }
-contains() { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; head -5 "$1"; return 1; }; }
+. "$src/tests/integration/checks.bash"
 
 # The built-in default: a retry storm; its expect lines fail on purpose (exit 1).
 "$tf" run --out a --maillog >a.out 2>a.err; st=$?
@@ -80,5 +74,4 @@ check "help exits 0" status_is $st 0
 check "help teaches run" contains h.out "tempfail run"
 "$tf" run --help >rh.out; check "run --help lists --set" contains rh.out "--set KEY=VALUE"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done cli.sh

@@ -8,14 +8,7 @@
 set -u
 tf=${TEMPFAIL:?set TEMPFAIL to the tempfail binary} src=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-fails=0 passes=0
-check() { # check NAME COMMAND...: the command must succeed
-  local name=$1; shift
-  if "$@"; then passes=$((passes+1)); else echo "FAIL: $name"; fails=$((fails+1)); fi
-}
-status_is() { [ "$1" -eq "$2" ] || { echo "  exit status $1, want $2"; return 1; }; }
-contains() { grep -qF -- "$2" "$1" || { echo "  '$2' not in $1:"; head -5 "$1"; return 1; }; }
-lacks() { ! grep -qF -- "$2" "$1" || { echo "  '$2' unexpectedly in $1"; return 1; }; }
+. "$src/tests/integration/checks.bash"
 
 scn=$src/tests/data/scenarios/plots.yaml
 "$tf" run "$scn" --out a --quiet --set 'expect=[]'; st=$?
@@ -42,7 +35,7 @@ mkdir -p runs elsewhere && cp -r a runs/a && cp -r b runs/b
 check "compare from another directory exits 0" status_is $st 0
 check "comparison directory beside A" test -s runs/compare-a-vs-b/report.html
 check "nothing written into the current directory" bash -c '[ -z "$(ls -A elsewhere)" ]'
-check "the comparison's path printed" contains beside.out "comparison: ../runs/compare-a-vs-b/report.html"
+check "the comparison's path printed" has_text beside.out "comparison: ../runs/compare-a-vs-b/report.html"
 (cd elsewhere && "$tf" compare "$PWD/../runs/b/" ../a --quiet --no-plots); st=$?
 check "absolute A with a trailing slash exits 0" status_is $st 0
 check "comparison beside an absolute A" test -s runs/compare-b-vs-a/report.html
@@ -92,10 +85,10 @@ assert len(set(len(r) for r in rows)) == 1, set(len(r) for r in rows)"
 check "threshold holds: exit 0" status_is $st 0
 "$tf" compare b a --out c2 --fail-if 'capped.replies.421 +0' --fail-if 'messages.delivered -50%' >c2.out 2>c2.err; st=$?
 check "threshold crossed: exit 1" status_is $st 1
-check "crossed threshold named on stderr" contains c2.err "threshold crossed: capped.replies.421 +0"
+check "crossed threshold named on stderr" has_text c2.err "threshold crossed: capped.replies.421 +0"
 check "the holding one is not named" lacks c2.err "messages.delivered"
-check "crossed threshold in the table" contains c2.out "CROSSED"
-check "crossed threshold in the report" contains c2/report.html "CROSSED"
+check "crossed threshold in the table" has_text c2.out "CROSSED"
+check "crossed threshold in the report" has_text c2/report.html "CROSSED"
 "$tf" compare a b --out c3 --quiet --fail-if 'capped.replies.421 -10%' 2>c3.err; st=$?
 check "a fall of more than 10% crosses '-10%': exit 1" status_is $st 1
 "$tf" compare a a --out c4 --quiet --fail-if 'login.latency.p95 +0%' --fail-if 'queue.oldest +0s' 2>c4.err; st=$?
@@ -104,19 +97,19 @@ check "a run against itself holds +0: exit 0" status_is $st 0
 # Bad thresholds: exit 2, a message saying what and where, nothing written.
 "$tf" compare a b --out bad1 --fail-if 'login.latency.p95 10%' 2>bad1.err; st=$?
 check "threshold without a sign: exit 2" status_is $st 2
-check "says what is wrong" contains bad1.err "--fail-if 'login.latency.p95 10%': the change '10%' must start with + or -"
+check "says what is wrong" has_text bad1.err "--fail-if 'login.latency.p95 10%': the change '10%' must start with + or -"
 check "nothing written on a bad threshold" test ! -e bad1
 "$tf" compare a b --out bad2 --fail-if 'login.latncy.p95 +10%' 2>bad2.err; st=$?
 check "unknown metric: exit 2" status_is $st 2
-check "suggests the metric" contains bad2.err "did you mean 'login.latency.p95'"
+check "suggests the metric" has_text bad2.err "did you mean 'login.latency.p95'"
 "$tf" compare a b --fail-if 'login.latency.p95 +10q' 2>bad3.err; st=$?
 check "unknown unit: exit 2" status_is $st 2
-check "names the unit" contains bad3.err "unknown unit 'q'"
+check "names the unit" has_text bad3.err "unknown unit 'q'"
 "$tf" compare a 2>bad4.err; st=$?
 check "one run only: exit 2" status_is $st 2
 "$tf" compare a no-such-run 2>bad5.err; st=$?
 check "unreadable run: exit 3" status_is $st 3
-check "names the file" contains bad5.err "no-such-run/summary.json"
+check "names the file" has_text bad5.err "no-such-run/summary.json"
 
 # --no-plots and formats
 "$tf" compare a b --out np --quiet --no-plots; st=$?
@@ -131,7 +124,7 @@ check "run --no-plots: no charts" bash -c '! ls nop/*.png 2>/dev/null | grep -q 
 check "run --no-plots: report still written" test -s nop/report.html
 "$tf" run "$scn" --out pf --quiet --set 'expect=[]' --plot-format gif 2>pf.err; st=$?
 check "run --plot-format gif: exit 2" status_is $st 2
-check "run --plot-format gif: says so" contains pf.err "expected png, svg or pdf"
+check "run --plot-format gif: says so" has_text pf.err "expected png, svg or pdf"
 
 # `tempfail plot` draws the same files from the run directory alone (cairo's PNG is deterministic).
 mkdir -p saved && cp a/*.png saved/ && rm a/*.png
@@ -147,5 +140,4 @@ check "plot on a missing run: exit 3" status_is $st 3
 "$tf" plot a --format gif 2>p2.err; st=$?
 check "plot --format gif: exit 2" status_is $st 2
 
-echo "compare.sh: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done compare.sh

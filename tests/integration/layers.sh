@@ -17,11 +17,7 @@ set -u
 src=$1 work=$2
 src=$(cd "$src" && pwd) || exit 1
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-fails=0 passes=0
-check() { # check NAME COMMAND...: the command must succeed
-  local name=$1; shift
-  if "$@"; then passes=$((passes+1)); else echo "FAIL: $name"; fails=$((fails+1)); fi
-}
+. "$src/tests/integration/checks.bash"
 empty() { [ ! -s "$1" ] || { sed 's/^/  /' "$1"; return 1; }; }
 has() { grep -qF -- "$2" "$1" || { echo "  '$2' not in $1:"; sed 's/^/    /' "$1"; return 1; }; }
 same() { cmp -s "$1" "$2" || { echo "  want:"; sed 's/^/    /' "$1"; echo "  got:"; sed 's/^/    /' "$3"; return 1; }; }
@@ -195,5 +191,4 @@ check "the tree was scanned" test -s "$src/models/policy.c"
 check "the source tree keeps the arrows" empty tree.out
 check "the tree was scanned cleanly" empty tree.err
 
-echo "layers.sh: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done layers.sh

@@ -13,11 +13,7 @@ set -u
 tf=${TEMPFAIL:?set TEMPFAIL to the tempfail binary} src=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 work=$(pwd)
-fails=0 passes=0
-check() { # check NAME COMMAND...: the command must succeed
-  local name=$1; shift
-  if "$@"; then passes=$((passes+1)); else echo "FAIL: $name"; fails=$((fails+1)); fi
-}
+. "$src/tests/integration/checks.bash"
 
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ]; then
@@ -108,5 +104,4 @@ assert b[:8] == b'\x89PNG\r\n\x1a\n' and struct.unpack('>II', b[16:24]) == (1280
 done
 echo "screenshots: $work/run-1280.png $work/cmp-1280.png"
 
-echo "report_browser.sh: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done report_browser.sh

@@ -5,9 +5,9 @@
 # and the exit status of bad command lines, bad scenarios and a busy port.
 # Usage: TESTSMTPD=path/to/testsmtpd smtpd_smoke.sh SOURCE_DIR WORK_DIR
 set -u
-tsd=${TESTSMTPD:?set TESTSMTPD to the testsmtpd binary} work=$2
+tsd=${TESTSMTPD:?set TESTSMTPD to the testsmtpd binary} src=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-fails=0 passes=0
+. "$src/tests/integration/checks.bash"
 pid="" watchdog=""
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -19,11 +19,6 @@ cleanup() {
   exec 3>&- 4>&- 6>&- 7>&- 8>&- 9>&- 2>/dev/null
 }
 trap cleanup EXIT
-check() { # check NAME COMMAND...: the command must succeed
-  local name=$1; shift
-  if "$@"; then passes=$((passes+1)); else echo "FAIL: $name"; fails=$((fails+1)); fi
-}
-contains() { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; head -5 "$1"; return 1; }; }
 equals() { [ "$1" = "$2" ] || { echo "  got '$1', want '$2'"; return 1; }; }
 
 write_receivers() { # write_receivers LIMIT
@@ -217,5 +212,4 @@ kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 check "port in use: exit 3" equals "$st" 3
 check "version" bash -c "timeout 5 '$tsd' --version | grep -q '^testsmtpd '"
 
-echo "smtpd_smoke: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done smtpd_smoke
