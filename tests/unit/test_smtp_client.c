@@ -1,6 +1,8 @@
 /*
  * test_smtp_client - the simulated SMTP client session, driven request by request on a calendar of its
- * own: the MX walk over many hosts and the cache of idle sessions by server address.
+ * own: what each recipient is told, when the agent is done and whether the hop failed, the documented
+ * time line of a fresh delivery, the connection cache (by destination and by server address), the DNS
+ * cache, the MX walk and its limits, and timeouts.
  *
  * Every test builds a small receiver by hand: constant round trips (30 ms), no think time, a 10 ms MX
  * lookup, no TLS, so times are exact. Seeds are fixed; nothing depends on the machine's clock.
@@ -79,6 +81,7 @@ static void fx_free(fixture *f)
 static void run_until(fixture *f, sim_time_t t) { sim_calendar_run_until(f->cal, t); }
 static void run_dry(fixture *f) { sim_calendar_run_until(f->cal, SIM_TIME_NEVER); }
 
+static void sessions(const fixture *f, uint64_t *busy, uint64_t *idle) { policy_sessions_from(f->rcv->pol, SRC, busy, idle); }
 static const policy_stats *pstats(const fixture *f) { return policy_get_stats(f->rcv->pol); }
 
 /* ---- one delivery request and what it reported ---- */
@@ -155,6 +158,18 @@ static void start(fixture *f, delivery *d, uint32_t nrcpt, how h, sim_time_t at)
     smtp_request_start(f->cl, &d->req, at);
 }
 
+static void assert_prefix(const char *s, const char *prefix)
+{
+    if (strncmp(s, prefix, strlen(prefix)) != 0)
+        fail_msg("'%s' does not start with '%s'", s, prefix);
+}
+
+static void assert_contains(const char *s, const char *part)
+{
+    if (!strstr(s, part))
+        fail_msg("'%s' does not contain '%s'", s, part);
+}
+
 /* Delivered through a relay starting with `host[` (the message says what happened instead). */
 static void assert_delivered_via(const rcpt_seen *r, const char *host)
 {
@@ -163,6 +178,345 @@ static void assert_delivered_via(const rcpt_seen *r, const char *host)
     if (r->count != 1 || r->status != SMTP_RCPT_DELIVERED || strncmp(r->relay, want, strlen(want)) != 0)
         fail_msg("expected one delivery via %s, got %d outcome(s), status %d via %s (%s)", host, r->count,
                  (int)r->status, r->relay, r->reply);
+}
+
+/* ---- outcomes ---- */
+
+static void test_accepting_receiver_gets_every_recipient(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    fx_start(&f);
+    delivery d;
+    start(&f, &d, 3, (how){0}, 0);
+    run_dry(&f);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(d.r[i].count, 1);
+        assert_int_equal(d.r[i].status, SMTP_RCPT_DELIVERED);
+        assert_string_equal(d.r[i].dsn, "2.0.0");
+        assert_string_equal(d.r[i].relay, "mx1.a.test[198.51.100.10]:25");
+        assert_int_equal(d.r[i].conn_use, 1);
+        assert_prefix(d.r[i].reply, "250 2.0.0 Ok: queued as ");
+    }
+    assert_int_equal(d.ndone, 1);
+    assert_false(d.hop_failed);
+    assert_int_equal(pstats(&f)->messages_accepted, 1);
+    assert_int_equal(pstats(&f)->recipients_accepted, 3);
+    /* Not cached: the client said QUIT, and the server saw the close. */
+    assert_int_equal(smtp_client_open(f.cl), 0);
+    assert_int_equal(pstats(&f)->open_sessions, 0);
+    fx_free(&f);
+}
+
+/* The header's time line: DNS 10, connect +30, greeting +30 (EHLO arrives), EHLO reply +15, pipelined
+ * commands +15, 354 and the 1250-byte body +30 +0.1, the final reply +15 ms. */
+static void test_fresh_delivery_time_line(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    fx_start(&f);
+    delivery d;
+    start(&f, &d, 1, (how){0}, 5 * SIM_SEC);
+    run_dry(&f);
+    sim_time_t took = 10 * MS + 30 * MS + 30 * MS + 15 * MS + 15 * MS + 30 * MS + 100 + 15 * MS;
+    assert_int_equal(d.r[0].when, 5 * SIM_SEC + took);
+    assert_int_equal(d.done_at, 5 * SIM_SEC + took);
+    assert_int_equal(d.req.t_start, 5 * SIM_SEC);
+    assert_int_equal(d.req.t_setup_done, 5 * SIM_SEC + 85 * MS);
+    fx_free(&f);
+}
+
+static void test_421_greeting_defers_all_and_fails_the_hop(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    fx_start(&f);
+    assert_int_equal(policy_force(f.rcv->pol, 1, "421 4.7.0 mx1.a.test Error: too many connections from " SRC), 0);
+    delivery d;
+    start(&f, &d, 2, (how){0}, 0);
+    run_dry(&f);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(d.r[i].count, 1);
+        assert_int_equal(d.r[i].status, SMTP_RCPT_DEFERRED);
+        assert_string_equal(d.r[i].dsn, "4.7.0");
+        assert_string_equal(d.r[i].reason, "421 greeting");
+        assert_string_equal(d.r[i].reply, "host mx1.a.test[198.51.100.10] refused to talk to me: "
+                                          "421 4.7.0 mx1.a.test Error: too many connections from " SRC);
+        assert_string_equal(d.r[i].relay, "mx1.a.test[198.51.100.10]:25");
+    }
+    assert_int_equal(d.ndone, 1);
+    assert_true(d.hop_failed);
+    assert_string_equal(d.why, d.r[0].reply);
+    /* The client learns it at the greeting: DNS 10 + connect 30 + half a round trip. */
+    assert_int_equal(d.done_at, 55 * MS);
+    assert_int_equal(pstats(&f)->messages_accepted, 0);
+    assert_int_equal(pstats(&f)->replies_by_code[421], 1);
+    fx_free(&f);
+}
+
+/* A 4xx to RCPT defers that recipient only; the others are delivered, and it is no hop failure. */
+static void test_4xx_rcpt_defers_one_recipient(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    f.rules[0] = (policy_rule_config){.kind = POLICY_RULE_RECIPIENTS_PER_MESSAGE, .limit = 2,
+                                      .reply = (char *)"452 4.5.3 Error: too many recipients"};
+    f.rc.policy.nrules = 1;
+    fx_start(&f);
+    delivery d;
+    start(&f, &d, 3, (how){0}, 0);
+    run_dry(&f);
+    assert_int_equal(d.r[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d.r[1].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d.r[2].status, SMTP_RCPT_DEFERRED);
+    assert_string_equal(d.r[2].dsn, "4.5.3");
+    assert_string_equal(d.r[2].reason, "4xx rcpt");
+    assert_contains(d.r[2].reply, "said: 452 4.5.3 Error: too many recipients (in reply to RCPT TO command)");
+    assert_int_equal(d.ndone, 1);
+    assert_false(d.hop_failed);
+    fx_free(&f);
+}
+
+/* ---- the connection cache ---- */
+
+static void test_cached_session_is_reused_and_counted_idle(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    fx_start(&f);
+    smtp_conn *cache = NULL;
+    delivery a, b;
+    start(&f, &a, 1, (how){.cache = &cache, .store = true}, 0);
+    run_until(&f, 500 * MS);
+    assert_int_equal(a.r[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(smtp_client_cached(f.cl), 1);
+    assert_int_equal(smtp_client_open(f.cl), 1);
+    uint64_t busy, idle;
+    sessions(&f, &busy, &idle);
+    assert_int_equal(busy, 0);
+    assert_int_equal(idle, 1); /* the receiver counts the idle cached session */
+
+    start(&f, &b, 1, (how){.cache = &cache, .load = true, .store = true}, 500 * MS);
+    run_until(&f, 1 * SIM_SEC);
+    assert_int_equal(b.r[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(b.r[0].conn_use, 2);
+    assert_int_equal(pstats(&f)->connections, 1);
+    /* No DNS and no handshake: the RSET probe, then the transaction. */
+    assert_int_equal(b.r[0].when - b.started, 30 * MS + 15 * MS + 30 * MS + 100 + 15 * MS);
+    assert_int_equal(smtp_client_cached(f.cl), 1);
+    fx_free(&f);
+}
+
+static void test_cached_session_expires(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    fx_start(&f);
+    smtp_conn *cache = NULL;
+    delivery a;
+    start(&f, &a, 1, (how){.cache = &cache, .store = true}, 0);
+    run_until(&f, 1 * SIM_SEC);
+    sim_time_t cached_at = a.done_at;
+    assert_int_equal(smtp_client_cached(f.cl), 1);
+    run_until(&f, cached_at + f.p.connection_cache_time_limit - 1);
+    assert_int_equal(smtp_client_cached(f.cl), 1);
+    run_until(&f, cached_at + f.p.connection_cache_time_limit);
+    assert_int_equal(smtp_client_cached(f.cl), 0);
+    assert_int_equal(smtp_client_open(f.cl), 0);
+    assert_null(cache);
+    uint64_t busy, idle;
+    sessions(&f, &busy, &idle);
+    assert_int_equal(busy + idle, 0);
+    fx_free(&f);
+}
+
+/* Without cache_load a cached session stays where it is: the request opens its own. */
+static void test_no_reuse_without_cache_load(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    fx_start(&f);
+    smtp_conn *cache = NULL;
+    delivery a, b;
+    start(&f, &a, 1, (how){.cache = &cache, .store = true}, 0);
+    start(&f, &b, 1, (how){.cache = &cache, .store = false}, 500 * MS);
+    run_until(&f, 1 * SIM_SEC);
+    assert_int_equal(b.r[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(b.r[0].conn_use, 1);
+    assert_int_equal(pstats(&f)->connections, 2);
+    assert_int_equal(smtp_client_cached(f.cl), 1);
+    fx_free(&f);
+}
+
+/* ---- DNS ---- */
+
+static void test_dns_answer_cached_until_ttl(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    f.lat.dns_ttl = 60 * SIM_SEC;
+    fx_start(&f);
+    sim_time_t slot = 0;
+    delivery d;
+    const sim_time_t fresh = 145 * MS + 100, cached = fresh - 10 * MS;
+    start(&f, &d, 1, (how){.dns = &slot}, 0);
+    run_dry(&f);
+    assert_int_equal(d.done_at - d.started, fresh);
+    assert_int_equal(slot, 10 * MS + 60 * SIM_SEC); /* from the answer on */
+    start(&f, &d, 1, (how){.dns = &slot}, 30 * SIM_SEC);
+    run_dry(&f);
+    assert_int_equal(d.done_at - d.started, cached);
+    start(&f, &d, 1, (how){.dns = &slot}, 60 * SIM_SEC + 10 * MS);
+    run_dry(&f);
+    assert_int_equal(d.done_at - d.started, fresh);
+    fx_free(&f);
+}
+
+static void test_dns_tempfail_defers(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    f.lat.dns_tempfail = 1.0;
+    fx_start(&f);
+    delivery d;
+    start(&f, &d, 2, (how){0}, 0);
+    run_dry(&f);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(d.r[i].status, SMTP_RCPT_DEFERRED);
+        assert_string_equal(d.r[i].dsn, "4.4.3");
+        assert_string_equal(d.r[i].reason, "dns tempfail");
+        assert_string_equal(d.r[i].relay, "none");
+        assert_contains(d.r[i].reply, "Name service error for name=a.test type=MX");
+    }
+    assert_true(d.hop_failed);
+    assert_int_equal(d.done_at, 10 * MS);
+    assert_int_equal(pstats(&f)->connections, 0);
+    fx_free(&f);
+}
+
+/* ---- the MX walk ---- */
+
+/* A 4xx to every RCPT: recipients go on to the next MX host until smtp_mx_session_limit (2) sessions
+ * were made; the third host is never contacted. */
+static void test_mx_session_limit_ends_the_walk(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 3);
+    for (int i = 0; i < 3; i++)
+        f.mx[i].preference = 10u * (unsigned)(i + 1);
+    f.rules[0] = (policy_rule_config){.kind = POLICY_RULE_RANDOM_FAULT, .stage = POLICY_STAGE_RCPT,
+                                      .probability = 1.0, .reply = (char *)"450 4.2.0 try again later"};
+    f.rc.policy.nrules = 1;
+    fx_start(&f);
+    delivery d;
+    start(&f, &d, 1, (how){0}, 0);
+    run_dry(&f);
+    assert_int_equal(d.r[0].count, 1);
+    assert_int_equal(d.r[0].status, SMTP_RCPT_DEFERRED);
+    assert_string_equal(d.r[0].relay, "mx2.a.test[198.51.100.11]:25");
+    assert_string_equal(d.r[0].reason, "4xx rcpt");
+    assert_int_equal(pstats(&f)->connections, 2);
+    assert_false(d.hop_failed); /* a reply to RCPT is positive feedback */
+    fx_free(&f);
+}
+
+/* Refused connections count toward smtp_mx_address_limit only. */
+static void test_mx_address_limit_ends_the_walk(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 3);
+    for (int i = 0; i < 3; i++) {
+        f.mx[i].preference = 10u * (unsigned)(i + 1);
+        f.mx[i].state = RECEIVER_MX_REFUSE;
+    }
+    f.p.mx_address_limit = 2;
+    fx_start(&f);
+    delivery d;
+    start(&f, &d, 1, (how){0}, 0);
+    run_dry(&f);
+    assert_int_equal(d.r[0].status, SMTP_RCPT_DEFERRED);
+    assert_string_equal(d.r[0].dsn, "4.4.1");
+    assert_string_equal(d.r[0].reason, "connect refused");
+    assert_string_equal(d.r[0].relay, "none");
+    assert_string_equal(d.r[0].reply, "connect to mx2.a.test[198.51.100.11]:25: Connection refused");
+    assert_true(d.hop_failed);
+    assert_int_equal(d.done_at, 10 * MS + 2 * 30 * MS);
+    fx_free(&f);
+}
+
+static void test_connect_timeout(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    f.mx[0].state = RECEIVER_MX_TIMEOUT;
+    f.p.connect_timeout = 7 * SIM_SEC;
+    fx_start(&f);
+    delivery d;
+    start(&f, &d, 1, (how){0}, 0);
+    run_dry(&f);
+    assert_int_equal(d.r[0].status, SMTP_RCPT_DEFERRED);
+    assert_string_equal(d.r[0].reason, "connect timeout");
+    assert_string_equal(d.r[0].reply, "connect to mx1.a.test[198.51.100.10]:25: Connection timed out");
+    assert_int_equal(d.done_at, 10 * MS + 7 * SIM_SEC);
+    assert_true(d.hop_failed);
+    fx_free(&f);
+}
+
+/* A server slower than smtp_helo_timeout to greet: the client gives up at the timeout. */
+static void test_greeting_timeout(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    f.rules[0] = (policy_rule_config){.kind = POLICY_RULE_TARPIT, .stage = POLICY_STAGE_CONNECT,
+                                      .delay = 10 * SIM_SEC};
+    f.rc.policy.nrules = 1;
+    f.p.helo_timeout = 5 * SIM_SEC;
+    fx_start(&f);
+    delivery d;
+    start(&f, &d, 2, (how){0}, 0);
+    run_dry(&f);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(d.r[i].status, SMTP_RCPT_DEFERRED);
+        assert_string_equal(d.r[i].reason, "timeout");
+        assert_string_equal(d.r[i].reply, "conversation with mx1.a.test[198.51.100.10] timed out while "
+                                          "receiving the initial server greeting");
+        assert_int_equal(d.r[i].when, 40 * MS + 5 * SIM_SEC);
+    }
+    assert_true(d.hop_failed);
+    fx_free(&f);
+}
+
+/* Equal preferences are shuffled per delivery (smtp_randomize_addresses): both hosts go first often. */
+static void test_equal_preferences_shuffled(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 2);
+    fx_start(&f);
+    int first[2] = {0, 0};
+    for (int k = 0; k < 200; k++) {
+        delivery d;
+        start(&f, &d, 1, (how){0}, k * SIM_SEC);
+        run_dry(&f);
+        assert_int_equal(d.r[0].status, SMTP_RCPT_DELIVERED);
+        first[strncmp(d.r[0].relay, "mx1.", 4) == 0 ? 0 : 1]++;
+    }
+    assert_int_equal(first[0] + first[1], 200);
+    assert_true(first[0] > 50 && first[1] > 50);
+    fx_free(&f);
 }
 
 /* Every MX host counts, however many: the most preferred of 20 is tried first. */
@@ -226,6 +580,20 @@ static void test_reuse_keeps_server_addresses_apart(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accepting_receiver_gets_every_recipient),
+        cmocka_unit_test(test_fresh_delivery_time_line),
+        cmocka_unit_test(test_421_greeting_defers_all_and_fails_the_hop),
+        cmocka_unit_test(test_4xx_rcpt_defers_one_recipient),
+        cmocka_unit_test(test_cached_session_is_reused_and_counted_idle),
+        cmocka_unit_test(test_cached_session_expires),
+        cmocka_unit_test(test_no_reuse_without_cache_load),
+        cmocka_unit_test(test_dns_answer_cached_until_ttl),
+        cmocka_unit_test(test_dns_tempfail_defers),
+        cmocka_unit_test(test_mx_session_limit_ends_the_walk),
+        cmocka_unit_test(test_mx_address_limit_ends_the_walk),
+        cmocka_unit_test(test_connect_timeout),
+        cmocka_unit_test(test_greeting_timeout),
+        cmocka_unit_test(test_equal_preferences_shuffled),
         cmocka_unit_test(test_mx_walk_sorts_all_hosts),
         cmocka_unit_test(test_reuse_keeps_server_addresses_apart),
     };
