@@ -18,6 +18,8 @@
 
 #include "models/apppool.h"
 
+#include "model_fixture.h"
+
 #define SEED 99u
 #define SRC "192.0.2.1"
 #define MS (SIM_SEC / 1000)
@@ -81,16 +83,10 @@ static void on_message(void *ctx, const mta_message_record *r, uint64_t tag)
 static void fx_init(fixture *f, uint32_t workers)
 {
     memset(f, 0, sizeof(*f));
-    mta_config_defaults(&f->mc);
+    fixture_mta(&f->mc, &f->tr);
     f->mc.kind = MTA_KIND_APPPOOL;
     f->mc.apppool.workers = workers;
     f->mc.apppool.retry_delay = 60 * SIM_SEC;
-    f->tr.name = (char *)"smtp";
-    mta_transport_params_defaults(&f->tr.p);
-    f->tr.p.tls = false;
-    f->mc.transports = &f->tr;
-    f->mc.ntransports = 1;
-    f->mc.latency.dns_mx = sim_dist_constant(0.010);
     f->dw = (traffic_domain_weight){(char *)"a.test", 1.0};
     f->cls = (traffic_class_config){.name = (char *)"t", .size = sim_dist_constant(1250),
                                     .recipients = sim_dist_constant(1), .domains = &f->dw, .ndomains = 1};
@@ -100,12 +96,7 @@ static void fx_init(fixture *f, uint32_t workers)
         snprintf(f->mxhost[i], sizeof(f->mxhost[i]), "mx.%s.test", names[i]);
         f->rdom[i][0] = (char *)(i ? "b.test" : "a.test");
         f->mx[i] = (receiver_mx_config){.host = f->mxhost[i], .preference = 10};
-        f->rc[i] = (receiver_config){.name = (char *)names[i], .domains = f->rdom[i], .ndomains = 1,
-                                     .mx = &f->mx[i], .nmx = 1, .rtt = sim_dist_constant(0.030),
-                                     .bandwidth = 12.5e6, .latency = sim_dist_constant(0),
-                                     .service = sim_dist_constant(0),
-                                     .policy = {.rules = f->rules[i], .preset = (char *)"postfix",
-                                                .hostname = f->mxhost[i]}};
+        f->rc[i] = fixture_receiver(names[i], f->rdom[i], 1, &f->mx[i], 1, f->rules[i]);
         f->domains[i] = f->rdom[i][0];
     }
 }

@@ -15,6 +15,8 @@
 
 #include "models/receiver.h"
 
+#include "model_fixture.h"
+
 #define SEED 7u
 
 typedef struct rcfg {
@@ -36,8 +38,7 @@ static void rcfg_init(rcfg *c, const char *name, size_t nmx)
         snprintf(c->hosts[j], 64, "mx%zu.%s.test", j + 1, name);
         c->mx[j] = (receiver_mx_config){.host = c->hosts[j], .preference = 10};
     }
-    c->rc = (receiver_config){.name = (char *)name, .mx = c->mx, .nmx = nmx, .rtt = sim_dist_constant(0.030),
-                              .latency = sim_dist_constant(0), .service = sim_dist_constant(0)};
+    c->rc = fixture_receiver(name, NULL, 0, c->mx, nmx, NULL);
 }
 
 static void rcfg_free(rcfg *c)

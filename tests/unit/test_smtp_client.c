@@ -14,10 +14,13 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/smtp_client.h"
 #include "sim/sim_random.h"
+
+#include "model_fixture.h"
 
 #define SRC "192.0.2.1"
 #define SEED 20240611u
@@ -45,16 +48,13 @@ typedef struct fixture {
 static void fx_init(fixture *f, size_t nmx)
 {
     memset(f, 0, sizeof(*f));
-    f->lat.dns_mx = sim_dist_constant(0.010);
+    f->lat.dns_mx = sim_dist_constant(FIXTURE_DNS);
     f->domains[0] = (char *)"a.test";
     for (size_t i = 0; i < nmx; i++) {
         snprintf(f->host[i], sizeof(f->host[i]), "mx%zu.a.test", i + 1);
         f->mx[i] = (receiver_mx_config){.host = f->host[i], .preference = 10};
     }
-    f->rc = (receiver_config){.name = (char *)"a", .domains = f->domains, .ndomains = 1, .mx = f->mx, .nmx = nmx,
-                              .rtt = sim_dist_constant(0.030), .bandwidth = 12.5e6,
-                              .latency = sim_dist_constant(0), .service = sim_dist_constant(0),
-                              .policy = {.rules = f->rules, .preset = (char *)"postfix", .hostname = (char *)"mx1.a.test"}};
+    f->rc = fixture_receiver("a", f->domains, 1, f->mx, nmx, f->rules);
     mta_transport_params_defaults(&f->p);
     f->p.tls = false;
 }
@@ -70,12 +70,37 @@ static void fx_start(fixture *f)
     f->cl = smtp_client_create(f->cal, SRC, &f->lat, NULL, f->rng);
 }
 
+/* A receiver with nmx MX hosts, as they come. */
+static void fx_ready(fixture *f, size_t nmx)
+{
+    fx_init(f, nmx);
+    fx_start(f);
+}
+
 static void fx_free(fixture *f)
 {
     sim_calendar_free(f->cal);
     smtp_client_free(f->cl, 0);
     receiver_free(f->rcv);
     gsl_rng_free(f->rng);
+}
+
+/* cmocka's setup and teardown for the tests that want a receiver with one MX host, as it comes. */
+static int setup_one_mx(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    fx_ready(f, 1);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_free(*state);
+    free(*state);
+    return 0;
 }
 
 static void run_until(fixture *f, sim_time_t t) { sim_calendar_run_until(f->cal, t); }
@@ -180,71 +205,82 @@ static void assert_delivered_via(const rcpt_seen *r, const char *host)
                  (int)r->status, r->relay, r->reply);
 }
 
+/* One outcome with this status, enhanced code, reason key and (when given) exact log text. */
+static void assert_outcome(const rcpt_seen *r, smtp_rcpt_status status, const char *dsn, const char *reason,
+                           const char *reply)
+{
+    assert_int_equal(r->count, 1);
+    assert_int_equal(r->status, status);
+    assert_string_equal(r->dsn, dsn);
+    assert_string_equal(r->reason, reason);
+    if (reply)
+        assert_string_equal(r->reply, reply);
+}
+
+/* A plain request of nrcpt recipients at time 0, run to its end. */
+static void deliver(fixture *f, delivery *d, uint32_t nrcpt)
+{
+    start(f, d, nrcpt, (how){0}, 0);
+    run_dry(f);
+}
+
+static void add_rule(fixture *f, policy_rule_config rule) { f->rules[f->rc.policy.nrules++] = rule; }
+
+/* A delivery at time 0 that leaves its session cached in *cache; the calendar is run to 1 s. */
+static void deliver_and_cache(fixture *f, delivery *d, smtp_conn **cache)
+{
+    start(f, d, 1, (how){.cache = cache, .store = true}, 0);
+    run_until(f, 1 * SIM_SEC);
+    assert_int_equal(d->r[0].status, SMTP_RCPT_DELIVERED);
+}
+
 /* ---- outcomes ---- */
 
 static void test_accepting_receiver_gets_every_recipient(void **state)
 {
-    (void)state;
-    fixture f;
-    fx_init(&f, 1);
-    fx_start(&f);
+    fixture *f = *state;
     delivery d;
-    start(&f, &d, 3, (how){0}, 0);
-    run_dry(&f);
+    deliver(f, &d, 3);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(d.r[i].count, 1);
-        assert_int_equal(d.r[i].status, SMTP_RCPT_DELIVERED);
-        assert_string_equal(d.r[i].dsn, "2.0.0");
+        assert_outcome(&d.r[i], SMTP_RCPT_DELIVERED, "2.0.0", "delivered", NULL);
         assert_string_equal(d.r[i].relay, "mx1.a.test[198.51.100.10]:25");
         assert_int_equal(d.r[i].conn_use, 1);
         assert_prefix(d.r[i].reply, "250 2.0.0 Ok: queued as ");
     }
     assert_int_equal(d.ndone, 1);
     assert_false(d.hop_failed);
-    assert_int_equal(pstats(&f)->messages_accepted, 1);
-    assert_int_equal(pstats(&f)->recipients_accepted, 3);
+    assert_int_equal(pstats(f)->messages_accepted, 1);
+    assert_int_equal(pstats(f)->recipients_accepted, 3);
     /* Not cached: the client said QUIT, and the server saw the close. */
-    assert_int_equal(smtp_client_open(f.cl), 0);
-    assert_int_equal(pstats(&f)->open_sessions, 0);
-    fx_free(&f);
+    assert_int_equal(smtp_client_open(f->cl), 0);
+    assert_int_equal(pstats(f)->open_sessions, 0);
 }
 
 /* The header's time line: DNS 10, connect +30, greeting +30 (EHLO arrives), EHLO reply +15, pipelined
  * commands +15, 354 and the 1250-byte body +30 +0.1, the final reply +15 ms. */
 static void test_fresh_delivery_time_line(void **state)
 {
-    (void)state;
-    fixture f;
-    fx_init(&f, 1);
-    fx_start(&f);
+    fixture *f = *state;
     delivery d;
-    start(&f, &d, 1, (how){0}, 5 * SIM_SEC);
-    run_dry(&f);
+    start(f, &d, 1, (how){0}, 5 * SIM_SEC);
+    run_dry(f);
     sim_time_t took = 10 * MS + 30 * MS + 30 * MS + 15 * MS + 15 * MS + 30 * MS + 100 + 15 * MS;
     assert_int_equal(d.r[0].when, 5 * SIM_SEC + took);
     assert_int_equal(d.done_at, 5 * SIM_SEC + took);
     assert_int_equal(d.req.t_start, 5 * SIM_SEC);
     assert_int_equal(d.req.t_setup_done, 5 * SIM_SEC + 85 * MS);
-    fx_free(&f);
 }
 
 static void test_421_greeting_defers_all_and_fails_the_hop(void **state)
 {
-    (void)state;
-    fixture f;
-    fx_init(&f, 1);
-    fx_start(&f);
-    assert_int_equal(policy_force(f.rcv->pol, 1, "421 4.7.0 mx1.a.test Error: too many connections from " SRC), 0);
+    fixture *f = *state;
+    assert_int_equal(policy_force(f->rcv->pol, 1, "421 4.7.0 mx1.a.test Error: too many connections from " SRC), 0);
     delivery d;
-    start(&f, &d, 2, (how){0}, 0);
-    run_dry(&f);
+    deliver(f, &d, 2);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(d.r[i].count, 1);
-        assert_int_equal(d.r[i].status, SMTP_RCPT_DEFERRED);
-        assert_string_equal(d.r[i].dsn, "4.7.0");
-        assert_string_equal(d.r[i].reason, "421 greeting");
-        assert_string_equal(d.r[i].reply, "host mx1.a.test[198.51.100.10] refused to talk to me: "
-                                          "421 4.7.0 mx1.a.test Error: too many connections from " SRC);
+        assert_outcome(&d.r[i], SMTP_RCPT_DEFERRED, "4.7.0", "421 greeting",
+                       "host mx1.a.test[198.51.100.10] refused to talk to me: "
+                       "421 4.7.0 mx1.a.test Error: too many connections from " SRC);
         assert_string_equal(d.r[i].relay, "mx1.a.test[198.51.100.10]:25");
     }
     assert_int_equal(d.ndone, 1);
@@ -252,9 +288,8 @@ static void test_421_greeting_defers_all_and_fails_the_hop(void **state)
     assert_string_equal(d.why, d.r[0].reply);
     /* The client learns it at the greeting: DNS 10 + connect 30 + half a round trip. */
     assert_int_equal(d.done_at, 55 * MS);
-    assert_int_equal(pstats(&f)->messages_accepted, 0);
-    assert_int_equal(pstats(&f)->replies_by_code[421], 1);
-    fx_free(&f);
+    assert_int_equal(pstats(f)->messages_accepted, 0);
+    assert_int_equal(pstats(f)->replies_by_code[421], 1);
 }
 
 /* A 4xx to RCPT defers that recipient only; the others are delivered, and it is no hop failure. */
@@ -263,18 +298,14 @@ static void test_4xx_rcpt_defers_one_recipient(void **state)
     (void)state;
     fixture f;
     fx_init(&f, 1);
-    f.rules[0] = (policy_rule_config){.kind = POLICY_RULE_RECIPIENTS_PER_MESSAGE, .limit = 2,
-                                      .reply = (char *)"452 4.5.3 Error: too many recipients"};
-    f.rc.policy.nrules = 1;
+    add_rule(&f, (policy_rule_config){.kind = POLICY_RULE_RECIPIENTS_PER_MESSAGE, .limit = 2,
+                                      .reply = (char *)"452 4.5.3 Error: too many recipients"});
     fx_start(&f);
     delivery d;
-    start(&f, &d, 3, (how){0}, 0);
-    run_dry(&f);
+    deliver(&f, &d, 3);
     assert_int_equal(d.r[0].status, SMTP_RCPT_DELIVERED);
     assert_int_equal(d.r[1].status, SMTP_RCPT_DELIVERED);
-    assert_int_equal(d.r[2].status, SMTP_RCPT_DEFERRED);
-    assert_string_equal(d.r[2].dsn, "4.5.3");
-    assert_string_equal(d.r[2].reason, "4xx rcpt");
+    assert_outcome(&d.r[2], SMTP_RCPT_DEFERRED, "4.5.3", "4xx rcpt", NULL);
     assert_contains(d.r[2].reply, "said: 452 4.5.3 Error: too many recipients (in reply to RCPT TO command)");
     assert_int_equal(d.ndone, 1);
     assert_false(d.hop_failed);
@@ -285,74 +316,59 @@ static void test_4xx_rcpt_defers_one_recipient(void **state)
 
 static void test_cached_session_is_reused_and_counted_idle(void **state)
 {
-    (void)state;
-    fixture f;
-    fx_init(&f, 1);
-    fx_start(&f);
+    fixture *f = *state;
     smtp_conn *cache = NULL;
     delivery a, b;
-    start(&f, &a, 1, (how){.cache = &cache, .store = true}, 0);
-    run_until(&f, 500 * MS);
-    assert_int_equal(a.r[0].status, SMTP_RCPT_DELIVERED);
-    assert_int_equal(smtp_client_cached(f.cl), 1);
-    assert_int_equal(smtp_client_open(f.cl), 1);
+    deliver_and_cache(f, &a, &cache);
+    assert_int_equal(smtp_client_cached(f->cl), 1);
+    assert_int_equal(smtp_client_open(f->cl), 1);
     uint64_t busy, idle;
-    sessions(&f, &busy, &idle);
+    sessions(f, &busy, &idle);
     assert_int_equal(busy, 0);
     assert_int_equal(idle, 1); /* the receiver counts the idle cached session */
 
-    start(&f, &b, 1, (how){.cache = &cache, .load = true, .store = true}, 500 * MS);
-    run_until(&f, 1 * SIM_SEC);
+    start(f, &b, 1, (how){.cache = &cache, .load = true, .store = true}, 1 * SIM_SEC);
+    run_until(f, 2 * SIM_SEC);
     assert_int_equal(b.r[0].status, SMTP_RCPT_DELIVERED);
     assert_int_equal(b.r[0].conn_use, 2);
-    assert_int_equal(pstats(&f)->connections, 1);
+    assert_int_equal(pstats(f)->connections, 1);
     /* No DNS and no handshake: the RSET probe, then the transaction. */
     assert_int_equal(b.r[0].when - b.started, 30 * MS + 15 * MS + 30 * MS + 100 + 15 * MS);
-    assert_int_equal(smtp_client_cached(f.cl), 1);
-    fx_free(&f);
+    assert_int_equal(smtp_client_cached(f->cl), 1);
 }
 
 static void test_cached_session_expires(void **state)
 {
-    (void)state;
-    fixture f;
-    fx_init(&f, 1);
-    fx_start(&f);
+    fixture *f = *state;
     smtp_conn *cache = NULL;
     delivery a;
-    start(&f, &a, 1, (how){.cache = &cache, .store = true}, 0);
-    run_until(&f, 1 * SIM_SEC);
+    deliver_and_cache(f, &a, &cache);
     sim_time_t cached_at = a.done_at;
-    assert_int_equal(smtp_client_cached(f.cl), 1);
-    run_until(&f, cached_at + f.p.connection_cache_time_limit - 1);
-    assert_int_equal(smtp_client_cached(f.cl), 1);
-    run_until(&f, cached_at + f.p.connection_cache_time_limit);
-    assert_int_equal(smtp_client_cached(f.cl), 0);
-    assert_int_equal(smtp_client_open(f.cl), 0);
+    assert_int_equal(smtp_client_cached(f->cl), 1);
+    run_until(f, cached_at + f->p.connection_cache_time_limit - 1);
+    assert_int_equal(smtp_client_cached(f->cl), 1);
+    run_until(f, cached_at + f->p.connection_cache_time_limit);
+    assert_int_equal(smtp_client_cached(f->cl), 0);
+    assert_int_equal(smtp_client_open(f->cl), 0);
     assert_null(cache);
     uint64_t busy, idle;
-    sessions(&f, &busy, &idle);
+    sessions(f, &busy, &idle);
     assert_int_equal(busy + idle, 0);
-    fx_free(&f);
 }
 
 /* Without cache_load a cached session stays where it is: the request opens its own. */
 static void test_no_reuse_without_cache_load(void **state)
 {
-    (void)state;
-    fixture f;
-    fx_init(&f, 1);
-    fx_start(&f);
+    fixture *f = *state;
     smtp_conn *cache = NULL;
     delivery a, b;
-    start(&f, &a, 1, (how){.cache = &cache, .store = true}, 0);
-    start(&f, &b, 1, (how){.cache = &cache, .store = false}, 500 * MS);
-    run_until(&f, 1 * SIM_SEC);
+    deliver_and_cache(f, &a, &cache);
+    start(f, &b, 1, (how){.cache = &cache, .store = false}, 1 * SIM_SEC);
+    run_until(f, 2 * SIM_SEC);
     assert_int_equal(b.r[0].status, SMTP_RCPT_DELIVERED);
     assert_int_equal(b.r[0].conn_use, 1);
-    assert_int_equal(pstats(&f)->connections, 2);
-    assert_int_equal(smtp_client_cached(f.cl), 1);
-    fx_free(&f);
+    assert_int_equal(pstats(f)->connections, 2);
+    assert_int_equal(smtp_client_cached(f->cl), 1);
 }
 
 /* ---- DNS ---- */
@@ -388,12 +404,9 @@ static void test_dns_tempfail_defers(void **state)
     f.lat.dns_tempfail = 1.0;
     fx_start(&f);
     delivery d;
-    start(&f, &d, 2, (how){0}, 0);
-    run_dry(&f);
+    deliver(&f, &d, 2);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(d.r[i].status, SMTP_RCPT_DEFERRED);
-        assert_string_equal(d.r[i].dsn, "4.4.3");
-        assert_string_equal(d.r[i].reason, "dns tempfail");
+        assert_outcome(&d.r[i], SMTP_RCPT_DEFERRED, "4.4.3", "dns tempfail", NULL);
         assert_string_equal(d.r[i].relay, "none");
         assert_contains(d.r[i].reply, "Name service error for name=a.test type=MX");
     }
@@ -414,17 +427,13 @@ static void test_mx_session_limit_ends_the_walk(void **state)
     fx_init(&f, 3);
     for (int i = 0; i < 3; i++)
         f.mx[i].preference = 10u * (unsigned)(i + 1);
-    f.rules[0] = (policy_rule_config){.kind = POLICY_RULE_RANDOM_FAULT, .stage = POLICY_STAGE_RCPT,
-                                      .probability = 1.0, .reply = (char *)"450 4.2.0 try again later"};
-    f.rc.policy.nrules = 1;
+    add_rule(&f, (policy_rule_config){.kind = POLICY_RULE_RANDOM_FAULT, .stage = POLICY_STAGE_RCPT,
+                                      .probability = 1.0, .reply = (char *)"450 4.2.0 try again later"});
     fx_start(&f);
     delivery d;
-    start(&f, &d, 1, (how){0}, 0);
-    run_dry(&f);
-    assert_int_equal(d.r[0].count, 1);
-    assert_int_equal(d.r[0].status, SMTP_RCPT_DEFERRED);
+    deliver(&f, &d, 1);
+    assert_outcome(&d.r[0], SMTP_RCPT_DEFERRED, "4.2.0", "4xx rcpt", NULL);
     assert_string_equal(d.r[0].relay, "mx2.a.test[198.51.100.11]:25");
-    assert_string_equal(d.r[0].reason, "4xx rcpt");
     assert_int_equal(pstats(&f)->connections, 2);
     assert_false(d.hop_failed); /* a reply to RCPT is positive feedback */
     fx_free(&f);
@@ -443,13 +452,10 @@ static void test_mx_address_limit_ends_the_walk(void **state)
     f.p.mx_address_limit = 2;
     fx_start(&f);
     delivery d;
-    start(&f, &d, 1, (how){0}, 0);
-    run_dry(&f);
-    assert_int_equal(d.r[0].status, SMTP_RCPT_DEFERRED);
-    assert_string_equal(d.r[0].dsn, "4.4.1");
-    assert_string_equal(d.r[0].reason, "connect refused");
+    deliver(&f, &d, 1);
+    assert_outcome(&d.r[0], SMTP_RCPT_DEFERRED, "4.4.1", "connect refused",
+                   "connect to mx2.a.test[198.51.100.11]:25: Connection refused");
     assert_string_equal(d.r[0].relay, "none");
-    assert_string_equal(d.r[0].reply, "connect to mx2.a.test[198.51.100.11]:25: Connection refused");
     assert_true(d.hop_failed);
     assert_int_equal(d.done_at, 10 * MS + 2 * 30 * MS);
     fx_free(&f);
@@ -464,11 +470,9 @@ static void test_connect_timeout(void **state)
     f.p.connect_timeout = 7 * SIM_SEC;
     fx_start(&f);
     delivery d;
-    start(&f, &d, 1, (how){0}, 0);
-    run_dry(&f);
-    assert_int_equal(d.r[0].status, SMTP_RCPT_DEFERRED);
-    assert_string_equal(d.r[0].reason, "connect timeout");
-    assert_string_equal(d.r[0].reply, "connect to mx1.a.test[198.51.100.10]:25: Connection timed out");
+    deliver(&f, &d, 1);
+    assert_outcome(&d.r[0], SMTP_RCPT_DEFERRED, "4.4.1", "connect timeout",
+                   "connect to mx1.a.test[198.51.100.10]:25: Connection timed out");
     assert_int_equal(d.done_at, 10 * MS + 7 * SIM_SEC);
     assert_true(d.hop_failed);
     fx_free(&f);
@@ -480,19 +484,16 @@ static void test_greeting_timeout(void **state)
     (void)state;
     fixture f;
     fx_init(&f, 1);
-    f.rules[0] = (policy_rule_config){.kind = POLICY_RULE_TARPIT, .stage = POLICY_STAGE_CONNECT,
-                                      .delay = 10 * SIM_SEC};
-    f.rc.policy.nrules = 1;
+    add_rule(&f, (policy_rule_config){.kind = POLICY_RULE_TARPIT, .stage = POLICY_STAGE_CONNECT,
+                                      .delay = 10 * SIM_SEC});
     f.p.helo_timeout = 5 * SIM_SEC;
     fx_start(&f);
     delivery d;
-    start(&f, &d, 2, (how){0}, 0);
-    run_dry(&f);
+    deliver(&f, &d, 2);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(d.r[i].status, SMTP_RCPT_DEFERRED);
-        assert_string_equal(d.r[i].reason, "timeout");
-        assert_string_equal(d.r[i].reply, "conversation with mx1.a.test[198.51.100.10] timed out while "
-                                          "receiving the initial server greeting");
+        assert_outcome(&d.r[i], SMTP_RCPT_DEFERRED, "4.4.2", "timeout",
+                       "conversation with mx1.a.test[198.51.100.10] timed out while "
+                       "receiving the initial server greeting");
         assert_int_equal(d.r[i].when, 40 * MS + 5 * SIM_SEC);
     }
     assert_true(d.hop_failed);
@@ -504,8 +505,7 @@ static void test_equal_preferences_shuffled(void **state)
 {
     (void)state;
     fixture f;
-    fx_init(&f, 2);
-    fx_start(&f);
+    fx_ready(&f, 2);
     int first[2] = {0, 0};
     for (int k = 0; k < 200; k++) {
         delivery d;
@@ -529,8 +529,7 @@ static void test_mx_walk_sorts_all_hosts(void **state)
         f.mx[i].preference = 100 - i; /* mx20 is the most preferred */
     fx_start(&f);
     delivery d;
-    start(&f, &d, 1, (how){0}, 0);
-    run_dry(&f);
+    deliver(&f, &d, 1);
     assert_delivered_via(&d.r[0], "mx20.a.test");
     fx_free(&f);
 }
@@ -552,9 +551,8 @@ static void test_reuse_keeps_server_addresses_apart(void **state)
         f.mx[i].preference = i;
         f.mx[i].state = i < 16 ? RECEIVER_MX_REFUSE : RECEIVER_MX_UP;
     }
-    f.rules[0] = (policy_rule_config){.kind = POLICY_RULE_MESSAGES_PER_SESSION, .limit = 1,
-                                      .reply = (char *)"451 4.7.1 one message per connection"};
-    f.rc.policy.nrules = 1;
+    add_rule(&f, (policy_rule_config){.kind = POLICY_RULE_MESSAGES_PER_SESSION, .limit = 1,
+                                      .reply = (char *)"451 4.7.1 one message per connection"});
     f.p.mx_address_limit = 20;
     fx_start(&f);
     smtp_conn *cache_a = NULL, *cache_b = NULL;
@@ -580,13 +578,13 @@ static void test_reuse_keeps_server_addresses_apart(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepting_receiver_gets_every_recipient),
-        cmocka_unit_test(test_fresh_delivery_time_line),
-        cmocka_unit_test(test_421_greeting_defers_all_and_fails_the_hop),
+        cmocka_unit_test_setup_teardown(test_accepting_receiver_gets_every_recipient, setup_one_mx, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_delivery_time_line, setup_one_mx, teardown),
+        cmocka_unit_test_setup_teardown(test_421_greeting_defers_all_and_fails_the_hop, setup_one_mx, teardown),
         cmocka_unit_test(test_4xx_rcpt_defers_one_recipient),
-        cmocka_unit_test(test_cached_session_is_reused_and_counted_idle),
-        cmocka_unit_test(test_cached_session_expires),
-        cmocka_unit_test(test_no_reuse_without_cache_load),
+        cmocka_unit_test_setup_teardown(test_cached_session_is_reused_and_counted_idle, setup_one_mx, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_session_expires, setup_one_mx, teardown),
+        cmocka_unit_test_setup_teardown(test_no_reuse_without_cache_load, setup_one_mx, teardown),
         cmocka_unit_test(test_dns_answer_cached_until_ttl),
         cmocka_unit_test(test_dns_tempfail_defers),
         cmocka_unit_test(test_mx_session_limit_ends_the_walk),

@@ -19,6 +19,8 @@
 
 #include "models/world.h"
 
+#include "model_fixture.h"
+
 #define SEED 424242u
 #define MAX_CLASSES 2
 #define MAX_RCV 3
@@ -56,13 +58,7 @@ static void fx_init(fixture *f)
 {
     memset(f, 0, sizeof(*f));
     f->tc.classes = f->cls;
-    mta_config_defaults(&f->mc);
-    f->tr.name = (char *)"smtp";
-    mta_transport_params_defaults(&f->tr.p);
-    f->tr.p.tls = false;
-    f->mc.transports = &f->tr;
-    f->mc.ntransports = 1;
-    f->mc.latency.dns_mx = sim_dist_constant(0.010);
+    fixture_mta(&f->mc, &f->tr);
 }
 
 /* A class of `count` messages at `start`, then again every `every` (0: one batch), over domains. */
@@ -96,11 +92,7 @@ static receiver_config *add_receiver(fixture *f, const char *name, const char *d
         f->rdom[r][nd++] = (char *)d2;
     snprintf(f->mxhost[r], sizeof(f->mxhost[r]), "mx.%s.test", name);
     f->mx[r] = (receiver_mx_config){.host = f->mxhost[r], .preference = 10};
-    f->rc[r] = (receiver_config){.name = (char *)name, .domains = f->rdom[r], .ndomains = nd, .mx = &f->mx[r],
-                                 .nmx = 1, .rtt = sim_dist_constant(0.030), .bandwidth = 12.5e6,
-                                 .latency = sim_dist_constant(0), .service = sim_dist_constant(0),
-                                 .policy = {.rules = f->rules[r], .preset = (char *)"postfix",
-                                            .hostname = f->mxhost[r]}};
+    f->rc[r] = fixture_receiver(name, f->rdom[r], nd, &f->mx[r], 1, f->rules[r]);
     return &f->rc[r];
 }
 
