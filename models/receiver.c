@@ -30,9 +30,35 @@ static void refresh(receiver *r, sim_time_t now)
         r->peak_idle = idle;
 }
 
+/*
+ * The address logs show for MX host j of receiver `index`; never on a wire. The first 8 MX hosts of the
+ * first 60 receivers keep the addresses they have always had, in the documentation ranges of RFC 5737
+ * (198.51.100.10-249, then 203.0.113.10-249). Every other pair gets one of its own in the benchmarking
+ * range 198.18.0.0/15 of RFC 2544: RECEIVER_MX_MAX per receiver, RECEIVER_MAX receivers, which fill it.
+ */
+static void mx_address(uint32_t index, size_t j, char *buf, size_t len)
+{
+    unsigned n = 10 + index * 8 + (unsigned)j;
+    if (j < 8 && n < 250) {
+        snprintf(buf, len, "198.51.100.%u", n);
+    } else if (j < 8 && n < 490) {
+        snprintf(buf, len, "203.0.113.%u", n - 240);
+    } else {
+        unsigned off = index * RECEIVER_MX_MAX + (unsigned)j;
+        snprintf(buf, len, "198.%u.%u.%u", 18 + off / 65536, off / 256 % 256, off % 256);
+    }
+}
+
 receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t seed, uint32_t replication,
                           char *err, size_t errlen)
 {
+    const char *why = cfg->nmx > RECEIVER_MX_MAX ? "MX hosts" : index >= RECEIVER_MAX ? "receivers" : NULL;
+    if (why) {
+        if (err && errlen)
+            snprintf(err, errlen, "receiver %s: at most %d %s are modelled (each MX host gets an address of its own)",
+                     cfg->name, cfg->nmx > RECEIVER_MX_MAX ? RECEIVER_MX_MAX : RECEIVER_MAX, why);
+        return NULL;
+    }
     receiver *r = sim_xcalloc(1, sizeof(*r));
     r->cfg = cfg;
     r->index = index;
@@ -54,10 +80,8 @@ receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t s
     r->idle_timeout = policy_idle_timeout(r->pol);
     r->mx_addr = sim_xcalloc(cfg->nmx, sizeof(char *));
     for (size_t j = 0; j < cfg->nmx; j++) {
-        /* Documentation ranges only (RFC 5737): these addresses appear in logs, never on a wire. */
-        unsigned n = 10 + index * 8 + (unsigned)j;
         char buf[32];
-        snprintf(buf, sizeof(buf), "%s.%u", n < 250 ? "198.51.100" : "203.0.113", n < 250 ? n : (n - 240) % 250);
+        mx_address(index, j, buf, sizeof(buf));
         r->mx_addr[j] = sim_xstrdup(buf);
     }
     sim_tavg_init(&r->sessions, 0, 0);

@@ -19,6 +19,11 @@
 #include "sim/sim_dist.h"
 #include "sim/sim_time.h"
 
+/* Every (receiver, MX host) pair gets an address of its own in the logs; these bound how many there
+ * can be (receiver_create refuses more rather than let two servers share an address). */
+#define RECEIVER_MX_MAX 128  /* MX hosts per receiver */
+#define RECEIVER_MAX 1024    /* receivers: index < RECEIVER_MAX */
+
 typedef enum {
     RECEIVER_MX_UP,       /* accepts TCP connections */
     RECEIVER_MX_REFUSE,   /* TCP RST: connect fails at once */
@@ -38,7 +43,7 @@ typedef struct receiver_config {
     char **domains;       /* recipient domains it owns */
     size_t ndomains;
     receiver_mx_config *mx;
-    size_t nmx;           /* >= 1 (default: one MX "mx.<first domain>") */
+    size_t nmx;           /* 1..RECEIVER_MX_MAX (default: one MX "mx.<first domain>") */
     sim_dist rtt;         /* seconds per round trip from the sender (default constant 30ms) */
     double bandwidth;     /* bytes/s for DATA transfer (default 12.5e6 = 100 Mbit/s) */
     sim_dist latency;     /* server think time added to each reply (default constant 0) */
@@ -57,7 +62,7 @@ typedef struct receiver {
     gsl_rng *policy_rng;      /* "policy/<name>": random faults */
     gsl_rng *net_rng;         /* "network/<name>": round trips, think times, service times */
     latency_resource service; /* `capacity` servers for end-of-data processing */
-    char **mx_addr;           /* a documentation-range address per MX host, for logs */
+    char **mx_addr;           /* a made-up address per MX host, for logs; unique across receivers */
     uint32_t cap;             /* the first concurrency_per_ip limit (0 = none), for reports */
     sim_tavg sessions, busy, idle;
     uint64_t peak, peak_busy, peak_idle;
@@ -67,7 +72,7 @@ typedef struct receiver {
     uint64_t queued;          /* messages it accepted, for its "queued as" ids */
 } receiver;
 
-/* Returns NULL and fills err on an invalid policy. */
+/* Returns NULL and fills err on an invalid policy, or beyond RECEIVER_MX_MAX or RECEIVER_MAX. */
 receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t seed, uint32_t replication,
                           char *err, size_t errlen);
 void receiver_free(receiver *r);

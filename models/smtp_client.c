@@ -56,7 +56,8 @@ struct smtp_client {
     latency_resource *cpu;
     gsl_rng *rng;
     smtp_conn *free_conns;
-    smtp_conn **by_addr;     /* idle sessions per server address: [receiver index * 16 + mx] */
+    smtp_conn ***by_addr;    /* idle sessions per server address: [receiver index][mx], a row of the
+                                receiver's nmx lists made when the client first meets it */
     size_t nby_addr;
     smtp_conn **all;         /* every connection ever allocated, for the final free */
     size_t nall, all_cap;
@@ -112,14 +113,16 @@ static void conn_release(smtp_conn *c)
 
 static smtp_conn **addr_slot(smtp_client *cl, const receiver *rcv, uint32_t mx)
 {
-    size_t k = (size_t)rcv->index * 16 + (mx < 16 ? mx : 15);
+    size_t k = rcv->index;
     if (k >= cl->nby_addr) {
         size_t n = (k + 1) * 2;
         cl->by_addr = sim_xreallocarray(cl->by_addr, n, sizeof(*cl->by_addr));
         memset(cl->by_addr + cl->nby_addr, 0, (n - cl->nby_addr) * sizeof(*cl->by_addr));
         cl->nby_addr = n;
     }
-    return &cl->by_addr[k];
+    if (!cl->by_addr[k])
+        cl->by_addr[k] = sim_xcalloc(rcv->cfg->nmx, sizeof(*cl->by_addr[k]));
+    return &cl->by_addr[k][mx];
 }
 
 static void cache_unlink(smtp_conn *c)
@@ -204,6 +207,8 @@ void smtp_client_free(smtp_client *cl, sim_time_t now)
     for (size_t i = 0; i < cl->nall; i++)
         free(cl->all[i]);
     free(cl->all);
+    for (size_t i = 0; i < cl->nby_addr; i++)
+        free(cl->by_addr[i]);
     free(cl->by_addr);
     free(cl->src_ip);
     free(cl);
@@ -349,11 +354,13 @@ static void schedule(smtp_request *req, smtp_state st, sim_time_t at)
     sim_calendar_schedule(req->cl->cal, &req->ev, at);
 }
 
+_Static_assert(RECEIVER_MX_MAX <= UINT8_MAX, "smtp_request keeps MX indices and counts in bytes");
+
 /* Sorts the receiver's MX hosts by preference and shuffles equal ones (smtp_randomize_addresses). */
 static void build_order(smtp_request *req)
 {
     const receiver_config *rc = req->rcv->cfg;
-    uint32_t n = rc->nmx < 16 ? (uint32_t)rc->nmx : 16;
+    uint32_t n = (uint32_t)rc->nmx; /* at most RECEIVER_MX_MAX: receiver_create checks */
     for (uint32_t i = 0; i < n; i++)
         req->order[i] = (uint8_t)i;
     for (uint32_t i = 1; i < n; i++) /* insertion sort: a handful of hosts */
@@ -364,7 +371,7 @@ static void build_order(smtp_request *req)
         }
     for (uint32_t i = 0; i < n;) {
         uint32_t j = i + 1, pref = rc->mx[req->order[i]].preference;
-        while (j < n && j < 16 && rc->mx[req->order[j]].preference == pref)
+        while (j < n && rc->mx[req->order[j]].preference == pref)
             j++;
         for (uint32_t k = j - 1; k > i; k--) {
             uint32_t m = i + (uint32_t)gsl_rng_uniform_int(req->cl->rng, k - i + 1);

@@ -85,7 +85,7 @@ struct smtp_request {
     smtp_state state;
     smtp_client *cl;
     smtp_conn *conn;
-    uint8_t order[16];       /* MX hosts in the order tried */
+    uint8_t order[RECEIVER_MX_MAX]; /* MX hosts in the order tried */
     uint8_t norder, next_addr, addr_count, sess_count;
     bool final, completed_session, dns_ok, connect_refused;
     uint32_t accepted;       /* recipients accepted in the current transaction */

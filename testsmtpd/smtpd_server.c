@@ -709,6 +709,19 @@ smtpd_server *smtpd_server_create(struct event_base *base, const smtpd_server_co
     return srv;
 }
 
+/* Frees what smtpd_server_add_receiver copied from the config, also when it stopped half-way. */
+static void smtpd_rcv_free(smtpd_rcv *r)
+{
+    free(r->name);
+    free(r->hostname);
+    free(r->preset);
+    for (char **d = r->domains; d && *d; d++)
+        free(*d);
+    free(r->domains);
+    gsl_rng_free(r->rng);
+    free(r);
+}
+
 void smtpd_server_free(smtpd_server *srv)
 {
     if (!srv)
@@ -726,14 +739,7 @@ void smtpd_server_free(smtpd_server *srv)
         smtpd_gen_unref(r->cur);
         if (r->live)
             sim_panic(__func__, "a policy generation outlived its sessions");
-        free(r->name);
-        free(r->hostname);
-        free(r->preset);
-        for (char **d = r->domains; d && *d; d++)
-            free(*d);
-        free(r->domains);
-        gsl_rng_free(r->rng);
-        free(r);
+        smtpd_rcv_free(r);
     }
     free(srv->rcv);
     if (srv->cfg.log)
@@ -765,14 +771,7 @@ int smtpd_server_add_receiver(smtpd_server *srv, const receiver_config *rc, uint
     if (!ok)
         snprintf(err, errlen, "out of memory");
     if (!ok || !(r->cur = smtpd_gen_create(srv, r, &rc->policy, err, errlen))) {
-        free(r->name);
-        free(r->hostname);
-        free(r->preset);
-        for (char **d = r->domains; d && *d; d++)
-            free(*d);
-        free(r->domains);
-        gsl_rng_free(r->rng);
-        free(r);
+        smtpd_rcv_free(r);
         return -1;
     }
     srv->rcv[srv->nrcv] = r;
