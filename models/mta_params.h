@@ -99,7 +99,7 @@ uint32_t mta_transport_concurrency_limit(const mta_transport_params *p);
 uint32_t mta_transport_initial_concurrency(const mta_transport_params *p);
 /* Writes those effective values into p (idempotent), so that reports show what Postfix would run. */
 void mta_transport_params_resolve(mta_transport_params *p);
-/* Fills c with Postfix's defaults and one "smtp" transport. */
+/* Fills c with Postfix's defaults; no transports yet (the loader adds "smtp", transports[0]). */
 void mta_config_defaults(mta_config *c);
 /* Parses "1", "1/4", "1/concurrency", "1/sqrt_concurrency". Returns 0 or -EINVAL. */
 int mta_feedback_parse(const char *s, mta_feedback *out);

@@ -437,6 +437,8 @@ static bool scenario_receiver_mx(scenario_conv *c, yaml_node_t *list, receiver_c
     size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     if (n == 0)
         return scenario_conv_fail(c, list, "needs at least one MX host");
+    if (n > RECEIVER_MX_MAX) /* each MX host gets an address of its own (receiver.c) */
+        return scenario_conv_fail(c, list, "at most %d MX hosts per receiver (%zu given)", RECEIVER_MX_MAX, n);
     if (!(r->mx = calloc(n, sizeof(*r->mx))))
         return scenario_conv_nomem(c);
     for (size_t i = 0; i < n; i++) {
@@ -617,6 +619,9 @@ bool scenario_receiver_convert_all(scenario_conv *c, yaml_node_t *list, scenario
             return scenario_conv_fail(c, list,
                                       "expected a list of receivers like - {name: orange, domains: [orange.test]}");
         n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+        if (n + 1 > RECEIVER_MAX)
+            return scenario_conv_fail(c, list, "at most %d receivers (%zu given, and the implicit 'default')",
+                                      RECEIVER_MAX - 1, n);
     }
     /* one more: the implicit default receiver */
     if (!(s->receivers = calloc(n + 1, sizeof(*s->receivers))))

@@ -348,6 +348,48 @@ static void test_errors(void **state)
     }
 }
 
+/* Bounds the loader checks on sizes written out at length: MX hosts per receiver, receivers. */
+static void test_size_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t nrcv, nmx;
+        const char *want; /* the message, after "t.yaml:LINE:COL: " */
+    } cases[] = {
+        {1, RECEIVER_MX_MAX, NULL},
+        {1, RECEIVER_MX_MAX + 1, "receivers[r0].mx: at most 128 MX hosts per receiver (129 given)"},
+        {RECEIVER_MAX - 1, 1, NULL},
+        {RECEIVER_MAX, 1, "receivers: at most 1023 receivers (1024 given, and the implicit 'default')"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t cap = 256 + cases[i].nrcv * (64 + cases[i].nmx * 32), n = 0;
+        char *text = malloc(cap);
+        n += (size_t)snprintf(text + n, cap - n, "%sreceivers:\n", BASE);
+        for (size_t r = 0; r < cases[i].nrcv; r++) {
+            n += (size_t)snprintf(text + n, cap - n, "  - {name: r%zu, domains: [r%zu.test], mx: [", r, r);
+            for (size_t m = 0; m < cases[i].nmx; m++)
+                n += (size_t)snprintf(text + n, cap - n, "%s{host: m%zu.r%zu.test}", m ? ", " : "", m, r);
+            n += (size_t)snprintf(text + n, cap - n, "]}\n");
+        }
+        assert_true(n < cap);
+        scenario_error err = {{0}};
+        scenario *s = load(text, NULL, 0, &err);
+        free(text);
+        if (!cases[i].want) {
+            if (!s)
+                fail_msg("case %zu: %s", i, err.message);
+            assert_int_equal(s->nreceivers, cases[i].nrcv + 1);
+            assert_int_equal(s->receivers[0].nmx, cases[i].nmx);
+            scenario_free(s);
+            continue;
+        }
+        assert_null(s);
+        const char *msg = strstr(err.message, ": receivers");
+        if (!msg || strncmp(err.message, "t.yaml:", 7) != 0 || strcmp(msg + 2, cases[i].want) != 0)
+            fail_msg("case %zu:\n got:  %s\n want: t.yaml:L:C: %s", i, err.message, cases[i].want);
+    }
+}
+
 static void test_file_errors(void **state)
 {
     (void)state;
@@ -753,6 +795,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default),      cmocka_unit_test(test_examples),  cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_defaults),  cmocka_unit_test(test_transports),
         cmocka_unit_test(test_postconf_paste), cmocka_unit_test(test_full),    cmocka_unit_test(test_set_scalars),
         cmocka_unit_test(test_set_lists),    cmocka_unit_test(test_json),
