@@ -742,59 +742,53 @@ static void on_done(smtp_request *req, sim_time_t now)
     next_addr(req, now);
 }
 
+static void on_dns(smtp_request *req, sim_time_t now)
+{
+    if (!req->dns_ok) {
+        const char *host = req->nexthop ? req->nexthop : "?";
+        set_reason(req, "4.4.3", "dns tempfail",
+                   "Host or domain name not found. Name service error for name=%s type=MX: Host not found, try again%s%s",
+                   host, "", "");
+        finish_leftover(req, now);
+        return;
+    }
+    if (req->dns_expires && req->cl->lat->dns_ttl > 0)
+        *req->dns_expires = now + req->cl->lat->dns_ttl;
+    build_order(req);
+    next_addr(req, now);
+}
+
+static void on_connfail(smtp_request *req, sim_time_t now)
+{
+    smtp_conn *c = req->conn;
+    set_reason(req, "4.4.1", req->connect_refused ? "connect refused" : "connect timeout",
+               "connect to %s[%s]:25: %s", mx_host(c), mx_addr(c),
+               req->connect_refused ? "Connection refused" : "Connection timed out");
+    snprintf(req->fail_relay, sizeof(req->fail_relay), "none");
+    conn_release(c);
+    req->conn = NULL;
+    next_addr(req, now);
+}
+
+static void on_restart(smtp_request *req, sim_time_t now)
+{
+    /* A cached session turned out dead: look up and connect as if none had been cached. */
+    req->sess_count = 0;
+    lookup_and_connect(req, now);
+}
+
+/* What the request does when its next event fires, by the state it waits in. */
+static void (*const on_state[])(smtp_request *, sim_time_t) = {
+    [SMTP_ST_DNS] = on_dns,     [SMTP_ST_CONNFAIL] = on_connfail, [SMTP_ST_CONNECT] = on_connect,
+    [SMTP_ST_EHLO] = on_ehlo,   [SMTP_ST_MAIL] = on_mail,         [SMTP_ST_EOD] = on_eod,
+    [SMTP_ST_DONE] = on_done,   [SMTP_ST_SITEFAIL] = site_fail,   [SMTP_ST_RESTART] = on_restart,
+};
+
 static void request_event(sim_event *ev, sim_time_t now)
 {
     smtp_request *req = SIM_CONTAINER_OF(ev, smtp_request, ev);
-    switch (req->state) {
-    case SMTP_ST_DNS:
-        if (!req->dns_ok) {
-            const char *host = req->nexthop ? req->nexthop : "?";
-            set_reason(req, "4.4.3", "dns tempfail",
-                       "Host or domain name not found. Name service error for name=%s type=MX: Host not found, try again%s%s",
-                       host, "", "");
-            finish_leftover(req, now);
-            return;
-        }
-        if (req->dns_expires && req->cl->lat->dns_ttl > 0)
-            *req->dns_expires = now + req->cl->lat->dns_ttl;
-        build_order(req);
-        next_addr(req, now);
-        return;
-    case SMTP_ST_CONNFAIL: {
-        smtp_conn *c = req->conn;
-        set_reason(req, "4.4.1", req->connect_refused ? "connect refused" : "connect timeout",
-                   "connect to %s[%s]:25: %s", mx_host(c), mx_addr(c),
-                   req->connect_refused ? "Connection refused" : "Connection timed out");
-        snprintf(req->fail_relay, sizeof(req->fail_relay), "none");
-        conn_release(c);
-        req->conn = NULL;
-        next_addr(req, now);
-        return;
-    }
-    case SMTP_ST_CONNECT:
-        on_connect(req, now);
-        return;
-    case SMTP_ST_EHLO:
-        on_ehlo(req, now);
-        return;
-    case SMTP_ST_MAIL:
-        on_mail(req, now);
-        return;
-    case SMTP_ST_EOD:
-        on_eod(req, now);
-        return;
-    case SMTP_ST_DONE:
-        on_done(req, now);
-        return;
-    case SMTP_ST_SITEFAIL:
-        site_fail(req, now);
-        return;
-    case SMTP_ST_RESTART:
-        /* A cached session turned out dead: look up and connect as if none had been cached. */
-        req->sess_count = 0;
-        lookup_and_connect(req, now);
-        return;
-    default:
+    size_t st = (size_t)req->state;
+    if (st >= sizeof(on_state) / sizeof(on_state[0]) || !on_state[st])
         sim_panic("smtp_client: request_event", "event in state %d", (int)req->state);
-    }
+    on_state[st](req, now);
 }
