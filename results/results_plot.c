@@ -224,17 +224,17 @@ double results_plot_nice_max(double m)
     return 10 * p;
 }
 
-double results_plot_time_unit(double span, const char **name)
+double results_plot_time_unit(double s, double most, const char **name)
 {
-    if (span <= 180) {
+    if (s <= most * 60) {
         *name = "s";
         return 1;
     }
-    if (span <= 3 * 3600) {
+    if (s <= most * 3600) {
         *name = "min";
         return 60;
     }
-    if (span <= 3 * 86400) {
+    if (s <= most * 86400) {
         *name = "h";
         return 3600;
     }

@@ -118,9 +118,10 @@ void results_plot_legend(const results_plot_key *keys, size_t n);
 /* A round upper bound for an axis a little above m (so the top of the data is not on the frame). */
 double results_plot_nice_max(double m);
 
-/* Time axis: the unit that keeps the numbers readable for a span of seconds ("s", "min", "h", "d"),
- * and its length in seconds. */
-double results_plot_time_unit(double span_seconds, const char **name);
+/* The unit that keeps durations up to s seconds readable ("s", "min", "h", "d"), and its length in
+ * seconds: seconds until s passes `most` minutes, minutes until it passes `most` hours, hours until
+ * `most` days, then days. Time axes use 3 (a run of up to 3 minutes in seconds), value axes 2. */
+double results_plot_time_unit(double s, double most, const char **name);
 
 /* A polyline of n points in colour, line style (1 solid, 2 dashed) and width; NaN breaks it. */
 void results_plot_line(size_t n, const double *x, const double *y, int color, int style, double width);

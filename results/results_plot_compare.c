@@ -218,7 +218,7 @@ int results_plot_compare(const results_rundir *a, const results_rundir *b, const
         if (c.run[k]->nrow && c.run[k]->time[c.run[k]->nrow - 1] > span)
             span = c.run[k]->time[c.run[k]->nrow - 1];
     const char *un;
-    c.unit = results_plot_time_unit(span, &un);
+    c.unit = results_plot_time_unit(span, 3, &un);
     c.xmax = span / c.unit;
     snprintf(c.xlabel, sizeof(c.xlabel), "simulated time (%s)", un);
     for (int k = 0; k < 2; k++)

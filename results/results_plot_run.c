@@ -70,25 +70,6 @@ static void col_series(const ctx *c, int col, double div, double *y)
         y[i] = results_rundir_value(c->r, i, col) / div;
 }
 
-/* Seconds in a readable unit for a y axis whose largest value is m. */
-static double dur_unit(double m, const char **name)
-{
-    if (m <= 120) {
-        *name = "s";
-        return 1;
-    }
-    if (m <= 2 * 3600) {
-        *name = "min";
-        return 60;
-    }
-    if (m <= 2 * 86400) {
-        *name = "h";
-        return 3600;
-    }
-    *name = "d";
-    return 86400;
-}
-
 static int begin(ctx *c, results_plot *p, const char *base, const char *title, const char *caption)
 {
     return results_plot_begin(p, c->outdir, base, c->fmt, c->list, title, caption, c->err, c->errlen);
@@ -362,7 +343,7 @@ static int chart_oldest(ctx *c)
     if (co < 0)
         return 0;
     const char *un;
-    double u = dur_unit(col_max(c, co), &un);
+    double u = results_plot_time_unit(col_max(c, co), 2, &un);
     char ylab[64];
     snprintf(ylab, sizeof(ylab), "age of the oldest message (%s)", un);
     results_plot p;
@@ -431,7 +412,7 @@ int results_plot_run(const results_rundir *r, const char *outdir, results_plot_f
         goto out;
     }
     double span = r->nrow ? r->time[r->nrow - 1] : 1;
-    c.unit = results_plot_time_unit(span, &c.unit_name);
+    c.unit = results_plot_time_unit(span, 3, &c.unit_name);
     c.xmax = span / c.unit;
     snprintf(c.xlabel, sizeof(c.xlabel), "simulated time (%s)", c.unit_name);
     for (size_t i = 0; i < r->nrow; i++)
