@@ -77,6 +77,21 @@ static const scenario_units_unit *scenario_units_find(const scenario_units_unit 
     return NULL;
 }
 
+/* A number and one of units after it: the number times what the unit is worth. */
+static int scenario_units_scaled(const char *s, const scenario_units_unit *units, size_t count, bool fold_case,
+                                 double *out)
+{
+    double v;
+    const char *u;
+    if (!s || scenario_units_number(s, &v, &u) < 0)
+        return -EINVAL;
+    const scenario_units_unit *unit = scenario_units_find(units, count, u, scenario_units_len(u), fold_case);
+    if (!unit)
+        return -EINVAL;
+    *out = v * unit->base;
+    return 0;
+}
+
 int scenario_parse_duration(const char *s, sim_time_t *out)
 {
     /* A bare number is seconds. Case matters: "m" is minutes, "M" is not a time. */
@@ -84,15 +99,9 @@ int scenario_parse_duration(const char *s, sim_time_t *out)
         {"", SIM_SEC},   {"us", SIM_USEC}, {"ms", SIM_MSEC}, {"s", SIM_SEC}, {"sec", SIM_SEC},
         {"m", SIM_MIN},  {"min", SIM_MIN}, {"h", SIM_HOUR},  {"d", SIM_DAY}, {"w", 7 * SIM_DAY},
     };
-    double v;
-    const char *u;
-    if (!s || scenario_units_number(s, &v, &u) < 0)
+    double us;
+    if (scenario_units_scaled(s, units, sizeof(units) / sizeof(units[0]), false, &us) < 0)
         return -EINVAL;
-    const scenario_units_unit *unit =
-        scenario_units_find(units, sizeof(units) / sizeof(units[0]), u, scenario_units_len(u), false);
-    if (!unit)
-        return -EINVAL;
-    double us = v * unit->base;
     /* Beyond ~100 years the int64 arithmetic of the calendar could overflow when offsets are added. */
     if (us > 100.0 * 365 * (double)SIM_DAY)
         return -EINVAL;
@@ -107,16 +116,7 @@ int scenario_parse_size(const char *s, double *out)
         {"m", 1048576.0},              {"mb", 1048576.0},  {"mib", 1048576.0},  {"g", 1073741824.0},
         {"gb", 1073741824.0},          {"gib", 1073741824.0},
     };
-    double v;
-    const char *u;
-    if (!s || scenario_units_number(s, &v, &u) < 0)
-        return -EINVAL;
-    const scenario_units_unit *unit =
-        scenario_units_find(units, sizeof(units) / sizeof(units[0]), u, scenario_units_len(u), true);
-    if (!unit)
-        return -EINVAL;
-    *out = v * unit->base;
-    return 0;
+    return scenario_units_scaled(s, units, sizeof(units) / sizeof(units[0]), true, out);
 }
 
 /* The denominator of a rate: "s", "h", "min", or a duration "10m"; in seconds. */
