@@ -11,8 +11,9 @@
  * one. It is written under a temporary name in the output directory and renamed when complete, so
  * a reader never sees half a PNG.
  *
- * The helpers below (frame, axes, legend, palette) are what the chart files share: white
- * background, labelled axes with units, a legend outside the plot so it never hides data.
+ * The helpers below (frame, axes, legend, palette, figures read from summary.json) are what the
+ * chart files share: white background, labelled axes with units, a legend outside the plot so it
+ * never hides data.
  */
 #ifndef RESULTS_PLOT_H
 #define RESULTS_PLOT_H
@@ -89,6 +90,9 @@ int results_plot_begin(results_plot *p, const char *outdir, const char *base, re
                        results_plot_list *list, const char *title, const char *caption, char *err, size_t errlen);
 /* Ends the stream and renames the file into place; 0 or -errno (err names the file). */
 int results_plot_end(results_plot *p, char *err, size_t errlen);
+
+/* The number at o[k1][k2][k3] of a summary (k2, k3 NULL for a shorter path), NaN when there is none. */
+double results_plot_num(const json_t *o, const char *k1, const char *k2, const char *k3);
 
 /* A file-name-safe copy of name: other bytes become '_'. */
 void results_plot_safe_name(char *buf, size_t len, const char *name);

@@ -96,13 +96,6 @@ static int chart_queue(cctx *c)
     return results_plot_end(&p, c->err, c->errlen);
 }
 
-static double cap_of(const results_rundir *r, const char *rcv)
-{
-    const json_t *v = json_object_get(
-        json_object_get(json_object_get(json_object_get(r->summary, "receivers"), rcv), "sessions"), "cap");
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
 static int chart_sessions(cctx *c, const char *rcv)
 {
     char busy[512], idle[512];
@@ -111,7 +104,7 @@ static int chart_sessions(cctx *c, const char *rcv)
     const char *cols[2] = {busy, idle};
     double m = overlay_max(c, cols, 2), cap[2];
     for (int k = 0; k < 2; k++) {
-        cap[k] = cap_of(c->run[k], rcv);
+        cap[k] = results_plot_num(json_object_get(c->run[k]->summary, "receivers"), rcv, "sessions", "cap");
         if (isfinite(cap[k]) && cap[k] > m)
             m = cap[k];
     }

@@ -42,16 +42,6 @@ typedef struct ctx {
     char xlabel[64];
 } ctx;
 
-static double num_at(const json_t *o, const char *k1, const char *k2, const char *k3)
-{
-    const json_t *v = json_object_get(o, k1);
-    if (k2)
-        v = json_object_get(v, k2);
-    if (k3)
-        v = json_object_get(v, k3);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
 static double col_max(const ctx *c, int col)
 {
     double m = 0;
@@ -160,9 +150,9 @@ static int chart_sessions(ctx *c, const char *rcv, const json_t *rsum)
         m = c->y2[i] > m ? c->y2[i] : m;
     }
     /* a receiver the MTA never connected to (the implicit default, often) has nothing to show */
-    if (m == 0 && num_at(rsum, "connections", NULL, NULL) == 0)
+    if (m == 0 && results_plot_num(rsum, "connections", NULL, NULL) == 0)
         return 0;
-    double cap = num_at(rsum, "sessions", "cap", NULL);
+    double cap = results_plot_num(rsum, "sessions", "cap", NULL);
     if (isfinite(cap) && cap > m)
         m = cap;
     char base[300], title[300], caption[400];
