@@ -182,30 +182,39 @@ static const char *const stage_names[POLICY_STAGE_COUNT] = {
     [POLICY_STAGE_RCPT] = "rcpt",       [POLICY_STAGE_DATA] = "data", [POLICY_STAGE_EOD] = "eod",
 };
 
+/* names[i] of a table of n names, "unknown" past its end. */
+static const char *policy_name(const char *const *names, int n, int i)
+{
+    return (unsigned)i < (unsigned)n ? names[i] : "unknown";
+}
+
+/* The index of name in names[0..n), or -1 (also for NULL). */
+static int policy_name_parse(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; name != NULL && i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
 const char *policy_rule_kind_name(policy_rule_kind k)
 {
-    return (unsigned)k < POLICY_RULE_COUNT ? kind_names[k] : "unknown";
+    return policy_name(kind_names, POLICY_RULE_COUNT, (int)k);
 }
 
 int policy_rule_kind_parse(const char *name)
 {
-    for (int k = 0; name != NULL && k < POLICY_RULE_COUNT; k++)
-        if (strcmp(kind_names[k], name) == 0)
-            return k;
-    return -1;
+    return policy_name_parse(kind_names, POLICY_RULE_COUNT, name);
 }
 
 const char *policy_stage_name(policy_stage s)
 {
-    return (unsigned)s < POLICY_STAGE_COUNT ? stage_names[s] : "unknown";
+    return policy_name(stage_names, POLICY_STAGE_COUNT, (int)s);
 }
 
 int policy_stage_parse(const char *name)
 {
-    for (int s = 0; name != NULL && s < POLICY_STAGE_COUNT; s++)
-        if (strcmp(stage_names[s], name) == 0)
-            return s;
-    return -1;
+    return policy_name_parse(stage_names, POLICY_STAGE_COUNT, name);
 }
 
 

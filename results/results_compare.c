@@ -171,6 +171,24 @@ bool results_compare_is_duration(const char *m)
 
 /* --- thresholds --- */
 
+static const char *skip_blanks(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+/* The next word of *p, after the blanks before it; *len is its length, 0 at the end. *p moves past it. */
+static const char *next_word(const char **p, size_t *len)
+{
+    const char *w = skip_blanks(*p), *s = w;
+    while (*s && *s != ' ' && *s != '\t')
+        s++;
+    *len = (size_t)(s - w);
+    *p = s;
+    return w;
+}
+
 static void fail(char *err, size_t len, const char *text, const char *fmt, ...)
 {
     char m[400];
@@ -192,20 +210,10 @@ int results_threshold_parse(const char *text, results_threshold *t, char *err, s
     memcpy(t->text, text, strlen(text) + 1);
     /* METRIC, blanks, CHANGE; leading and trailing blanks ignored */
     const char *p = text;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    const char *m0 = p;
-    while (*p && *p != ' ' && *p != '\t')
-        p++;
-    size_t mlen = (size_t)(p - m0);
-    while (*p == ' ' || *p == '\t')
-        p++;
-    const char *c0 = p;
-    while (*p && *p != ' ' && *p != '\t')
-        p++;
-    size_t clen = (size_t)(p - c0);
-    while (*p == ' ' || *p == '\t')
-        p++;
+    size_t mlen, clen;
+    const char *m0 = next_word(&p, &mlen);
+    const char *c0 = next_word(&p, &clen);
+    p = skip_blanks(p);
     if (mlen == 0) {
         fail(err, errlen, text, "no metric: %s", forms);
         return -EINVAL;

@@ -61,30 +61,50 @@ static const json_t *at(const json_t *o, const char *k) { return json_is_object(
 
 static double num(const json_t *v) { return json_is_number(v) ? json_number_value(v) : NAN; }
 
+/* A number as results_fmt writes it, or "-" when there is none. */
+static const char *num_text(char *b, size_t len, double v)
+{
+    if (isfinite(v))
+        results_fmt_double(b, len, v);
+    else
+        snprintf(b, len, "-");
+    return b;
+}
+
+/* A duration of v seconds as sim_time_format writes it, or "-" when there is none. */
+static const char *dur_text(char *b, size_t len, double v)
+{
+    if (isfinite(v) && v >= 0 && v < 1e12)
+        sim_time_format(b, len, sim_time_from_sec(v));
+    else
+        snprintf(b, len, "-");
+    return b;
+}
+
+static void td(FILE *f, const char *text)
+{
+    fputs("<td>", f);
+    results_html_escape(f, text);
+    fputs("</td>", f);
+}
+
 static void td_num(FILE *f, double v)
 {
     char b[RESULTS_FMT_MAX];
-    fputs("<td>", f);
-    if (isfinite(v)) {
-        results_fmt_double(b, sizeof(b), v);
-        fputs(b, f);
-    } else {
-        fputs("-", f);
-    }
-    fputs("</td>", f);
+    td(f, num_text(b, sizeof(b), v));
 }
 
 static void td_dur(FILE *f, double v)
 {
     char b[64];
-    fputs("<td>", f);
-    if (isfinite(v) && v >= 0 && v < 1e12) {
-        sim_time_format(b, sizeof(b), sim_time_from_sec(v));
-        fputs(b, f);
-    } else {
-        fputs("-", f);
-    }
-    fputs("</td>", f);
+    td(f, dur_text(b, sizeof(b), v));
+}
+
+/* A table row up to its first cell, the name of what the row is about. */
+static void tr_name(FILE *f, const char *name)
+{
+    fputs("<tr>", f);
+    td(f, name);
 }
 
 static void fig(FILE *f, const char *label, const char *value)
@@ -99,19 +119,13 @@ static void fig(FILE *f, const char *label, const char *value)
 static void fig_num(FILE *f, const char *label, double v)
 {
     char b[RESULTS_FMT_MAX];
-    if (isfinite(v))
-        results_fmt_double(b, sizeof(b), v);
-    else
-        snprintf(b, sizeof(b), "-");
-    fig(f, label, b);
+    fig(f, label, num_text(b, sizeof(b), v));
 }
 
 static void fig_dur(FILE *f, const char *label, double v)
 {
-    char b[64] = "-";
-    if (isfinite(v) && v >= 0 && v < 1e12)
-        sim_time_format(b, sizeof(b), sim_time_from_sec(v));
-    fig(f, label, b);
+    char b[64];
+    fig(f, label, dur_text(b, sizeof(b), v));
 }
 
 static void head(FILE *f, const char *title)
@@ -200,7 +214,7 @@ static void key_figures(FILE *f, const json_t *s)
           f);
     const char *name;
     const json_t *c;
-    fputs("<tr><td>all</td>", f);
+    tr_name(f, "all");
     td_dur(f, num(at(at(s, "latency"), "p50")));
     td_dur(f, num(at(at(s, "latency"), "p95")));
     td_dur(f, num(at(at(s, "latency"), "p99")));
@@ -210,9 +224,7 @@ static void key_figures(FILE *f, const json_t *s)
     fputs("</tr>\n", f);
     json_object_foreach((json_t *)at(s, "classes"), name, c)
     {
-        fputs("<tr><td>", f);
-        results_html_escape(f, name);
-        fputs("</td>", f);
+        tr_name(f, name);
         const json_t *l = at(c, "latency");
         td_dur(f, num(at(l, "p50")));
         td_dur(f, num(at(l, "p95")));
@@ -229,9 +241,7 @@ static void key_figures(FILE *f, const json_t *s)
           f);
     json_object_foreach((json_t *)at(s, "receivers"), name, c)
     {
-        fputs("<tr><td>", f);
-        results_html_escape(f, name);
-        fputs("</td>", f);
+        tr_name(f, name);
         td_num(f, num(at(c, "connections")));
         td_num(f, num(at(c, "refused")));
         td_num(f, num(at(at(c, "replies"), "421")));
@@ -253,11 +263,8 @@ static void key_figures(FILE *f, const json_t *s)
           f);
     json_object_foreach((json_t *)at(s, "destinations"), name, c)
     {
-        fputs("<tr><td>", f);
-        results_html_escape(f, name);
-        fputs("</td><td>", f);
-        results_html_escape(f, json_string_value(at(c, "receiver")));
-        fputs("</td>", f);
+        tr_name(f, name);
+        td(f, json_string_value(at(c, "receiver")));
         td_num(f, num(at(c, "deliveries")));
         td_num(f, num(at(c, "dead_episodes")));
         td_dur(f, num(at(c, "dead_time")));
@@ -277,9 +284,7 @@ static void key_figures(FILE *f, const json_t *s)
               f);
         json_object_foreach((json_t *)def, name, c)
         {
-            fputs("<tr><td>", f);
-            results_html_escape(f, name);
-            fputs("</td>", f);
+            tr_name(f, name);
             td_num(f, num(c));
             fputs("</tr>\n", f);
         }
@@ -359,9 +364,8 @@ int results_html_compare(FILE *f, const results_rundir *a, const results_rundir 
             results_compare_fmt(va, sizeof(va), th[i].a, dur, false);
             results_compare_fmt(vb, sizeof(vb), th[i].b, dur, false);
             results_compare_fmt(vl, sizeof(vl), th[i].bound, dur, false);
-            fputs("<tr><td>", f);
-            results_html_escape(f, th[i].text);
-            fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n", va, vb, vl,
+            tr_name(f, th[i].text);
+            fprintf(f, "<td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n", va, vb, vl,
                     th[i].crossed ? "fail" : "pass", th[i].crossed ? "CROSSED" : "holds");
         }
         fputs("</table></div>\n", f);
@@ -377,9 +381,8 @@ int results_html_compare(FILE *f, const results_rundir *a, const results_rundir 
         results_compare_fmt(vd, sizeof(vd), d, r->duration, true);
         results_compare_fmt_relative(vr, sizeof(vr), r);
         const char *cls = isfinite(d) && d != 0 && r->better ? ((d > 0) == (r->better > 0) ? "better" : "worse") : "";
-        fputs("<tr><td>", f);
-        results_html_escape(f, r->metric);
-        fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td class=\"%s\">%s</td></tr>\n", va, vb, cls,
+        tr_name(f, r->metric);
+        fprintf(f, "<td>%s</td><td>%s</td><td class=\"%s\">%s</td><td class=\"%s\">%s</td></tr>\n", va, vb, cls,
                 vd, cls, vr);
     }
     fputs("</table></div>\n<p class=\"meta\">Green: B is better on this figure; red: B is worse.</p>\n", f);

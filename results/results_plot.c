@@ -213,6 +213,16 @@ void results_plot_legend(const results_plot_key *keys, size_t n)
              (const char *const *)sym);
 }
 
+double results_plot_num(const json_t *o, const char *k1, const char *k2, const char *k3)
+{
+    const json_t *v = json_object_get(o, k1);
+    if (k2)
+        v = json_object_get(v, k2);
+    if (k3)
+        v = json_object_get(v, k3);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
 double results_plot_nice_max(double m)
 {
     if (!(m > 0))
@@ -224,17 +234,17 @@ double results_plot_nice_max(double m)
     return 10 * p;
 }
 
-double results_plot_time_unit(double span, const char **name)
+double results_plot_time_unit(double s, double most, const char **name)
 {
-    if (span <= 180) {
+    if (s <= most * 60) {
         *name = "s";
         return 1;
     }
-    if (span <= 3 * 3600) {
+    if (s <= most * 3600) {
         *name = "min";
         return 60;
     }
-    if (span <= 3 * 86400) {
+    if (s <= most * 86400) {
         *name = "h";
         return 3600;
     }

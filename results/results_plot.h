@@ -11,8 +11,9 @@
  * one. It is written under a temporary name in the output directory and renamed when complete, so
  * a reader never sees half a PNG.
  *
- * The helpers below (frame, axes, legend, palette) are what the chart files share: white
- * background, labelled axes with units, a legend outside the plot so it never hides data.
+ * The helpers below (frame, axes, legend, palette, figures read from summary.json) are what the
+ * chart files share: white background, labelled axes with units, a legend outside the plot so it
+ * never hides data.
  */
 #ifndef RESULTS_PLOT_H
 #define RESULTS_PLOT_H
@@ -90,6 +91,9 @@ int results_plot_begin(results_plot *p, const char *outdir, const char *base, re
 /* Ends the stream and renames the file into place; 0 or -errno (err names the file). */
 int results_plot_end(results_plot *p, char *err, size_t errlen);
 
+/* The number at o[k1][k2][k3] of a summary (k2, k3 NULL for a shorter path), NaN when there is none. */
+double results_plot_num(const json_t *o, const char *k1, const char *k2, const char *k3);
+
 /* A file-name-safe copy of name: other bytes become '_'. */
 void results_plot_safe_name(char *buf, size_t len, const char *name);
 
@@ -118,9 +122,10 @@ void results_plot_legend(const results_plot_key *keys, size_t n);
 /* A round upper bound for an axis a little above m (so the top of the data is not on the frame). */
 double results_plot_nice_max(double m);
 
-/* Time axis: the unit that keeps the numbers readable for a span of seconds ("s", "min", "h", "d"),
- * and its length in seconds. */
-double results_plot_time_unit(double span_seconds, const char **name);
+/* The unit that keeps durations up to s seconds readable ("s", "min", "h", "d"), and its length in
+ * seconds: seconds until s passes `most` minutes, minutes until it passes `most` hours, hours until
+ * `most` days, then days. Time axes use 3 (a run of up to 3 minutes in seconds), value axes 2. */
+double results_plot_time_unit(double s, double most, const char **name);
 
 /* A polyline of n points in colour, line style (1 solid, 2 dashed) and width; NaN breaks it. */
 void results_plot_line(size_t n, const double *x, const double *y, int color, int style, double width);

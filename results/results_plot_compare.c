@@ -50,14 +50,35 @@ static double sum_cols(const results_rundir *r, const char *const *cols, size_t 
     return m;
 }
 
+/* The largest sum of cols at a row of either run. */
+static double overlay_max(cctx *c, const char *const *cols, size_t ncols)
+{
+    double m = 0;
+    for (int k = 0; k < 2; k++) {
+        double v = sum_cols(c->run[k], cols, ncols, c->y);
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+/* The sum of cols over time as two lines, run A solid and run B dashed, and their legend entries
+ * "A <what>", "B <what>" in keys[0..1] (texts[0..1] holds their text). */
+static void overlay_lines(cctx *c, const char *const *cols, size_t ncols, double width, const char *what,
+                          results_plot_key *keys, char (*texts)[64])
+{
+    for (int k = 0; k < 2; k++) {
+        const results_rundir *r = c->run[k];
+        sum_cols(r, cols, ncols, c->y);
+        results_plot_line(r->nrow, c->x[k], c->y, results_plot_color(k ? 3 : 0), k + 1, width);
+        snprintf(texts[k], sizeof(texts[k]), "%s %s", run_name[k], what);
+        keys[k] = (results_plot_key){texts[k], results_plot_color(k ? 3 : 0), RESULTS_PLOT_KEY_LINE, k + 1};
+    }
+}
+
 static int chart_queue(cctx *c)
 {
     static const char *const all[] = {"queue.incoming", "queue.active", "queue.deferred"};
-    double m = 0;
-    for (int k = 0; k < 2; k++) {
-        double v = sum_cols(c->run[k], all, 3, c->y);
-        m = v > m ? v : m;
-    }
+    double m = overlay_max(c, all, 3);
     results_plot p;
     int e = results_plot_begin(&p, c->outdir, "queue", c->fmt, c->list, "Queue, A and B",
                                "Messages in the MTA (incoming, active and deferred queues together); run A solid, "
@@ -70,22 +91,9 @@ static int chart_queue(cctx *c)
                       "Queue, A and B");
     results_plot_key keys[2];
     char texts[2][64];
-    for (int k = 0; k < 2; k++) {
-        const results_rundir *r = c->run[k];
-        sum_cols(r, all, 3, c->y);
-        results_plot_line(r->nrow, c->x[k], c->y, results_plot_color(k ? 3 : 0), k + 1, 2);
-        snprintf(texts[k], sizeof(texts[0]), "%s in queue", run_name[k]);
-        keys[k] = (results_plot_key){texts[k], results_plot_color(k ? 3 : 0), RESULTS_PLOT_KEY_LINE, k + 1};
-    }
+    overlay_lines(c, all, 3, 2, "in queue", keys, texts);
     results_plot_legend(keys, 2);
     return results_plot_end(&p, c->err, c->errlen);
-}
-
-static double cap_of(const results_rundir *r, const char *rcv)
-{
-    const json_t *v = json_object_get(
-        json_object_get(json_object_get(json_object_get(r->summary, "receivers"), rcv), "sessions"), "cap");
-    return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
 static int chart_sessions(cctx *c, const char *rcv)
@@ -94,11 +102,9 @@ static int chart_sessions(cctx *c, const char *rcv)
     snprintf(busy, sizeof(busy), "%s.sessions.busy", rcv);
     snprintf(idle, sizeof(idle), "%s.sessions.idle", rcv);
     const char *cols[2] = {busy, idle};
-    double m = 0, cap[2];
+    double m = overlay_max(c, cols, 2), cap[2];
     for (int k = 0; k < 2; k++) {
-        double v = sum_cols(c->run[k], cols, 2, c->y);
-        m = v > m ? v : m;
-        cap[k] = cap_of(c->run[k], rcv);
+        cap[k] = results_plot_num(json_object_get(c->run[k]->summary, "receivers"), rcv, "sessions", "cap");
         if (isfinite(cap[k]) && cap[k] > m)
             m = cap[k];
     }
@@ -119,15 +125,8 @@ static int chart_sessions(cctx *c, const char *rcv)
     results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m + 0.5), false, false, c->xlabel, "open sessions", title);
     results_plot_key keys[4];
     char texts[4][64];
-    size_t nk = 0;
-    for (int k = 0; k < 2; k++) {
-        const results_rundir *r = c->run[k];
-        sum_cols(r, cols, 2, c->y);
-        results_plot_line(r->nrow, c->x[k], c->y, results_plot_color(k ? 3 : 0), k + 1, 1.6);
-        snprintf(texts[nk], sizeof(texts[0]), "%s sessions", run_name[k]);
-        keys[nk] = (results_plot_key){texts[nk], results_plot_color(k ? 3 : 0), RESULTS_PLOT_KEY_LINE, k + 1};
-        nk++;
-    }
+    overlay_lines(c, cols, 2, 1.6, "sessions", keys, texts);
+    size_t nk = 2;
     for (int k = 0; k < 2; k++) {
         if (!isfinite(cap[k]) || (k == 1 && cap[1] == cap[0]))
             continue;
@@ -218,7 +217,7 @@ int results_plot_compare(const results_rundir *a, const results_rundir *b, const
         if (c.run[k]->nrow && c.run[k]->time[c.run[k]->nrow - 1] > span)
             span = c.run[k]->time[c.run[k]->nrow - 1];
     const char *un;
-    c.unit = results_plot_time_unit(span, &un);
+    c.unit = results_plot_time_unit(span, 3, &un);
     c.xmax = span / c.unit;
     snprintf(c.xlabel, sizeof(c.xlabel), "simulated time (%s)", un);
     for (int k = 0; k < 2; k++)

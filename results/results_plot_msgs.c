@@ -16,12 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static double num_at(const json_t *o, const char *k1, const char *k2, const char *k3)
-{
-    const json_t *v = json_object_get(json_object_get(json_object_get(o, k1), k2), k3);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
 int results_plot_latency(const results_rundir *r, const char *outdir, results_plot_format fmt, results_plot_list *list,
                          char *err, size_t errlen)
 {
@@ -70,7 +64,7 @@ int results_plot_latency(const results_rundir *r, const char *outdir, results_pl
         char d[3][32];
         for (int q = 0; q < 3; q++) {
             /* the summary's figure when it has one, so chart and report agree */
-            double v = num_at(json_object_get(r->summary, "classes"), cl->name, "latency", qn[q]);
+            double v = results_plot_num(json_object_get(r->summary, "classes"), cl->name, "latency", qn[q]);
             if (!isfinite(v))
                 v = results_rundir_lat_quantile(cl, qs[q]);
             double px = log10(v > 1e-6 ? v : 1e-6), py = qs[q];

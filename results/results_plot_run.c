@@ -42,16 +42,6 @@ typedef struct ctx {
     char xlabel[64];
 } ctx;
 
-static double num_at(const json_t *o, const char *k1, const char *k2, const char *k3)
-{
-    const json_t *v = json_object_get(o, k1);
-    if (k2)
-        v = json_object_get(v, k2);
-    if (k3)
-        v = json_object_get(v, k3);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
 static double col_max(const ctx *c, int col)
 {
     double m = 0;
@@ -70,28 +60,38 @@ static void col_series(const ctx *c, int col, double div, double *y)
         y[i] = results_rundir_value(c->r, i, col) / div;
 }
 
-/* Seconds in a readable unit for a y axis whose largest value is m. */
-static double dur_unit(double m, const char **name)
-{
-    if (m <= 120) {
-        *name = "s";
-        return 1;
-    }
-    if (m <= 2 * 3600) {
-        *name = "min";
-        return 60;
-    }
-    if (m <= 2 * 86400) {
-        *name = "h";
-        return 3600;
-    }
-    *name = "d";
-    return 86400;
-}
-
 static int begin(ctx *c, results_plot *p, const char *base, const char *title, const char *caption)
 {
     return results_plot_begin(p, c->outdir, base, c->fmt, c->list, title, caption, c->err, c->errlen);
+}
+
+/* One line of a line chart: column col divided by div, in palette colour `colour`, named in the legend. */
+typedef struct series {
+    int col;
+    double div;
+    const char *name;
+    size_t colour;
+} series;
+
+/* A chart of lines over time, one per series (at most 8), on a value axis from 0 to ymax. */
+static int chart_lines(ctx *c, const char *base, const char *title, const char *caption, const char *ylabel,
+                       double ymax, const series *s, size_t n)
+{
+    results_plot p;
+    int e = begin(c, &p, base, title, caption);
+    if (e)
+        return e;
+    results_plot_panel(0.12, 0.90);
+    results_plot_axes(0, c->xmax, 0, ymax, false, false, c->xlabel, ylabel, title);
+    results_plot_key keys[8];
+    n = n < 8 ? n : 8;
+    for (size_t k = 0; k < n; k++) {
+        col_series(c, s[k].col, s[k].div, c->y);
+        results_plot_line(c->r->nrow, c->x, c->y, results_plot_color(s[k].colour), 1, 2);
+        keys[k] = (results_plot_key){s[k].name, results_plot_color(s[k].colour), RESULTS_PLOT_KEY_LINE, 1};
+    }
+    results_plot_legend(keys, n);
+    return results_plot_end(&p, c->err, c->errlen);
 }
 
 static int chart_queue(ctx *c)
@@ -99,29 +99,17 @@ static int chart_queue(ctx *c)
     static const char *const cols[] = {"queue.incoming", "queue.active", "queue.deferred"};
     static const char *const names[] = {"incoming", "active", "deferred"};
     static const size_t colour[] = {5, 0, 1};
-    int ci[3];
+    series s[3];
     double m = 0;
     for (int k = 0; k < 3; k++) {
-        ci[k] = results_rundir_column(c->r, cols[k]);
-        double v = col_max(c, ci[k]);
+        s[k] = (series){results_rundir_column(c->r, cols[k]), 1, names[k], colour[k]};
+        double v = col_max(c, s[k].col);
         m = v > m ? v : m;
     }
-    results_plot p;
-    int e = begin(c, &p, "queue", "Queue over time",
-                  "Messages in the MTA's incoming, active and deferred queues at each sample. A deferred "
-                  "queue that climbs between queue runs is a retry storm building up.");
-    if (e)
-        return e;
-    results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(m), false, false, c->xlabel, "messages", "Queue over time");
-    results_plot_key keys[3];
-    for (int k = 0; k < 3; k++) {
-        col_series(c, ci[k], 1, c->y);
-        results_plot_line(c->r->nrow, c->x, c->y, results_plot_color(colour[k]), 1, 2);
-        keys[k] = (results_plot_key){names[k], results_plot_color(colour[k]), RESULTS_PLOT_KEY_LINE, 1};
-    }
-    results_plot_legend(keys, 3);
-    return results_plot_end(&p, c->err, c->errlen);
+    return chart_lines(c, "queue", "Queue over time",
+                       "Messages in the MTA's incoming, active and deferred queues at each sample. A deferred "
+                       "queue that climbs between queue runs is a retry storm building up.",
+                       "messages", results_plot_nice_max(m), s, 3);
 }
 
 /* Fills the area between lo[] and hi[] (n points over x) as one polygon. */
@@ -162,9 +150,9 @@ static int chart_sessions(ctx *c, const char *rcv, const json_t *rsum)
         m = c->y2[i] > m ? c->y2[i] : m;
     }
     /* a receiver the MTA never connected to (the implicit default, often) has nothing to show */
-    if (m == 0 && num_at(rsum, "connections", NULL, NULL) == 0)
+    if (m == 0 && results_plot_num(rsum, "connections", NULL, NULL) == 0)
         return 0;
-    double cap = num_at(rsum, "sessions", "cap", NULL);
+    double cap = results_plot_num(rsum, "sessions", "cap", NULL);
     if (isfinite(cap) && cap > m)
         m = cap;
     char base[300], title[300], caption[400];
@@ -362,23 +350,14 @@ static int chart_oldest(ctx *c)
     if (co < 0)
         return 0;
     const char *un;
-    double u = dur_unit(col_max(c, co), &un);
+    double u = results_plot_time_unit(col_max(c, co), 2, &un);
     char ylab[64];
     snprintf(ylab, sizeof(ylab), "age of the oldest message (%s)", un);
-    results_plot p;
-    int e = begin(c, &p, "oldest", "Oldest queued message",
-                  "Age of the oldest message still in the MTA at each sample: how late the next delivery can "
-                  "be. It grows by the backoff time at each deferral and falls when a backlog drains.");
-    if (e)
-        return e;
-    results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, results_plot_nice_max(col_max(c, co) / u), false, false, c->xlabel, ylab,
-                      "Oldest queued message");
-    col_series(c, co, u, c->y);
-    results_plot_line(c->r->nrow, c->x, c->y, results_plot_color(1), 1, 2);
-    results_plot_key k = {"oldest message", results_plot_color(1), RESULTS_PLOT_KEY_LINE, 1};
-    results_plot_legend(&k, 1);
-    return results_plot_end(&p, c->err, c->errlen);
+    series s = {co, u, "oldest message", 1};
+    return chart_lines(c, "oldest", "Oldest queued message",
+                       "Age of the oldest message still in the MTA at each sample: how late the next delivery can "
+                       "be. It grows by the backoff time at each deferral and falls when a backlog drains.",
+                       ylab, results_plot_nice_max(col_max(c, co) / u), &s, 1);
 }
 
 static int chart_resources(ctx *c)
@@ -391,28 +370,16 @@ static int chart_resources(ctx *c)
     }
     if (!any[0] && !any[1])
         return 0;
-    results_plot p;
-    int e = begin(c, &p, "resources", "CPU and disk utilisation",
-                  "Share of the modelled CPU cores and disks that was busy over each sampling interval "
-                  "(averaged over hosts). Near 100% the MTA itself is the bottleneck, not the receivers.");
-    if (e)
-        return e;
-    results_plot_panel(0.12, 0.90);
-    results_plot_axes(0, c->xmax, 0, 105, false, false, c->xlabel, "utilisation (%)", "CPU and disk utilisation");
-    results_plot_key keys[2];
-    size_t nk = 0;
-    if (any[0]) {
-        col_series(c, cc, 0.01, c->y);
-        results_plot_line(c->r->nrow, c->x, c->y, results_plot_color(0), 1, 2);
-        keys[nk++] = (results_plot_key){"CPU", results_plot_color(0), RESULTS_PLOT_KEY_LINE, 1};
-    }
-    if (any[1]) {
-        col_series(c, cd, 0.01, c->y);
-        results_plot_line(c->r->nrow, c->x, c->y, results_plot_color(3), 1, 2);
-        keys[nk++] = (results_plot_key){"disk", results_plot_color(3), RESULTS_PLOT_KEY_LINE, 1};
-    }
-    results_plot_legend(keys, nk);
-    return results_plot_end(&p, c->err, c->errlen);
+    series s[2];
+    size_t n = 0;
+    if (any[0])
+        s[n++] = (series){cc, 0.01, "CPU", 0};
+    if (any[1])
+        s[n++] = (series){cd, 0.01, "disk", 3};
+    return chart_lines(c, "resources", "CPU and disk utilisation",
+                       "Share of the modelled CPU cores and disks that was busy over each sampling interval "
+                       "(averaged over hosts). Near 100% the MTA itself is the bottleneck, not the receivers.",
+                       "utilisation (%)", 105, s, n);
 }
 
 int results_plot_run(const results_rundir *r, const char *outdir, results_plot_format fmt, results_plot_list *list,
@@ -431,7 +398,7 @@ int results_plot_run(const results_rundir *r, const char *outdir, results_plot_f
         goto out;
     }
     double span = r->nrow ? r->time[r->nrow - 1] : 1;
-    c.unit = results_plot_time_unit(span, &c.unit_name);
+    c.unit = results_plot_time_unit(span, 3, &c.unit_name);
     c.xmax = span / c.unit;
     snprintf(c.xlabel, sizeof(c.xlabel), "simulated time (%s)", c.unit_name);
     for (size_t i = 0; i < r->nrow; i++)

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,27 +119,67 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static int load_timeseries(results_rundir *r, const char *file, char *err, size_t errlen)
+/* A CSV file being read line by line: the header, then the rows, blank rows skipped. */
+typedef struct csv_in {
+    const char *file;
+    FILE *f;
+    char *line;
+    size_t cap, lineno;
+} csv_in;
+
+static int csv_open(csv_in *in, const char *file, char *err, size_t errlen)
 {
-    FILE *f = fopen(file, "r");
-    if (!f) {
+    *in = (csv_in){.file = file, .f = fopen(file, "r")};
+    if (!in->f) {
         fail(err, errlen, "%s: %s", file, strerror(errno));
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0, lineno = 1;
+    return 0;
+}
+
+/* The next line into in->line (the header as it is, then only non-blank rows); false at the end. */
+static bool csv_next(csv_in *in)
+{
+    while (getline(&in->line, &in->cap, in->f) >= 0) {
+        if (++in->lineno == 1 || !(in->line[0] == '\n' || in->line[0] == 0))
+            return true;
+    }
+    return false;
+}
+
+/* After the last row: 0, or -1 when it was a read error that ended the file (err says so). */
+static int csv_end(const csv_in *in, char *err, size_t errlen)
+{
+    if (ferror(in->f)) {
+        fail(err, errlen, "%s: %s", in->file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void csv_close(csv_in *in)
+{
+    free(in->line);
+    fclose(in->f);
+}
+
+static int load_timeseries(results_rundir *r, const char *file, char *err, size_t errlen)
+{
+    csv_in in;
+    if (csv_open(&in, file, err, errlen) != 0)
+        return -1;
     size_t rows_cap = 0;
     char **cells = NULL;
     int rc = -1;
-    if (getline(&line, &cap, f) < 0) {
+    if (!csv_next(&in)) {
         fail(err, errlen, "%s: empty file (no header)", file);
         goto out;
     }
     size_t maxcells = 1;
-    for (const char *p = line; *p; p++)
+    for (const char *p = in.line; *p; p++)
         maxcells += *p == ',';
     cells = malloc(maxcells * sizeof(*cells));
-    long n = cells ? split(line, cells, maxcells) : -1;
+    long n = cells ? split(in.line, cells, maxcells) : -1;
     if (n < 1 || strcmp(cells[0], "time") != 0) {
         fail(err, errlen, "%s line 1: the first column must be 'time'", file);
         goto out;
@@ -150,14 +191,11 @@ static int load_timeseries(results_rundir *r, const char *file, char *err, size_
     for (size_t i = 0; i < r->ncol; i++)
         if (!(r->col[i] = strdup(cells[i + 1])))
             goto nomem;
-    while (getline(&line, &cap, f) >= 0) {
-        lineno++;
-        if (line[0] == '\n' || line[0] == 0)
-            continue;
-        n = split(line, cells, maxcells);
+    while (csv_next(&in)) {
+        n = split(in.line, cells, maxcells);
         if (n != (long)r->ncol + 1) {
-            fail(err, errlen, "%s line %zu: %s cells, the header has %zu", file, lineno, n < 0 ? "too many" : "too few",
-                 r->ncol + 1);
+            fail(err, errlen, "%s line %zu: %s cells, the header has %zu", file, in.lineno,
+                 n < 0 ? "too many" : "too few", r->ncol + 1);
             goto out;
         }
         if (r->nrow == rows_cap) {
@@ -177,18 +215,13 @@ static int load_timeseries(results_rundir *r, const char *file, char *err, size_
             r->v[r->nrow * r->ncol + i] = cell_num(cells[i + 1]);
         r->nrow++;
     }
-    if (ferror(f)) {
-        fail(err, errlen, "%s: %s", file, strerror(errno));
-        goto out;
-    }
-    rc = 0;
+    rc = csv_end(&in, err, errlen);
     goto out;
 nomem:
     fail(err, errlen, "%s: out of memory", file);
 out:
     free(cells);
-    free(line);
-    fclose(f);
+    csv_close(&in);
     return rc;
 }
 
@@ -243,18 +276,14 @@ double results_rundir_lat_quantile(const results_rundir_class *c, double q)
 
 static int load_messages(results_rundir *r, const char *file, char *err, size_t errlen)
 {
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        fail(err, errlen, "%s: %s", file, strerror(errno));
+    csv_in in;
+    if (csv_open(&in, file, err, errlen) != 0)
         return -1;
-    }
     enum { MAXC = 64 };
     char *cells[MAXC];
-    char *line = NULL;
-    size_t cap = 0, lineno = 1;
     int rc = -1;
     long n;
-    if (getline(&line, &cap, f) < 0 || (n = split(line, cells, MAXC)) < 1) {
+    if (!csv_next(&in) || (n = split(in.line, cells, MAXC)) < 1) {
         fail(err, errlen, "%s: empty file (no header)", file);
         goto out;
     }
@@ -275,13 +304,10 @@ static int load_messages(results_rundir *r, const char *file, char *err, size_t 
         goto out;
     }
     results_rundir_class *last = NULL;
-    while (getline(&line, &cap, f) >= 0) {
-        lineno++;
-        if (line[0] == '\n' || line[0] == 0)
-            continue;
-        n = split(line, cells, MAXC);
+    while (csv_next(&in)) {
+        n = split(in.line, cells, MAXC);
         if (n != ncell) {
-            fail(err, errlen, "%s line %zu: %ld cells, the header has %ld", file, lineno, n, ncell);
+            fail(err, errlen, "%s line %zu: %ld cells, the header has %ld", file, in.lineno, n, ncell);
             goto out;
         }
         /* rows of one class often follow each other: try the last one first */
@@ -306,17 +332,12 @@ static int load_messages(results_rundir *r, const char *file, char *err, size_t 
                 c->lat_max = lat;
         }
     }
-    if (ferror(f)) {
-        fail(err, errlen, "%s: %s", file, strerror(errno));
-        goto out;
-    }
-    rc = 0;
+    rc = csv_end(&in, err, errlen);
     goto out;
 nomem:
     fail(err, errlen, "%s: out of memory", file);
 out:
-    free(line);
-    fclose(f);
+    csv_close(&in);
     return rc;
 }
 

@@ -51,35 +51,57 @@ static bool scenario_units_blank(const char *s)
     return *s == 0;
 }
 
-/* Microseconds per duration unit; 0 for an unknown unit. Case matters: "m" is minutes, "M" is not a time. */
-static sim_time_t scenario_units_time_unit(const char *u, size_t n)
+/* A unit's name and what one of it is in the base unit. */
+typedef struct scenario_units_unit {
+    const char *name;
+    double base;
+} scenario_units_unit;
+
+/* The length of the unit u, the text after a number, without its trailing blanks. */
+static size_t scenario_units_len(const char *u)
 {
-    static const struct {
-        const char *name;
-        sim_time_t usec;
-    } units[] = {
-        {"us", SIM_USEC}, {"ms", SIM_MSEC}, {"s", SIM_SEC},   {"sec", SIM_SEC},    {"m", SIM_MIN},
-        {"min", SIM_MIN}, {"h", SIM_HOUR},  {"d", SIM_DAY},   {"w", 7 * SIM_DAY},
-    };
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-        if (strlen(units[i].name) == n && memcmp(units[i].name, u, n) == 0)
-            return units[i].usec;
-    return 0;
+    size_t n = strlen(u);
+    while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t'))
+        n--;
+    return n;
 }
 
-int scenario_parse_duration(const char *s, sim_time_t *out)
+/* The unit of units[0..count) named u[0..n), case folded or not; NULL for an unknown unit. */
+static const scenario_units_unit *scenario_units_find(const scenario_units_unit *units, size_t count, const char *u,
+                                                      size_t n, bool fold_case)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(units[i].name) == n &&
+            (fold_case ? strncasecmp(units[i].name, u, n) : memcmp(units[i].name, u, n)) == 0)
+            return &units[i];
+    return NULL;
+}
+
+/* A number and one of units after it: the number times what the unit is worth. */
+static int scenario_units_scaled(const char *s, const scenario_units_unit *units, size_t count, bool fold_case,
+                                 double *out)
 {
     double v;
     const char *u;
     if (!s || scenario_units_number(s, &v, &u) < 0)
         return -EINVAL;
-    size_t n = strlen(u);
-    while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t'))
-        n--;
-    sim_time_t unit = n == 0 ? SIM_SEC : scenario_units_time_unit(u, n);
-    if (unit == 0)
+    const scenario_units_unit *unit = scenario_units_find(units, count, u, scenario_units_len(u), fold_case);
+    if (!unit)
         return -EINVAL;
-    double us = v * (double)unit;
+    *out = v * unit->base;
+    return 0;
+}
+
+int scenario_parse_duration(const char *s, sim_time_t *out)
+{
+    /* A bare number is seconds. Case matters: "m" is minutes, "M" is not a time. */
+    static const scenario_units_unit units[] = {
+        {"", SIM_SEC},   {"us", SIM_USEC}, {"ms", SIM_MSEC}, {"s", SIM_SEC}, {"sec", SIM_SEC},
+        {"m", SIM_MIN},  {"min", SIM_MIN}, {"h", SIM_HOUR},  {"d", SIM_DAY}, {"w", 7 * SIM_DAY},
+    };
+    double us;
+    if (scenario_units_scaled(s, units, sizeof(units) / sizeof(units[0]), false, &us) < 0)
+        return -EINVAL;
     /* Beyond ~100 years the int64 arithmetic of the calendar could overflow when offsets are added. */
     if (us > 100.0 * 365 * (double)SIM_DAY)
         return -EINVAL;
@@ -89,28 +111,12 @@ int scenario_parse_duration(const char *s, sim_time_t *out)
 
 int scenario_parse_size(const char *s, double *out)
 {
-    static const struct {
-        const char *name;
-        double bytes;
-    } units[] = {
+    static const scenario_units_unit units[] = {
         {"", 1},   {"b", 1},           {"k", 1024.0},      {"kb", 1024.0},      {"kib", 1024.0},
         {"m", 1048576.0},              {"mb", 1048576.0},  {"mib", 1048576.0},  {"g", 1073741824.0},
         {"gb", 1073741824.0},          {"gib", 1073741824.0},
     };
-    double v;
-    const char *u;
-    if (!s || scenario_units_number(s, &v, &u) < 0)
-        return -EINVAL;
-    size_t n = strlen(u);
-    while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t'))
-        n--;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strlen(units[i].name) == n && strncasecmp(units[i].name, u, n) == 0) {
-            *out = v * units[i].bytes;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    return scenario_units_scaled(s, units, sizeof(units) / sizeof(units[0]), true, out);
 }
 
 /* The denominator of a rate: "s", "h", "min", or a duration "10m"; in seconds. */
@@ -118,15 +124,11 @@ static int scenario_units_per(const char *d, double *seconds)
 {
     while (*d == ' ' || *d == '\t')
         d++;
-    static const struct {
-        const char *name;
-        double sec;
-    } words[] = {{"second", 1}, {"minute", 60}, {"hour", 3600}, {"day", 86400}};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strcmp(d, words[i].name) == 0) {
-            *seconds = words[i].sec;
-            return 0;
-        }
+    static const scenario_units_unit words[] = {{"second", 1}, {"minute", 60}, {"hour", 3600}, {"day", 86400}};
+    const scenario_units_unit *word = scenario_units_find(words, sizeof(words) / sizeof(words[0]), d, strlen(d), false);
+    if (word) {
+        *seconds = word->base;
+        return 0;
     }
     char buf[64];
     sim_time_t t;
@@ -201,10 +203,7 @@ int scenario_parse_probability(const char *s, double *out)
 
 int scenario_parse_bandwidth(const char *s, double *bytes_per_second)
 {
-    static const struct {
-        const char *name;
-        double bytes_per_sec;
-    } bits[] = {
+    static const scenario_units_unit bits[] = {
         {"bit/s", 1 / 8.0},     {"bps", 1 / 8.0},      {"kbit/s", 1e3 / 8},  {"kbps", 1e3 / 8},
         {"mbit/s", 1e6 / 8},    {"mbps", 1e6 / 8},     {"gbit/s", 1e9 / 8},  {"gbps", 1e9 / 8},
     };
@@ -216,14 +215,11 @@ int scenario_parse_bandwidth(const char *s, double *bytes_per_second)
         *bytes_per_second = v;
         return 0;
     }
-    size_t n = strlen(u);
-    while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t'))
-        n--;
-    for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
-        if (strlen(bits[i].name) == n && strncasecmp(bits[i].name, u, n) == 0) {
-            *bytes_per_second = v * bits[i].bytes_per_sec;
-            return 0;
-        }
+    size_t n = scenario_units_len(u);
+    const scenario_units_unit *bit = scenario_units_find(bits, sizeof(bits) / sizeof(bits[0]), u, n, true);
+    if (bit) {
+        *bytes_per_second = v * bit->base;
+        return 0;
     }
     /* Bytes: a size followed by "/s". A lower-case "b" ("Mb/s") is read as bits by some and bytes by
      * others; demand "MB/s" or "Mbit/s". */

@@ -24,9 +24,24 @@
 #include "sim/sim_mem.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+
+/* Widens [*min, *max] to take in [lo, hi]; when empty, the bounds are not values yet and are replaced. */
+static void sim_stat_widen(double *min, double *max, double lo, double hi, bool empty)
+{
+    if (empty) {
+        *min = lo;
+        *max = hi;
+        return;
+    }
+    if (lo < *min)
+        *min = lo;
+    if (hi > *max)
+        *max = hi;
+}
 
 /* ---- tally ---- */
 
@@ -43,14 +58,7 @@ void sim_tally_add(sim_tally *t, double x)
     t->m2 += delta * (x - t->mean);
     t->sum += x;
     /* Decided by the count, not by comparing with the initial min/max, so a zeroed struct works too. */
-    if (t->n == 1) {
-        t->min = t->max = x;
-    } else {
-        if (x < t->min)
-            t->min = x;
-        if (x > t->max)
-            t->max = x;
-    }
+    sim_stat_widen(&t->min, &t->max, x, x, t->n == 1);
 }
 
 double sim_tally_variance(const sim_tally *t)
@@ -184,14 +192,7 @@ void sim_quantile_add(sim_quantile *q, double x)
     if (!(x >= 0) || isinf(x)) {
         sim_panic("sim_quantile_add", "%g is not a finite value >= 0", x);
     }
-    if (q->n == 0) {
-        q->min = q->max = x;
-    } else {
-        if (x < q->min)
-            q->min = x;
-        if (x > q->max)
-            q->max = x;
-    }
+    sim_stat_widen(&q->min, &q->max, x, x, q->n == 0);
     q->n++;
     q->sum += x;
     if (x < QS_ZERO) {
@@ -297,15 +298,7 @@ void sim_quantile_merge(sim_quantile *dst, const sim_quantile *src)
         if (to > dst->max_i)
             dst->max_i = to;
     }
-    if (dst->n == 0) {
-        dst->min = src->min;
-        dst->max = src->max;
-    } else {
-        if (src->min < dst->min)
-            dst->min = src->min;
-        if (src->max > dst->max)
-            dst->max = src->max;
-    }
+    sim_stat_widen(&dst->min, &dst->max, src->min, src->max, dst->n == 0);
     dst->zero += src->zero;
     dst->n += src->n;
     dst->sum += src->sum;
