@@ -92,6 +92,11 @@ struct traffic {
 };
 
 
+const char *const traffic_process_names[TRAFFIC_PROCESS_COUNT] = {
+    [TRAFFIC_POISSON] = "poisson", [TRAFFIC_SCHEDULE] = "schedule", [TRAFFIC_BURST] = "burst",
+    [TRAFFIC_PERIODIC] = "periodic", [TRAFFIC_TRACE] = "trace",
+};
+
 const char *traffic_class_sender(const traffic_class_config *c)
 {
     return c->sender ? c->sender : TRAFFIC_DEFAULT_SENDER;

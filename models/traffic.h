@@ -29,6 +29,10 @@ typedef enum {
     TRAFFIC_PERIODIC,  /* `count` messages at once every `every`, first at `start` */
     TRAFFIC_TRACE,     /* explicit arrival times (from a file), sorted */
 } traffic_process_kind;
+#define TRAFFIC_PROCESS_COUNT (TRAFFIC_TRACE + 1)
+
+/* The scenario's names of the arrival processes, by kind: "poisson", "schedule", ... */
+extern const char *const traffic_process_names[TRAFFIC_PROCESS_COUNT];
 
 typedef struct traffic_rate_step {
     sim_time_t at; /* from this offset on (within the period) ... */

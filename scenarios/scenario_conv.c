@@ -511,6 +511,14 @@ bool scenario_conv_duration(scenario_conv *c, yaml_node_t *map, const char *key,
     SCENARIO_CONV_FIELD(scenario_conv_node_duration(c, v, out));
 }
 
+bool scenario_conv_positive(scenario_conv *c, yaml_node_t *map, const char *key, sim_time_t t)
+{
+    if (t > 0)
+        return true;
+    scenario_conv_push_key(c, key);
+    return scenario_conv_fail(c, scenario_conv_get(c, map, key), "must be longer than 0");
+}
+
 bool scenario_conv_fail_order(scenario_conv *c, yaml_node_t *map, const char *lo, sim_time_t lo_value, const char *hi,
                               sim_time_t hi_value, bool strict)
 {

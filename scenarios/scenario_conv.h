@@ -112,6 +112,8 @@ bool scenario_conv_bool(scenario_conv *c, yaml_node_t *map, const char *key, boo
  * hi when it is there ("must be longer than lo (5m)", or "must not be shorter than"), else lo ("must
  * be shorter than hi (1m)", or "must not be longer than"), with the other's value. Returns false.
  */
+/* A duration read from map's key (or its default) must be longer than 0: true, or the error at key. */
+bool scenario_conv_positive(scenario_conv *c, yaml_node_t *map, const char *key, sim_time_t t);
 bool scenario_conv_fail_order(scenario_conv *c, yaml_node_t *map, const char *lo, sim_time_t lo_value, const char *hi,
                               sim_time_t hi_value, bool strict);
 

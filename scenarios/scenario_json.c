@@ -68,8 +68,7 @@ static json_t *scenario_json_dist(const sim_dist *d)
 
 static json_t *scenario_json_arrivals(const traffic_arrivals *a)
 {
-    static const char *const names[] = {"poisson", "schedule", "burst", "periodic", "trace"};
-    json_t *o = json_pack("{s:s}", "process", names[a->kind]);
+    json_t *o = json_pack("{s:s}", "process", traffic_process_names[a->kind]);
     switch (a->kind) {
     case TRAFFIC_POISSON:
         json_object_set_new(o, "rate", json_real(a->rate));

@@ -133,14 +133,6 @@ static bool scenario_load_names(scenario_conv *c, yaml_node_t *root, scenario *s
     return true;
 }
 
-static bool scenario_load_positive(scenario_conv *c, yaml_node_t *root, const char *key, sim_time_t t)
-{
-    if (t > 0)
-        return true;
-    scenario_conv_push_key(c, key);
-    return scenario_conv_fail(c, scenario_conv_get(c, root, key), "must be longer than 0");
-}
-
 static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario *s)
 {
     static const char *const keys[] = {"name",         "description", "seed",    "replication", "duration",
@@ -173,9 +165,9 @@ static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario 
         !scenario_conv_duration(c, root, "warmup", false, &s->warmup) ||
         !scenario_conv_duration(c, root, "sample_every", false, &s->sample_every))
         return false;
-    if (!scenario_load_positive(c, root, "duration", s->duration) ||
-        !scenario_load_positive(c, root, "drain_cap", s->drain_cap) ||
-        !scenario_load_positive(c, root, "sample_every", s->sample_every))
+    if (!scenario_conv_positive(c, root, "duration", s->duration) ||
+        !scenario_conv_positive(c, root, "drain_cap", s->drain_cap) ||
+        !scenario_conv_positive(c, root, "sample_every", s->sample_every))
         return false;
     if (s->warmup >= s->duration) {
         scenario_conv_push_key(c, "warmup");

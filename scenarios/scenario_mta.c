@@ -710,11 +710,9 @@ static bool scenario_mta_apppool(scenario_conv *c, yaml_node_t *v, mta_config *m
 static bool scenario_mta_checks(scenario_conv *c, yaml_node_t *postfix, mta_config *m)
 {
     size_t old = scenario_conv_push_key(c, "postfix");
-    if (m->queue_run_delay <= 0 || m->minimal_backoff_time <= 0) {
-        const char *key = m->queue_run_delay <= 0 ? "queue_run_delay" : "minimal_backoff_time";
-        scenario_conv_push_key(c, key);
-        return scenario_conv_fail(c, scenario_conv_get(c, postfix, key), "must be longer than 0");
-    }
+    if (!scenario_conv_positive(c, postfix, "queue_run_delay", m->queue_run_delay) ||
+        !scenario_conv_positive(c, postfix, "minimal_backoff_time", m->minimal_backoff_time))
+        return false;
     if (m->maximal_backoff_time < m->minimal_backoff_time) /* either may be Postfix's default */
         return scenario_conv_fail_order(c, postfix, "minimal_backoff_time", m->minimal_backoff_time,
                                         "maximal_backoff_time", m->maximal_backoff_time, false);

@@ -199,21 +199,8 @@ static bool scenario_receiver_rate_rule(scenario_conv *c, yaml_node_t *map, poli
     scenario_conv_pop(c, old);
     if (!scenario_conv_get(c, map, "window"))
         return scenario_conv_fail(c, map, "missing required key 'window' (or write the limit as a rate like 1000/h)");
-    if (!scenario_conv_duration(c, map, "window", true, &r->window))
-        return false;
-    if (r->window <= 0) {
-        scenario_conv_push_key(c, "window");
-        return scenario_conv_fail(c, scenario_conv_get(c, map, "window"), "must be longer than 0");
-    }
-    return true;
-}
-
-static bool scenario_receiver_positive(scenario_conv *c, yaml_node_t *map, const char *key, sim_time_t t)
-{
-    if (t > 0)
-        return true;
-    scenario_conv_push_key(c, key);
-    return scenario_conv_fail(c, scenario_conv_get(c, map, key), "must be longer than 0");
+    return scenario_conv_duration(c, map, "window", true, &r->window) &&
+           scenario_conv_positive(c, map, "window", r->window);
 }
 
 static bool scenario_receiver_max(scenario_conv *c, yaml_node_t *map, const char *key, uint64_t v, uint64_t max)
@@ -286,7 +273,7 @@ static bool scenario_receiver_rule(scenario_conv *c, yaml_node_t *map, const pol
         if (!scenario_conv_duration(c, map, "delay", false, &r->delay) ||
             !scenario_conv_duration(c, map, "retry_window", false, &r->duration) ||
             !scenario_conv_u32(c, map, "auto_allow", false, 0, &r->auto_allow) ||
-            !scenario_receiver_positive(c, map, "retry_window", r->duration))
+            !scenario_conv_positive(c, map, "retry_window", r->duration))
             return false;
         if (r->duration <= r->delay) /* either may be postgrey's default */
             return scenario_conv_fail_order(c, map, "delay", r->delay, "retry_window", r->duration, true);
@@ -305,13 +292,13 @@ static bool scenario_receiver_rule(scenario_conv *c, yaml_node_t *map, const pol
             !scenario_receiver_max(c, map, "violations", r->limit, SCENARIO_RECEIVER_RATE_MAX) ||
             !scenario_conv_duration(c, map, "within", true, &r->window) ||
             !scenario_conv_duration(c, map, "duration", true, &r->duration) ||
-            !scenario_receiver_positive(c, map, "within", r->window) ||
-            !scenario_receiver_positive(c, map, "duration", r->duration))
+            !scenario_conv_positive(c, map, "within", r->window) ||
+            !scenario_conv_positive(c, map, "duration", r->duration))
             return false;
         break;
     case POLICY_RULE_IDLE_TIMEOUT:
         if (!scenario_conv_duration(c, map, "timeout", true, &r->duration) ||
-            !scenario_receiver_positive(c, map, "timeout", r->duration))
+            !scenario_conv_positive(c, map, "timeout", r->duration))
             return false;
         break;
     default:

@@ -11,11 +11,6 @@
 
 #include "scenarios/scenario_conv.h"
 
-static const char *const scenario_traffic_processes[] = {
-    [TRAFFIC_POISSON] = "poisson", [TRAFFIC_SCHEDULE] = "schedule", [TRAFFIC_BURST] = "burst",
-    [TRAFFIC_PERIODIC] = "periodic", [TRAFFIC_TRACE] = "trace",
-};
-
 static int scenario_traffic_cmp_time(const void *a, const void *b)
 {
     sim_time_t x = *(const sim_time_t *)a, y = *(const sim_time_t *)b;
@@ -107,7 +102,7 @@ static bool scenario_traffic_arrivals(scenario_conv *c, yaml_node_t *map, traffi
         return false;
     int kind;
     size_t old = scenario_conv_push_key(c, "process");
-    if (!scenario_conv_node_enum(c, pn, scenario_traffic_processes, 5, &kind))
+    if (!scenario_conv_node_enum(c, pn, traffic_process_names, TRAFFIC_PROCESS_COUNT, &kind))
         return false;
     scenario_conv_pop(c, old);
     a->kind = (traffic_process_kind)kind;
@@ -126,11 +121,7 @@ static bool scenario_traffic_arrivals(scenario_conv *c, yaml_node_t *map, traffi
             !scenario_conv_duration(c, map, "start", false, &a->start) ||
             !scenario_conv_duration(c, map, "over", true, &a->over))
             return false;
-        if (a->over <= 0) {
-            scenario_conv_push_key(c, "over");
-            return scenario_conv_fail(c, scenario_conv_get(c, map, "over"), "must be longer than 0");
-        }
-        return true;
+        return scenario_conv_positive(c, map, "over", a->over);
     }
     case TRAFFIC_PERIODIC: {
         static const char *const keys[] = {"process", "count", "every", "start"};
@@ -138,11 +129,7 @@ static bool scenario_traffic_arrivals(scenario_conv *c, yaml_node_t *map, traffi
             !scenario_conv_duration(c, map, "every", true, &a->every) ||
             !scenario_conv_duration(c, map, "start", false, &a->start))
             return false;
-        if (a->every <= 0) {
-            scenario_conv_push_key(c, "every");
-            return scenario_conv_fail(c, scenario_conv_get(c, map, "every"), "must be longer than 0");
-        }
-        return true;
+        return scenario_conv_positive(c, map, "every", a->every);
     }
     case TRAFFIC_TRACE: {
         static const char *const keys[] = {"process", "file"};
@@ -253,10 +240,8 @@ static bool scenario_traffic_class(scenario_conv *c, yaml_node_t *map, traffic_c
             !scenario_conv_probability(c, v, "probability", false, &k->resend.probability) ||
             !scenario_conv_u32(c, v, "max", false, 0, &k->resend.max))
             return false;
-        if (k->resend.after <= 0) {
-            scenario_conv_push_key(c, "after");
-            return scenario_conv_fail(c, scenario_conv_get(c, v, "after"), "must be longer than 0");
-        }
+        if (!scenario_conv_positive(c, v, "after", k->resend.after))
+            return false;
         scenario_conv_pop(c, old);
     }
     return scenario_traffic_sender(c, map, &k->sender);
