@@ -498,6 +498,18 @@ static void site_fail(smtp_request *req, sim_time_t now)
     finish_leftover(req, now);
 }
 
+/* The status of a site that refused the session: as a 4xx, since the site is retried
+ * (smtp_skip_5xx_greeting = yes for the greeting; an EHLO refusal is a site failure too). */
+static void site_fail_dsn(smtp_request *req, const policy_verdict *v)
+{
+    char dsn[16];
+    dsn_of(v->text, v->code, dsn, sizeof(dsn));
+    if (dsn[0] == '5')
+        dsn[0] = '4';
+    memcpy(req->dsn_buf, dsn, sizeof(req->dsn_buf));
+    req->fail_dsn = req->dsn_buf;
+}
+
 static void on_connect(smtp_request *req, sim_time_t now)
 {
     smtp_conn *c = req->conn;
@@ -516,16 +528,11 @@ static void on_connect(smtp_request *req, sim_time_t now)
         return;
     }
     if (v.code) {
-        char flat[768], dsn[16];
+        char flat[768];
         flatten(v.text, flat, sizeof(flat));
-        dsn_of(v.text, v.code, dsn, sizeof(dsn));
         set_reason(req, NULL, v.code == 421 ? "421 greeting" : v.code >= 500 ? "5xx greeting" : "4xx greeting",
                    "host %s[%s] refused to talk to me: %s", mx_host(c), mx_addr(c), flat);
-        /* smtp_skip_5xx_greeting = yes: a 5xx greeting is treated as a 4xx one. */
-        if (dsn[0] == '5')
-            dsn[0] = '4';
-        memcpy(req->dsn_buf, dsn, sizeof(req->dsn_buf));
-        req->fail_dsn = req->dsn_buf;
+        site_fail_dsn(req, &v);
         schedule(req, SMTP_ST_SITEFAIL, now + d + c->rtt / 2);
         return;
     }
@@ -549,14 +556,9 @@ static void on_ehlo(smtp_request *req, sim_time_t now)
             set_reason(req, "4.4.2", "lost connection", "lost connection with %s[%s] while performing the EHLO handshake%s",
                        mx_host(c), mx_addr(c), "");
         else {
-            char dsn[16];
             set_reason(req, NULL, v.code == 421 ? "421 ehlo" : "4xx ehlo", "host %s[%s] said: %s (in reply to EHLO command)",
                        mx_host(c), mx_addr(c), flat);
-            dsn_of(v.text, v.code, dsn, sizeof(dsn));
-            if (dsn[0] == '5')
-                dsn[0] = '4';
-            memcpy(req->dsn_buf, dsn, sizeof(req->dsn_buf));
-            req->fail_dsn = req->dsn_buf;
+            site_fail_dsn(req, &v);
         }
         schedule(req, SMTP_ST_SITEFAIL, now + d + c->rtt / 2);
         return;

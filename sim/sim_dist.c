@@ -95,9 +95,8 @@ double sim_dist_median(const sim_dist *d)
 {
     switch (d->kind) {
     case SIM_DIST_CONSTANT:
-        return d->a;
     case SIM_DIST_UNIFORM:
-        return (d->a + d->b) / 2;
+        return sim_dist_mean(d); /* symmetric: the median is the mean */
     case SIM_DIST_EXPONENTIAL:
         return d->a * M_LN2;
     case SIM_DIST_LOGNORMAL:

@@ -10,14 +10,26 @@
 
 #include "models/mta_queue.h"
 
-/* Feeds consecutive failures (busy = 1 each time) and records the window after each; -1 = dead. */
-static void failures(const char *negative, int n, const int *expected)
+static mta_transport_params params(void)
 {
     mta_transport_params p;
     mta_transport_params_defaults(&p);
-    assert_int_equal(mta_feedback_parse(negative, &p.negative_feedback), 0);
+    return p;
+}
+
+static mta_queue_window window_of(const mta_transport_params *p)
+{
     mta_queue_window w;
-    mta_queue_window_init(&w, &p);
+    mta_queue_window_init(&w, p);
+    return w;
+}
+
+/* Feeds consecutive failures (busy = 1 each time) and records the window after each; -1 = dead. */
+static void failures(const char *negative, int n, const int *expected)
+{
+    mta_transport_params p = params();
+    assert_int_equal(mta_feedback_parse(negative, &p.negative_feedback), 0);
+    mta_queue_window w = window_of(&p);
     assert_int_equal(w.window, 5);
     for (int i = 0; i < n; i++) {
         w.busy = 1;
@@ -46,22 +58,18 @@ static void test_one_over_concurrency(void **state)
 static void test_window_one_dies_at_once(void **state)
 {
     (void)state;
-    mta_transport_params p;
-    mta_transport_params_defaults(&p);
+    mta_transport_params p = params();
     p.initial_destination_concurrency = 1;
-    mta_queue_window w;
-    mta_queue_window_init(&w, &p);
+    mta_queue_window w = window_of(&p);
     assert_true(mta_queue_throttle(&w, &p));
 }
 
 static void test_cohort_limit_zero_never_dead(void **state)
 {
     (void)state;
-    mta_transport_params p;
-    mta_transport_params_defaults(&p);
+    mta_transport_params p = params();
     p.failed_cohort_limit = 0;
-    mta_queue_window w;
-    mta_queue_window_init(&w, &p);
+    mta_queue_window w = window_of(&p);
     for (int i = 0; i < 50; i++)
         assert_false(mta_queue_throttle(&w, &p));
     assert_int_equal(w.window, 1);
@@ -87,8 +95,7 @@ static void test_positive_growth(void **state)
         mta_transport_params p;
         mta_transport_params_defaults(&p);
         assert_int_equal(mta_feedback_parse(cases[i].positive, &p.positive_feedback), 0);
-        mta_queue_window w;
-        mta_queue_window_init(&w, &p);
+        mta_queue_window w = window_of(&p);
         for (int k = 0; k < cases[i].successes; k++) {
             w.busy = cases[i].busy;
             mta_queue_unthrottle(&w, &p);
@@ -102,10 +109,8 @@ static void test_positive_growth(void **state)
 static void test_success_resets_cohorts(void **state)
 {
     (void)state;
-    mta_transport_params p;
-    mta_transport_params_defaults(&p);
-    mta_queue_window w;
-    mta_queue_window_init(&w, &p);
+    mta_transport_params p = params();
+    mta_queue_window w = window_of(&p);
     w.busy = 1;
     mta_queue_throttle(&w, &p); /* 5 -> 3, cohorts 0.2 */
     mta_queue_throttle(&w, &p); /* 3 -> 2, cohorts 0.53 */
@@ -118,10 +123,8 @@ static void test_success_resets_cohorts(void **state)
 static void test_revival(void **state)
 {
     (void)state;
-    mta_transport_params p;
-    mta_transport_params_defaults(&p);
-    mta_queue_window w;
-    mta_queue_window_init(&w, &p);
+    mta_transport_params p = params();
+    mta_queue_window w = window_of(&p);
     w.busy = 1;
     while (!mta_queue_throttle(&w, &p))
         ;
@@ -140,11 +143,9 @@ static void test_revival(void **state)
 static void test_initial_clamped_to_limit(void **state)
 {
     (void)state;
-    mta_transport_params p;
-    mta_transport_params_defaults(&p);
+    mta_transport_params p = params();
     p.destination_concurrency_limit = 2;
-    mta_queue_window w;
-    mta_queue_window_init(&w, &p);
+    mta_queue_window w = window_of(&p);
     assert_int_equal(w.window, 2);
 }
 
