@@ -25,7 +25,7 @@ static uint32_t initial_window(const mta_transport_params *p) { return mta_trans
 void mta_queue_unthrottle(mta_queue_window *w, const mta_transport_params *p)
 {
     w->fail_cohorts = 0;
-    if (w->window == 0) {
+    if (mta_queue_dead(w)) {
         /* A dead queue comes back at the concurrency it demonstrably sustains. */
         w->window = w->busy > 0 ? (int32_t)w->busy : (int32_t)initial_window(p);
         w->success = w->failure = 0;
@@ -48,7 +48,7 @@ void mta_queue_unthrottle(mta_queue_window *w, const mta_transport_params *p)
 
 bool mta_queue_throttle(mta_queue_window *w, const mta_transport_params *p)
 {
-    if (w->window == 0)
+    if (mta_queue_dead(w))
         return false; /* while dead, in-flight failures give no feedback */
     w->fail_cohorts += 1.0 / w->window;
     if (p->failed_cohort_limit > 0 && w->fail_cohorts >= p->failed_cohort_limit) {

@@ -10,7 +10,7 @@
  * (window 0) for minimal_backoff_time, during which its mail is deferred without a connection.
  *
  * This file is the arithmetic only, exactly as Postfix does it, so it can be tested against the
- * trajectories in postfix-model.md; mta.c owns the lists, the dead timer and the dispatching.
+ * trajectories in postfix-model.md; mta_dest.c owns the lists, the dead timer and the dispatching.
  */
 #ifndef MTA_QUEUE_H
 #define MTA_QUEUE_H
