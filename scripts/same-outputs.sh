@@ -48,5 +48,8 @@ if diff -q "$work/before/SUMS" "$work/after/SUMS" >/dev/null && diff -q "$work/b
 fi
 echo "same-outputs: differs from $rev:"
 diff "$work/before/status" "$work/after/status"
-diff <(awk '{print $2, $1}' "$work/before/SUMS") <(awk '{print $2, $1}' "$work/after/SUMS") | awk '/^[<>]/ {print "  " $2}' | sort -u
+diff <(awk '{print $2, $1}' "$work/before/SUMS") <(awk '{print $2, $1}' "$work/after/SUMS") |
+  awk '/^[<>]/ {print $2}' | sort -u >"$work/differ"
+head -20 "$work/differ" | sed 's/^/  /'
+[ "$(wc -l <"$work/differ")" -le 20 ] || echo "  ... $(wc -l <"$work/differ") files in all"
 exit 1
