@@ -1,0 +1,93 @@
+/*
+ * harness_speedup - a Postfix configuration at K times real speed (see harness_speedup.h).
+ */
+#include "harness/harness_speedup.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "sim/sim_time.h"
+
+/* One timer: t / k rounded to whole seconds; 0 stays 0 (a timer that is off). */
+static int scale(sim_time_t *t, double k, const char *where, const char *name, char *err, size_t errlen)
+{
+    if (*t <= 0)
+        return 0;
+    double exact = (double)*t / k; /* microseconds */
+    double secs = floor(exact / SIM_SEC + 0.5);
+    char was[48], is[48], runs[48];
+    sim_time_format(was, sizeof(was), *t);
+    sim_time_format(is, sizeof(is), (sim_time_t)llround(exact));
+    sim_time_format(runs, sizeof(runs), (sim_time_t)secs * SIM_SEC);
+    /* The largest speedup that keeps this timer at 5 s or more always stays within 10%. */
+    double kmax = floor((double)*t / (5.0 * SIM_SEC));
+    if (secs < 1) {
+        snprintf(err, errlen,
+                 "%s%s: %s / %g is %s, which Postfix, counting whole seconds, runs as 0s; use a speedup of at most %g",
+                 where, name, was, k, is, kmax >= 1 ? kmax : 1);
+        return -1;
+    }
+    double moved = fabs(secs * SIM_SEC - exact) / exact;
+    if (moved > HARNESS_SPEEDUP_TOLERANCE) {
+        snprintf(err, errlen,
+                 "%s%s: %s / %g is %s, which Postfix, counting whole seconds, runs as %s (%.0f%% off); use a speedup "
+                 "of at most %g",
+                 where, name, was, k, is, runs, 100 * moved, kmax >= 1 ? kmax : 1);
+        return -1;
+    }
+    *t = (sim_time_t)secs * SIM_SEC;
+    return 0;
+}
+
+int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen)
+{
+    if (!(k >= 1) || !isfinite(k)) {
+        snprintf(err, errlen, "speedup: %g is not a number of at least 1", k);
+        return -1;
+    }
+    const struct {
+        sim_time_t *t;
+        const char *name;
+    } global[] = {
+        {&m->queue_run_delay, "queue_run_delay"},
+        {&m->minimal_backoff_time, "minimal_backoff_time"},
+        {&m->maximal_backoff_time, "maximal_backoff_time"},
+        {&m->maximal_queue_lifetime, "maximal_queue_lifetime"},
+        {&m->bounce_queue_lifetime, "bounce_queue_lifetime"},
+    };
+    for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++)
+        if (scale(global[i].t, k, "", global[i].name, err, errlen) < 0)
+            return -1;
+    for (size_t t = 0; t < m->ntransports; t++) {
+        mta_transport_params *p = &m->transports[t].p;
+        /* The connection cache's limits matter only where sessions can be cached. */
+        bool caches = p->connection_cache_on_demand ||
+                      (p->connection_cache_destinations && p->connection_cache_destinations[0]);
+        sim_time_t off = 0; /* stands in for the cache limits of a transport that never caches */
+        const struct {
+            sim_time_t *t;
+            const char *name;
+        } per[] = {
+            {&p->destination_rate_delay, "destination_rate_delay"},
+            {&p->transport_rate_delay, "transport_rate_delay"},
+            {caches ? &p->connection_cache_time_limit : &off, "smtp_connection_cache_time_limit"},
+            {caches ? &p->connection_reuse_time_limit : &off, "smtp_connection_reuse_time_limit"},
+            {&p->connect_timeout, "smtp_connect_timeout"},
+            {&p->helo_timeout, "smtp_helo_timeout"},
+            {&p->mail_timeout, "smtp_mail_timeout"},
+            {&p->rcpt_timeout, "smtp_rcpt_timeout"},
+            {&p->data_init_timeout, "smtp_data_init_timeout"},
+            {&p->data_xfer_timeout, "smtp_data_xfer_timeout"},
+            {&p->data_done_timeout, "smtp_data_done_timeout"},
+            {&p->rset_timeout, "smtp_rset_timeout"},
+            {&p->quit_timeout, "smtp_quit_timeout"},
+        };
+        char where[160];
+        snprintf(where, sizeof(where), "mta.transports.%s: ", m->transports[t].name);
+        for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++)
+            if (scale(per[i].t, k, where, per[i].name, err, errlen) < 0)
+                return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * harness_speedup - what `tempfail replay --speedup K` does to a Postfix configuration: every time is
+ * divided by K, and rounded to the whole seconds Postfix counts its timers in.
+ *
+ * A replay at K times real speed is faithful only if Postfix runs the same schedule, K times faster.
+ * Postfix reads queue_run_delay, the backoff times, the rate delays, the connection cache limits and
+ * the smtp(8) timeouts as whole seconds, so a timer that K shrinks below a second, or that rounding
+ * moves by more than a tenth, would make the real Postfix run a different configuration from the one
+ * simulated: such a K is refused, naming the parameter. The rounded values are written back, so the
+ * simulation of a validation run uses exactly what the real Postfix does.
+ */
+#ifndef HARNESS_SPEEDUP_H
+#define HARNESS_SPEEDUP_H
+
+#include <stddef.h>
+
+#include "models/mta_params.h"
+
+#define HARNESS_SPEEDUP_TOLERANCE 0.10 /* how far rounding may move a timer */
+
+/* Divides every Postfix time of m by k (>= 1) and rounds it to whole seconds. Returns 0, or -1 with
+ * the reason in err ("queue_run_delay: ...", or "mta.transports.slowmx: smtp_connect_timeout: ...");
+ * m is then partly scaled and must not be used. */
+int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen);
+
+#endif

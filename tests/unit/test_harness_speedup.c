@@ -1,0 +1,95 @@
+/*
+ * Tests of harness/harness_speedup.c: a Postfix configuration at K times real speed keeps every
+ * timer Postfix counts in whole seconds within 10%, or the speedup is refused naming the parameter.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness/harness_speedup.h"
+
+/* Postfix's defaults and one "smtp" transport, optionally without connection caching. */
+static void defaults(mta_config *m, mta_transport_config *smtp, bool caching)
+{
+    mta_config_defaults(m);
+    memset(smtp, 0, sizeof(*smtp));
+    smtp->name = "smtp";
+    mta_transport_params_defaults(&smtp->p);
+    smtp->p.connection_cache_on_demand = caching;
+    m->transports = smtp;
+    m->ntransports = 1;
+}
+
+static void test_speedups(void **state)
+{
+    (void)state;
+    static const struct {
+        double k;
+        bool caching;
+        sim_time_t queue_run_delay, connect_timeout; /* after scaling, when accepted */
+        const char *error;                          /* NULL: accepted */
+    } cases[] = {
+        {1, true, 300 * SIM_SEC, 30 * SIM_SEC, NULL},
+        {2, true, 150 * SIM_SEC, 15 * SIM_SEC, NULL},
+        {7, false, 43 * SIM_SEC, 4 * SIM_SEC, NULL}, /* 42.86s -> 43s; 4.29s -> 4s (7% off) */
+        /* The default 2s cache time limit cannot be a third of a second shorter... */
+        {3, true, 0, 0,
+         "mta.transports.smtp: smtp_connection_cache_time_limit: 2s / 3 is 666.667ms, which Postfix, counting whole "
+         "seconds, runs as 1s (50% off); use a speedup of at most 1"},
+        /* ... but it does not matter where nothing is cached. */
+        {3, false, 100 * SIM_SEC, 10 * SIM_SEC, NULL},
+        {10, false, 30 * SIM_SEC, 3 * SIM_SEC, NULL},
+        {1000, false, 0, 0,
+         "queue_run_delay: 5m / 1000 is 300ms, which Postfix, counting whole seconds, runs as 0s; use a speedup of at "
+         "most 60"},
+        {0.5, true, 0, 0, "speedup: 0.5 is not a number of at least 1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mta_config m;
+        mta_transport_config smtp;
+        defaults(&m, &smtp, cases[i].caching);
+        char err[512] = "";
+        int rc = harness_speedup_mta(&m, cases[i].k, err, sizeof(err));
+        if (cases[i].error) {
+            assert_int_equal(rc, -1);
+            if (strcmp(err, cases[i].error) != 0)
+                fail_msg("case %zu:\n got:  %s\n want: %s", i, err, cases[i].error);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("case %zu: %s", i, err);
+        assert_int_equal(m.queue_run_delay, cases[i].queue_run_delay);
+        assert_int_equal(smtp.p.connect_timeout, cases[i].connect_timeout);
+    }
+}
+
+static void test_every_time_is_whole_seconds(void **state)
+{
+    (void)state;
+    mta_config m;
+    mta_transport_config smtp;
+    defaults(&m, &smtp, true);
+    smtp.p.destination_rate_delay = 4 * SIM_SEC;
+    assert_int_equal(harness_speedup_mta(&m, 2, (char[256]){0}, 256), 0);
+    const sim_time_t t[] = {m.queue_run_delay, m.minimal_backoff_time, m.maximal_backoff_time,
+                            m.maximal_queue_lifetime, smtp.p.destination_rate_delay, smtp.p.connection_cache_time_limit,
+                            smtp.p.rset_timeout, smtp.p.data_done_timeout};
+    const sim_time_t want[] = {150 * SIM_SEC, 150 * SIM_SEC, 2000 * SIM_SEC, 5 * SIM_DAY / 2,
+                               2 * SIM_SEC,   1 * SIM_SEC,   10 * SIM_SEC,   300 * SIM_SEC};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        assert_int_equal(t[i], want[i]);
+    assert_int_equal(smtp.p.transport_rate_delay, 0); /* off stays off */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_speedups),
+        cmocka_unit_test(test_every_time_is_whole_seconds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
