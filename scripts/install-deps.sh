@@ -4,9 +4,10 @@
 set -euo pipefail
 
 # libplplot-dev + plplot-driver-cairo: the charts (PNG/SVG/PDF through cairo), fonts-dejavu-core their
-# font; libpng-dev: the tests decode the PNGs; chromium: the browser test of report.html
+# font; libpng-dev: the tests decode the PNGs; chromium: the browser test of report.html; zlib1g-dev:
+# `tempfail maillog` reads rotated, compressed logs
 pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev libevent-dev libssl-dev
-      libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev chromium)
+      libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev chromium zlib1g-dev)
 # testsmtpd's interoperability tests: swaks (with Net::SSLeay for --tls), Postfix (smtp-source, and a
 # real instance the test configures in its own directory; the package's own instance stays unconfigured).
 pkgs+=(swaks libnet-ssleay-perl postfix)
