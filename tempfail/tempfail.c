@@ -45,6 +45,8 @@ int main(int argc, char **argv)
         return tempfail_plot_main(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)
         return tempfail_compare_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "maillog") == 0)
+        return tempfail_maillog_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage, stdout);
         return TEMPFAIL_OK;
