@@ -318,7 +318,8 @@ static int cmp_double(const void *a, const void *b)
 
 void harness_maillog_stats_sort(harness_maillog_stats *st)
 {
-    qsort(st->sent_delay, st->nsent, sizeof(double), cmp_double);
+    if (st->nsent)
+        qsort(st->sent_delay, st->nsent, sizeof(double), cmp_double);
 }
 
 double harness_maillog_quantile(const double *sorted, size_t n, double q)

@@ -311,6 +311,15 @@ static void test_quantile(void **state)
     assert_float_equal(harness_maillog_quantile(v, 10, 0.0), 1, 0);
     assert_float_equal(harness_maillog_quantile(v, 1, 0.99), 1, 0);
     assert_float_equal(harness_maillog_quantile(v, 0, 0.5), 0, 0);
+    /* a log with nothing in it */
+    harness_maillog_stats *st = harness_maillog_stats_create();
+    harness_maillog_stats_sort(st);
+    double *ages;
+    assert_int_equal(harness_maillog_stats_queue(st, &ages), 0);
+    assert_null(ages);
+    harness_maillog_count *rows = harness_maillog_table_sorted(&st->reasons);
+    free(rows);
+    harness_maillog_stats_free(st);
 }
 
 /* ---- files ---- */
