@@ -33,7 +33,7 @@ static void table_rehash(harness_maillog_table *t)
     }
 }
 
-static harness_maillog_count *table_get(harness_maillog_table *t, const char *key)
+harness_maillog_count *harness_maillog_table_get(harness_maillog_table *t, const char *key)
 {
     if (2 * (t->n + 1) > t->nslot)
         table_rehash(t);
@@ -49,12 +49,12 @@ static harness_maillog_count *table_get(harness_maillog_table *t, const char *ke
 
 static void table_count(harness_maillog_table *t, const char *key, harness_maillog_status st)
 {
-    harness_maillog_count *c = table_get(t, key);
+    harness_maillog_count *c = harness_maillog_table_get(t, key);
     c->n[st]++;
     c->total++;
 }
 
-static void table_free(harness_maillog_table *t)
+void harness_maillog_table_free(harness_maillog_table *t)
 {
     for (size_t i = 0; i < t->n; i++)
         free(t->row[i].key);
@@ -204,11 +204,11 @@ void harness_maillog_stats_free(harness_maillog_stats *st)
             msg_drop(m, &m->bucket[i]);
     free(m->bucket);
     free(m);
-    table_free(&st->reasons);
-    table_free(&st->domains);
-    table_free(&st->relays);
-    table_free(&st->hosts);
-    table_free(&st->minutes);
+    harness_maillog_table_free(&st->reasons);
+    harness_maillog_table_free(&st->domains);
+    harness_maillog_table_free(&st->relays);
+    harness_maillog_table_free(&st->hosts);
+    harness_maillog_table_free(&st->minutes);
     free(st->sent_delay);
     free(st->conn_use);
     free(st);
@@ -232,7 +232,7 @@ static void domain_of(char *buf, size_t len, const char *rcpt)
         *p = (char)tolower((unsigned char)*p);
 }
 
-static void minute_of(char *buf, size_t len, int64_t when)
+void harness_maillog_format_time(char *buf, size_t len, int64_t when, bool seconds)
 {
     int64_t days = when >= 0 ? when / 86400 : -((-when + 86399) / 86400);
     int64_t sec = when - days * 86400;
@@ -241,8 +241,10 @@ static void minute_of(char *buf, size_t len, int64_t when)
     int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
-    snprintf(buf, len, "%04lld-%02lld-%02lld %02lld:%02lld", (long long)y, (long long)m, (long long)d,
-             (long long)(sec / 3600), (long long)(sec / 60 % 60));
+    int n = snprintf(buf, len, "%04lld-%02lld-%02lld %02lld:%02lld", (long long)y, (long long)m, (long long)d,
+                     (long long)(sec / 3600), (long long)(sec / 60 % 60));
+    if (seconds && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, ":%02lld", (long long)(sec % 60));
 }
 
 static void seen(harness_maillog_stats *st, int64_t when)
@@ -256,6 +258,8 @@ static void seen(harness_maillog_stats *st, int64_t when)
 void harness_maillog_stats_add(harness_maillog_stats *st, const harness_maillog_rec *r)
 {
     st->lines++;
+    if (st->observe)
+        st->observe(st->observe_ctx, r);
     char buf[300];
     switch (r->kind) {
     case HARNESS_MAILLOG_SKIP:
@@ -290,7 +294,7 @@ void harness_maillog_stats_add(harness_maillog_stats *st, const harness_maillog_
     relay_name(buf, sizeof(buf), r->relay);
     table_count(&st->relays, buf, r->status);
     table_count(&st->hosts, r->host, r->status);
-    minute_of(buf, sizeof(buf), r->when);
+    harness_maillog_format_time(buf, sizeof(buf), r->when, false);
     table_count(&st->minutes, buf, r->status);
     if (r->status == HARNESS_MAILLOG_SENT) {
         st->sent_delay = sim_xgrow(st->sent_delay, &st->sent_cap, st->nsent + 1, sizeof(double), 1024);

@@ -19,6 +19,8 @@
 #ifndef HARNESS_MAILLOG_STATS_H
 #define HARNESS_MAILLOG_STATS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "harness/harness_maillog.h"
@@ -55,6 +57,9 @@ typedef struct harness_maillog_stats {
     char bad[HARNESS_MAILLOG_BAD_KEEP][512];  /* the first malformed lines, "FILE:LINE" */
     size_t nbad;
     struct harness_maillog_msgs *msgs;        /* open messages (private) */
+    /* Called with every record _add counts (when set), for a caller that keeps more. */
+    void (*observe)(void *ctx, const harness_maillog_rec *r);
+    void *observe_ctx;
 } harness_maillog_stats;
 
 harness_maillog_stats *harness_maillog_stats_create(void);
@@ -80,6 +85,14 @@ double harness_maillog_quantile(const double *sorted, size_t n, double q);
 
 /* Sorts sent_delay ascending (the percentiles read it sorted). */
 void harness_maillog_stats_sort(harness_maillog_stats *st);
+
+/* The row of key, added (zeroed) when new; rows keep their index (row - t->row) for good, so a
+ * caller may keep data of its own beside them. */
+harness_maillog_count *harness_maillog_table_get(harness_maillog_table *t, const char *key);
+void harness_maillog_table_free(harness_maillog_table *t);
+
+/* "2026-12-01 11:38" (UTC), with ":27" when seconds. */
+void harness_maillog_format_time(char *buf, size_t len, int64_t when, bool seconds);
 
 /* A copy of a table's rows ordered by total descending, then key ascending (free it; keys are the
  * table's). */

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "harness/harness_maillog_scenario.h"
 #include "harness/harness_maillog_stats.h"
 #include "results/results_json.h"
 
@@ -44,6 +46,10 @@ static const char maillog_usage[] =
     "      --json           the same figures as JSON on stdout (keys sorted)\n"
     "  -n, --top N          rows per table and busiest minutes shown (default 10; 0: all)\n"
     "      --year Y         the year of syslog stamps, which have none (default: this year)\n"
+    "      --scenario OUT   also write a starting scenario (YAML) from the log: one traffic class\n"
+    "                       with the hourly arrival rates seen, qmgr's sizes, the domain mix, and\n"
+    "                       a receiver per destination that deferred mail, its MX hosts and reply\n"
+    "                       texts (as comments: the policy is yours); `tempfail run OUT` runs it\n"
     "  -h, --help           this help\n"
     "\n"
     "Lines that are not Postfix delivery reports are skipped; lines that look like one but do not\n"
@@ -53,6 +59,7 @@ static const char maillog_usage[] =
     "  tempfail maillog /var/log/mail.log /var/log/mail.log.1 --top 5\n"
     "  journalctl -u postfix -o short-iso --since today >today.log && tempfail maillog today.log\n"
     "  tempfail maillog runs/default-retry-storm/maillog --json | jq .deferred_by_reason\n"
+    "  tempfail maillog /var/log/mail.log --scenario incident.yaml && tempfail run incident.yaml\n"
     "\n"
     "Exit status: 0 ok; 2 bad command line; 3 a file is missing, not a regular file, or unreadable.\n";
 
@@ -224,15 +231,65 @@ static int parse_count(const char *s, long max, long *out)
     return 0;
 }
 
+/*
+ * Writes the scenario to path through a temporary name, and loads it back before renaming it: a
+ * scenario that `tempfail run` would refuse is this program's bug, and never left looking done.
+ */
+static int write_scenario(const harness_maillog_scenario *sc, const char *path, char **files, int nfiles)
+{
+    if (harness_maillog_scenario_messages(sc) == 0) {
+        fprintf(stderr, "tempfail maillog: --scenario: no messages in the log, nothing to write\n");
+        return TEMPFAIL_IO;
+    }
+    char source[1024] = "from the Postfix log", tmp[PATH_MAX];
+    size_t n = strlen(source);
+    for (int i = 0; i < nfiles && n + 2 < sizeof(source); i++)
+        n += (size_t)snprintf(source + n, sizeof(source) - n, "%s %s", i ? "," : "", files[i]);
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
+        fprintf(stderr, "tempfail maillog: --scenario: path too long: %s\n", path);
+        return TEMPFAIL_USAGE;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "tempfail maillog: --scenario: %s: %s\n", path, strerror(errno));
+        return TEMPFAIL_IO;
+    }
+    int err = harness_maillog_scenario_write(sc, f, "from-maillog", source);
+    if (fclose(f) != 0 && !err)
+        err = -errno;
+    if (err) {
+        fprintf(stderr, "tempfail maillog: --scenario: %s: %s\n", path, strerror(-err));
+        unlink(tmp);
+        return TEMPFAIL_IO;
+    }
+    scenario_error serr;
+    scenario *s = scenario_load_file(tmp, NULL, 0, &serr);
+    if (!s) {
+        fprintf(stderr, "tempfail maillog: --scenario: the scenario written does not load (a bug): %s\n",
+                serr.message);
+        unlink(tmp);
+        return TEMPFAIL_IO;
+    }
+    scenario_free(s);
+    if (rename(tmp, path) != 0) {
+        fprintf(stderr, "tempfail maillog: --scenario: %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return TEMPFAIL_IO;
+    }
+    return TEMPFAIL_OK;
+}
+
 int tempfail_maillog_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'J'},
                                          {"top", required_argument, NULL, 'n'},
                                          {"year", required_argument, NULL, 'Y'},
+                                         {"scenario", required_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     bool json = false;
     long top = 10, year = 0;
+    const char *scenario_out = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
@@ -252,6 +309,9 @@ int tempfail_maillog_main(int argc, char **argv)
                 return TEMPFAIL_USAGE;
             }
             break;
+        case 'S':
+            scenario_out = optarg;
+            break;
         case 'h':
             fputs(maillog_usage, stdout);
             return TEMPFAIL_OK;
@@ -270,6 +330,12 @@ int tempfail_maillog_main(int argc, char **argv)
         year = gmtime_r(&now, &tm) ? tm.tm_year + 1900 : 1970;
     }
     harness_maillog_stats *st = harness_maillog_stats_create();
+    harness_maillog_scenario *sc = NULL;
+    if (scenario_out) {
+        sc = harness_maillog_scenario_create();
+        st->observe = harness_maillog_scenario_observe;
+        st->observe_ctx = sc;
+    }
     int status = TEMPFAIL_OK;
     for (int i = optind; i < argc; i++) {
         int err = harness_maillog_stats_read(st, argv[i], (int)year);
@@ -301,7 +367,10 @@ int tempfail_maillog_main(int argc, char **argv)
         if (fflush(stdout) != 0)
             status = TEMPFAIL_IO;
     }
+    if (sc && status == TEMPFAIL_OK)
+        status = write_scenario(sc, scenario_out, argv + optind, argc - optind);
 out:
+    harness_maillog_scenario_free(sc);
     harness_maillog_stats_free(st);
     return status;
 }

@@ -51,6 +51,34 @@ head -n 1000 storm/maillog >part1 && tail -n +1001 storm/maillog | gzip -c >part
 "$tf" maillog part1 part2.gz --json >parts.json 2>/dev/null
 check "two files count as one" cmp -s storm.json parts.json
 
+# --scenario: a starting scenario from the log; run, it gives back the traffic within 5%, hour by
+# hour (greylist: 2/s for 2h), and names the throttling receiver with its reply texts.
+within5() { jq -e -n --argjson a "$1" --argjson b "$2" '(($a - $b) | fabs) <= 0.05 * $b' >/dev/null ||
+  { echo "  $1 not within 5% of $2"; return 1; }; }
+for r in storm grey; do
+  "$tf" maillog $r/maillog --scenario $r.yaml >/dev/null 2>$r.scen.err; st=$?
+  check "$r: --scenario exits 0" status_is $st 0
+  check "$r: --scenario wrote it" test -s $r.yaml
+  check "$r: no temporary left" bash -c "! ls $r.yaml.tmp-* 2>/dev/null | grep -q ."
+  "$tf" run $r.yaml --no-plots -q --out $r.again 2>/dev/null; st=$?
+  check "$r: the scenario runs" status_is $st 0
+  check "$r: arrivals within 5%" within5 "$(jq .messages.arrived $r.again/summary.json)" \
+    "$(jq .messages.arrived $r/summary.json)"
+done
+check "grey: one step per hour" test "$(grep -c '{ at: ' grey.yaml)" -eq 2
+for rate in $(sed -n 's/.*rate: \([0-9.]*\)\/h.*/\1/p' grey.yaml); do
+  check "grey: hourly rate $rate/h within 5% of 7200/h" within5 "$rate" 7200
+done
+check "storm: a receiver for orange.test" has_text storm.yaml 'domains: ["orange.test"]'
+check "storm: its MX hosts" has_text storm.yaml '{ host: "mx1.orange.test" }'
+check "storm: its reply text" has_text storm.yaml "421 greeting | host mx1.orange.test"
+check "storm: no receiver for gmail.test" lacks storm.yaml 'domains: ["gmail.test"]'
+printf 'nothing\n' >empty.log
+"$tf" maillog empty.log --scenario none.yaml >/dev/null 2>e8; st=$?
+check "--scenario of a log without mail exits 3" status_is $st 3
+check "--scenario of a log without mail says so" has_text e8 "no messages"
+check "--scenario of a log without mail writes nothing" test ! -e none.yaml
+
 # The human table.
 "$tf" maillog storm/maillog --top 3 >storm.txt 2>storm.txt.err; st=$?
 check "table exits 0" status_is $st 0
