@@ -49,8 +49,9 @@ typedef enum {
     HARNESS_MAILLOG_SENT = 0,
     HARNESS_MAILLOG_DEFERRED,
     HARNESS_MAILLOG_BOUNCED,
-    HARNESS_MAILLOG_EXPIRED_RCPT, /* a delivery line with status=expired (Postfix 3.x with
-                                     delay_warning-style per-recipient expiry) */
+    HARNESS_MAILLOG_EXPIRED_RCPT, /* a to=<> line with status=expired: Postfix logs expiry once
+                                     per message (qmgr, HARNESS_MAILLOG_EXPIRED), but such a line
+                                     is read rather than called malformed */
     HARNESS_MAILLOG_NSTATUS
 } harness_maillog_status;
 
