@@ -4,12 +4,15 @@
 set -euo pipefail
 
 # libplplot-dev + plplot-driver-cairo: the charts (PNG/SVG/PDF through cairo), fonts-dejavu-core their
-# font; libpng-dev: the tests decode the PNGs; chromium: the browser test of report.html
+# font; libpng-dev: the tests decode the PNGs; chromium: the browser test of report.html; zlib1g-dev:
+# `tempfail maillog` reads rotated, compressed logs
 pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev libcmocka-dev libevent-dev libssl-dev
-      libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev chromium)
+      libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev chromium zlib1g-dev)
 # testsmtpd's interoperability tests: swaks (with Net::SSLeay for --tls), Postfix (smtp-source, and a
 # real instance the test configures in its own directory; the package's own instance stays unconfigured).
 pkgs+=(swaks libnet-ssleay-perl postfix)
+# jq: tests/integration/maillog.sh holds `tempfail maillog --json` against a run's summary.json
+pkgs+=(jq)
 if [ "${1:-}" = "--bench" ]; then
   # redis-server: Haraka's limit plugin keeps its counters there (bench_smtpd.sh); npm fetches Haraka
   # (Debian's npm only when no npm is there: a Node.js from elsewhere brings its own).

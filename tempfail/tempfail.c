@@ -21,6 +21,9 @@ static const char usage[] =
     "                        directory with charts and report.html; `tempfail run --help`\n"
     "  plot RUN_DIR          draw a run directory's charts and report.html again (--format svg|pdf)\n"
     "  compare RUN_A RUN_B   key figures side by side, overlay charts, --fail-if thresholds for CI\n"
+    "  maillog FILE...       read Postfix logs (syslog, journald, maillog_file, .gz): deferrals by\n"
+    "                        reason, destination and relay, latency, conn_use, queue left, busiest\n"
+    "                        minutes; `tempfail maillog --help`\n"
     "  help                  this help\n"
     "  version               version and library versions\n"
     "\n"
@@ -29,6 +32,7 @@ static const char usage[] =
     "  tempfail run scenarios/examples/dedicated-transport.yaml --out runs/fix\n"
     "  tempfail run my.yaml --set mta.postfix.smtp_connection_cache_on_demand=no --seed 7\n"
     "  tempfail compare runs/default-retry-storm runs/fix --fail-if 'transactional.latency.p95 +10%'\n"
+    "  tempfail maillog /var/log/mail.log /var/log/mail.log.1.gz --top 5\n"
     "\n"
     "Scenario reference: docs/scenario.md. Results: docs/results.md.\n";
 
@@ -45,6 +49,8 @@ int main(int argc, char **argv)
         return tempfail_plot_main(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)
         return tempfail_compare_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "maillog") == 0)
+        return tempfail_maillog_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage, stdout);
         return TEMPFAIL_OK;

@@ -1,5 +1,5 @@
 /*
- * tempfail - the command line (`tempfail run`, `plot`, `compare`), and the glue between a scenario, the
+ * tempfail - the command line (`tempfail run`, `plot`, `compare`, `maillog`), and the glue between a scenario, the
  * world it describes and the run directory it leaves.
  */
 #ifndef TEMPFAIL_H
@@ -18,6 +18,7 @@ enum { TEMPFAIL_OK = 0, TEMPFAIL_EXPECT_FAILED = 1, TEMPFAIL_USAGE = 2, TEMPFAIL
 int tempfail_run_main(int argc, char **argv);
 int tempfail_plot_main(int argc, char **argv);
 int tempfail_compare_main(int argc, char **argv);
+int tempfail_maillog_main(int argc, char **argv);
 /*
  * Draws the charts (unless !plots) and report.html (if report) of the run directory dir from its
  * files; shown is the path the report names (dir itself when NULL: `tempfail run` draws into the
