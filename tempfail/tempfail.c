@@ -21,6 +21,9 @@ static const char usage[] =
     "                        directory with charts and report.html; `tempfail run --help`\n"
     "  plot RUN_DIR          draw a run directory's charts and report.html again (--format svg|pdf)\n"
     "  compare RUN_A RUN_B   key figures side by side, overlay charts, --fail-if thresholds for CI\n"
+    "  import MAIN_CF [MASTER_CF [TRANSPORT]]\n"
+    "                        a Postfix configuration as a scenario's mta: section; --generate the\n"
+    "                        other way; `tempfail import --help`\n"
     "  help                  this help\n"
     "  version               version and library versions\n"
     "\n"
@@ -45,6 +48,8 @@ int main(int argc, char **argv)
         return tempfail_plot_main(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)
         return tempfail_compare_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return tempfail_import_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage, stdout);
         return TEMPFAIL_OK;

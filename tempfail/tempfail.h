@@ -18,6 +18,7 @@ enum { TEMPFAIL_OK = 0, TEMPFAIL_EXPECT_FAILED = 1, TEMPFAIL_USAGE = 2, TEMPFAIL
 int tempfail_run_main(int argc, char **argv);
 int tempfail_plot_main(int argc, char **argv);
 int tempfail_compare_main(int argc, char **argv);
+int tempfail_import_main(int argc, char **argv);
 /*
  * Draws the charts (unless !plots) and report.html (if report) of the run directory dir from its
  * files; shown is the path the report names (dir itself when NULL: `tempfail run` draws into the
