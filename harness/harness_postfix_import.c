@@ -590,7 +590,8 @@ static bool imp_main_known(imp *m, const imp_kv *p)
         return true;
     if (imp_prefixed(p->name, &pl)) {
         for (size_t i = 0; i < m->nt; i++)
-            if (strlen(m->t[i].name) == pl && strncmp(m->t[i].name, p->name, pl) == 0)
+            if (strlen(m->t[i].name) == pl && strncmp(m->t[i].name, p->name, pl) == 0 &&
+                (m->t[i].used || strcmp(m->t[i].name, "relay") != 0))
                 return true;
         if (pl == 4 && strncmp(p->name, "smtp", 4) == 0)
             return true;
