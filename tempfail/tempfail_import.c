@@ -144,6 +144,18 @@ done:
     return rc;
 }
 
+/* Does an MX host of s listen on address ip (any port)? */
+static bool import_listened(const scenario *s, const char *ip)
+{
+    size_t n = strlen(ip);
+    for (size_t r = 0; r < s->nreceivers; r++)
+        for (size_t k = 0; k < s->receivers[r].nmx; k++)
+            for (char **l = s->receivers[r].mx[k].listen; l && *l; l++)
+                if (strncmp(*l, ip, n) == 0 && (*l)[n] == ':')
+                    return true;
+    return false;
+}
+
 /* Each receiver's server addresses in MX order: its `listen:` ones, else the next loopback address. */
 static char ***import_addresses(const scenario *s, unsigned port)
 {
@@ -166,7 +178,12 @@ static char ***import_addresses(const scenario *s, unsigned port)
                 }
                 if (!mx->listen || !mx->listen[0]) {
                     char a[64];
-                    snprintf(a, sizeof(a), "127.0.0.%u:%u", (next++ - 2) % 253 + 2, port);
+                    /* The next loopback address no MX host listens on already. */
+                    for (bool taken = true; taken;) {
+                        snprintf(a, sizeof(a), "127.0.0.%u", (next++ - 2) % 253 + 2);
+                        taken = import_listened(s, a);
+                    }
+                    snprintf(a + strlen(a), sizeof(a) - strlen(a), ":%u", port);
                     v = sim_xgrow(v, &cap, n + 2, sizeof(*v), 4);
                     v[n++] = sim_xstrdup(a);
                 }
