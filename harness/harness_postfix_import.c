@@ -639,6 +639,19 @@ static bool imp_emit(imp *m, imp_yaml *y)
         }
         imp_yaml_kv(y, 4, p->name, p->value, p->file, p->line);
     }
+    /* Postfix's smtp_tls_security_level defaults to none, the model's to STARTTLS when offered. */
+    bool tls = false;
+    for (size_t i = 0; i < m->nparams; i++)
+        tls |= strcmp(m->params[i].name, "smtp_tls_security_level") == 0;
+    if (!tls) {
+        if (!header)
+            harness_text_printf(&y->t, "  postfix:\n");
+        if (!header)
+            imp_yaml_line(y, NULL, 0, NULL);
+        harness_text_printf(&y->t, "    smtp_tls_security_level: \"none\"   # not set in %s: Postfix's default\n",
+                            m->main_name);
+        imp_yaml_line(y, m->main_name, 0, "smtp_tls_security_level");
+    }
     /* smtp first: it is transports[0] whatever the files' order. */
     for (size_t i = 0; i < m->nt; i++) {
         if (&m->t[i] == smtp && i != 0) {
