@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "harness/harness_text.h"
 #include "scenarios/scenario_mta.h"
@@ -448,24 +447,9 @@ int harness_postfix_conf_generate(const scenario *s, const harness_postfix_insta
 
 static int conf_write_one(const char *dir, const char *name, const char *text, char *err, size_t errlen)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    int e = 0;
-    if (!f) {
-        e = -errno;
-    } else {
-        size_t n = strlen(text);
-        if (fwrite(text, 1, n, f) != n)
-            e = -errno;
-        if (fclose(f) != 0 && !e)
-            e = -errno;
-        if (!e && rename(tmp, path) != 0)
-            e = -errno;
-        if (e)
-            unlink(tmp);
-    }
+    int e = harness_text_write_file(path, text);
     if (e)
         snprintf(err, errlen, "%s: %s", path, strerror(-e));
     return e;

@@ -4,6 +4,7 @@
  */
 #include "harness/harness_text.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,4 +46,28 @@ void harness_text_clear(harness_text *t)
 {
     free(t->s);
     memset(t, 0, sizeof(*t));
+}
+
+int harness_text_write_file(const char *path, const char *text)
+{
+    size_t n = strlen(path) + 5;
+    char *tmp = sim_xmalloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int e = 0;
+    if (!f) {
+        e = -errno;
+    } else {
+        size_t len = strlen(text);
+        if (fwrite(text, 1, len, f) != len)
+            e = -errno;
+        if (fclose(f) != 0 && !e)
+            e = -errno;
+        if (!e && rename(tmp, path) != 0)
+            e = -errno;
+        if (e)
+            remove(tmp);
+    }
+    free(tmp);
+    return e;
 }

@@ -18,5 +18,8 @@ void harness_text_append(harness_text *t, const char *s, size_t n);
 /* Hands the string over (never NULL: "" for an empty buffer) and empties t. */
 char *harness_text_take(harness_text *t);
 void harness_text_clear(harness_text *t);
+/* Writes text to path through "path.tmp" and a rename, so a reader never sees half a file.
+ * 0 or -errno (the temporary file removed). */
+int harness_text_write_file(const char *path, const char *text);
 
 #endif

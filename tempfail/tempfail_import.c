@@ -90,19 +90,7 @@ static int import_write(const char *path, const char *text)
         fputs(text, stdout);
         return fflush(stdout) == 0 ? 0 : -errno;
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
-    int e = fputs(text, f) < 0 ? -errno : 0;
-    if (fclose(f) != 0 && !e)
-        e = -errno;
-    if (!e && rename(tmp, path) != 0)
-        e = -errno;
-    if (e)
-        remove(tmp);
-    return e;
+    return harness_text_write_file(path, text);
 }
 
 static int import_files(char **files, int nfiles, const char *out)

@@ -106,6 +106,29 @@ static void round_trip(const scenario *s, const harness_postfix_files *f)
     free(warn);
 }
 
+/* Generates the scenario HEAD + mta, checks each block that is given (NULL: not checked), and the
+ * round trip. */
+static void expect_generated(const char *mta, const char *main_block, const char *master_block, const char *map)
+{
+    size_t n = strlen(HEAD) + strlen(mta) + 1;
+    char *doc = malloc(n);
+    assert_non_null(doc);
+    snprintf(doc, n, "%s%s", HEAD, mta);
+    scenario *s = load(doc);
+    harness_postfix_files f;
+    generate(s, &f);
+    if (main_block)
+        assert_string_equal(scenario_block(&f), main_block);
+    if (master_block)
+        assert_string_equal(transports_block(&f), master_block);
+    if (map)
+        assert_string_equal(map_entries(&f), map);
+    round_trip(s, &f);
+    harness_postfix_files_clear(&f);
+    scenario_free(s);
+    free(doc);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -135,110 +158,96 @@ static void test_defaults(void **state)
 static void test_dedicated_transport(void **state)
 {
     (void)state;
-    scenario *s = load(HEAD "mta:\n"
-                            "  postfix:\n"
-                            "    queue_run_delay: 1s\n"
-                            "    minimal_backoff_time: 2s\n"
-                            "    maximal_backoff_time: 10s\n"
-                            "    maximal_queue_lifetime: 2\n"
-                            "    connection_cache_ttl_limit: 10s\n"
-                            "    default_destination_concurrency_limit: 10\n"
-                            "    default_destination_concurrency_negative_feedback: 1/8\n"
-                            "    slowmx_destination_concurrency_failed_cohort_limit: 10\n"
-                            "  transports:\n"
-                            "    slowmx:\n"
-                            "      domains: [orange.test]\n"
-                            "      maxproc: 4\n"
-                            "      destination_concurrency_limit: 2\n"
-                            "      smtp_connection_cache_on_demand: no\n"
-                            "      smtp_connection_cache_destinations: [orange.test, mx.orange.test]\n"
-                            "      smtp_connection_cache_time_limit: 10s\n"
-                            "      smtp_tls_security_level: none\n");
-    harness_postfix_files f;
-    generate(s, &f);
-    assert_string_equal(scenario_block(&f), "queue_run_delay = 1s\n"
-                                            "minimal_backoff_time = 2s\n"
-                                            "maximal_backoff_time = 10s\n"
-                                            "maximal_queue_lifetime = 2d\n"
-                                            "bounce_queue_lifetime = 2d\n"
-                                            "connection_cache_ttl_limit = 10s\n"
-                                            "default_destination_concurrency_limit = 10\n"
-                                            "default_destination_concurrency_negative_feedback = 0.125\n"
-                                            "smtp_tls_security_level = may\n"
-                                            "slowmx_initial_destination_concurrency = 2\n"
-                                            "slowmx_destination_concurrency_limit = 2\n"
-                                            "slowmx_destination_concurrency_failed_cohort_limit = 10\n");
-    assert_string_equal(transports_block(&f), "smtp       unix  -       -       n       -       -       smtp\n"
-                                              "slowmx     unix  -       -       n       -       4       smtp\n"
-                                              "  -o smtp_connection_cache_on_demand=no\n"
-                                              "  -o smtp_connection_cache_destinations=orange.test,mx.orange.test\n"
-                                              "  -o smtp_connection_cache_time_limit=10s\n"
-                                              "  -o smtp_tls_security_level=none\n");
-    assert_string_equal(map_entries(&f), "orange.test\tslowmx:[127.0.0.2]:2525,[127.0.0.3]:2525\n"
-                                         "#tempfail: unlisted (the default transport's other domains, for the replay)\n"
-                                         "gmail.test\tsmtp:[127.0.0.4]:2525\n"
-                                         "other.test\tsmtp:[127.0.0.5]:2525\n"
-                                         "*\tsmtp:[127.0.0.5]:2525\n");
-    round_trip(s, &f);
-    harness_postfix_files_clear(&f);
-    scenario_free(s);
+    expect_generated("mta:\n"
+                     "  postfix:\n"
+                     "    queue_run_delay: 1s\n"
+                     "    minimal_backoff_time: 2s\n"
+                     "    maximal_backoff_time: 10s\n"
+                     "    maximal_queue_lifetime: 2\n"
+                     "    connection_cache_ttl_limit: 10s\n"
+                     "    default_destination_concurrency_limit: 10\n"
+                     "    default_destination_concurrency_negative_feedback: 1/8\n"
+                     "    slowmx_destination_concurrency_failed_cohort_limit: 10\n"
+                     "  transports:\n"
+                     "    slowmx:\n"
+                     "      domains: [orange.test]\n"
+                     "      maxproc: 4\n"
+                     "      destination_concurrency_limit: 2\n"
+                     "      smtp_connection_cache_on_demand: no\n"
+                     "      smtp_connection_cache_destinations: [orange.test, mx.orange.test]\n"
+                     "      smtp_connection_cache_time_limit: 10s\n"
+                     "      smtp_tls_security_level: none\n",
+                     "queue_run_delay = 1s\n"
+                     "minimal_backoff_time = 2s\n"
+                     "maximal_backoff_time = 10s\n"
+                     "maximal_queue_lifetime = 2d\n"
+                     "bounce_queue_lifetime = 2d\n"
+                     "connection_cache_ttl_limit = 10s\n"
+                     "default_destination_concurrency_limit = 10\n"
+                     "default_destination_concurrency_negative_feedback = 0.125\n"
+                     "smtp_tls_security_level = may\n"
+                     "slowmx_initial_destination_concurrency = 2\n"
+                     "slowmx_destination_concurrency_limit = 2\n"
+                     "slowmx_destination_concurrency_failed_cohort_limit = 10\n",
+                     "smtp       unix  -       -       n       -       -       smtp\n"
+                     "slowmx     unix  -       -       n       -       4       smtp\n"
+                     "  -o smtp_connection_cache_on_demand=no\n"
+                     "  -o smtp_connection_cache_destinations=orange.test,mx.orange.test\n"
+                     "  -o smtp_connection_cache_time_limit=10s\n"
+                     "  -o smtp_tls_security_level=none\n",
+                     "orange.test\tslowmx:[127.0.0.2]:2525,[127.0.0.3]:2525\n"
+                     "#tempfail: unlisted (the default transport's other domains, for the replay)\n"
+                     "gmail.test\tsmtp:[127.0.0.4]:2525\n"
+                     "other.test\tsmtp:[127.0.0.5]:2525\n"
+                     "*\tsmtp:[127.0.0.5]:2525\n");
 }
 
 /* A transport with a nexthop is one queue: every domain of it goes to the first one's receiver. */
 static void test_relay_nexthop(void **state)
 {
     (void)state;
-    scenario *s = load(HEAD "mta:\n"
-                            "  transports:\n"
-                            "    relay1:\n"
-                            "      domains: [gmail.test, orange.test]\n"
-                            "      nexthop: \"[relay.example]:587\"\n"
-                            "      smtp_mx_session_limit: 1\n");
-    harness_postfix_files f;
-    generate(s, &f);
-    assert_string_equal(map_entries(&f), "#tempfail: nexthop relay1 [relay.example]:587\n"
-                                         "gmail.test\trelay1:[127.0.0.4]:2525\n"
-                                         "orange.test\trelay1:[127.0.0.4]:2525\n"
-                                         "#tempfail: unlisted (the default transport's other domains, for the replay)\n"
-                                         "other.test\tsmtp:[127.0.0.5]:2525\n"
-                                         "*\tsmtp:[127.0.0.5]:2525\n");
-    assert_string_equal(transports_block(&f), "smtp       unix  -       -       n       -       -       smtp\n"
-                                              "relay1     unix  -       -       n       -       -       smtp\n"
-                                              "  -o smtp_mx_session_limit=1\n");
-    round_trip(s, &f);
-    harness_postfix_files_clear(&f);
-    scenario_free(s);
+    expect_generated("mta:\n"
+                     "  transports:\n"
+                     "    relay1:\n"
+                     "      domains: [gmail.test, orange.test]\n"
+                     "      nexthop: \"[relay.example]:587\"\n"
+                     "      smtp_mx_session_limit: 1\n",
+                     NULL,
+                     "smtp       unix  -       -       n       -       -       smtp\n"
+                     "relay1     unix  -       -       n       -       -       smtp\n"
+                     "  -o smtp_mx_session_limit=1\n",
+                     "#tempfail: nexthop relay1 [relay.example]:587\n"
+                     "gmail.test\trelay1:[127.0.0.4]:2525\n"
+                     "orange.test\trelay1:[127.0.0.4]:2525\n"
+                     "#tempfail: unlisted (the default transport's other domains, for the replay)\n"
+                     "other.test\tsmtp:[127.0.0.5]:2525\n"
+                     "*\tsmtp:[127.0.0.5]:2525\n");
 }
 
 /* The default transport's nexthop (all mail through one relay), and a default process limit. */
 static void test_smtp_nexthop(void **state)
 {
     (void)state;
-    scenario *s = load(HEAD "mta:\n"
-                            "  postfix:\n"
-                            "    default_process_limit: 20\n"
-                            "    default_destination_rate_delay: 1s\n"
-                            "  transports:\n"
-                            "    smtp: { nexthop: \"[relay.example]\", maxproc: 7 }\n"
-                            "    bulk: { domains: [other.test] }\n");
-    harness_postfix_files f;
-    generate(s, &f);
-    assert_string_equal(transports_block(&f), "smtp       unix  -       -       n       -       7       smtp\n"
-                                              "bulk       unix  -       -       n       -       20      smtp\n");
     /* A rate delay makes Postfix run one delivery at a time: the limit it runs with is written. */
-    assert_string_equal(scenario_block(&f), "initial_destination_concurrency = 1\n"
-                                            "default_destination_concurrency_limit = 1\n"
-                                            "default_destination_rate_delay = 1s\n"
-                                            "smtp_tls_security_level = may\n");
-    assert_string_equal(map_entries(&f), "#tempfail: nexthop smtp [relay.example]\n"
-                                         "other.test\tbulk:[127.0.0.5]:2525\n"
-                                         "#tempfail: unlisted (the default transport's other domains, for the replay)\n"
-                                         "orange.test\tsmtp:[127.0.0.2]:2525,[127.0.0.3]:2525\n"
-                                         "gmail.test\tsmtp:[127.0.0.2]:2525,[127.0.0.3]:2525\n"
-                                         "*\tsmtp:[127.0.0.2]:2525,[127.0.0.3]:2525\n");
-    round_trip(s, &f);
-    harness_postfix_files_clear(&f);
-    scenario_free(s);
+    expect_generated("mta:\n"
+                     "  postfix:\n"
+                     "    default_process_limit: 20\n"
+                     "    default_destination_rate_delay: 1s\n"
+                     "  transports:\n"
+                     "    smtp: { nexthop: \"[relay.example]\", maxproc: 7 }\n"
+                     "    bulk: { domains: [other.test] }\n",
+                     "initial_destination_concurrency = 1\n"
+                     "default_destination_concurrency_limit = 1\n"
+                     "default_destination_rate_delay = 1s\n"
+                     "smtp_tls_security_level = may\n",
+                     "smtp       unix  -       -       n       -       7       smtp\n"
+                     "bulk       unix  -       -       n       -       20      smtp\n",
+                     "#tempfail: nexthop smtp [relay.example]\n"
+                     "other.test\tbulk:[127.0.0.5]:2525\n"
+                     "#tempfail: unlisted (the default transport's other domains, for the replay)\n"
+                     "orange.test\tsmtp:[127.0.0.2]:2525,[127.0.0.3]:2525\n"
+                     "gmail.test\tsmtp:[127.0.0.2]:2525,[127.0.0.3]:2525\n"
+                     "*\tsmtp:[127.0.0.2]:2525,[127.0.0.3]:2525\n");
 }
 
 /* What Postfix cannot say is an error naming the key. */
