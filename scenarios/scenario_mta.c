@@ -27,28 +27,7 @@
 
 #include "scenarios/scenario_conv.h"
 #include "scenarios/scenario_keys.h"
-
-typedef enum {
-    SCENARIO_MTA_UINT,     /* uint32_t, 0 allowed */
-    SCENARIO_MTA_UINT1,    /* uint32_t, at least 1 */
-    SCENARIO_MTA_FEEDBACK, /* mta_feedback */
-    SCENARIO_MTA_NUMBER,   /* double >= 0 */
-    SCENARIO_MTA_TIME,     /* sim_time_t, bare number = seconds */
-    SCENARIO_MTA_DAYS,     /* sim_time_t, bare number = days (Postfix's unit for queue lifetimes) */
-    SCENARIO_MTA_BOOL,
-    SCENARIO_MTA_LIST,     /* char ** NULL-terminated */
-    SCENARIO_MTA_TLS,      /* bool from smtp_tls_security_level */
-} scenario_mta_type;
-
-/* A per-transport parameter: its name in a transport block (and after "<transport>_"), and the
- * main.cf name that sets it for every transport. */
-typedef struct scenario_mta_tparam {
-    const char *name;
-    const char *global;
-    bool prefixed; /* Postfix has a <transport>_<name> form */
-    scenario_mta_type type;
-    size_t off;
-} scenario_mta_tparam;
+#include "scenarios/scenario_mta.h"
 
 #define TP(field) offsetof(mta_transport_params, field)
 static const scenario_mta_tparam scenario_mta_tparams[] = {
@@ -96,11 +75,7 @@ static const scenario_mta_tparam scenario_mta_tparams[] = {
 /* Parameters that exist once per MTA. connection_cache_ttl_limit is the scache server's cap on every
  * transport's smtp_connection_cache_time_limit, so it is applied at resolution, not stored. */
 #define MC(field) offsetof(mta_config, field)
-static const struct {
-    const char *name;
-    scenario_mta_type type;
-    size_t off;
-} scenario_mta_globals[] = {
+static const scenario_mta_global scenario_mta_globals[] = {
     {"queue_run_delay", SCENARIO_MTA_TIME, MC(queue_run_delay)},
     {"minimal_backoff_time", SCENARIO_MTA_TIME, MC(minimal_backoff_time)},
     {"maximal_backoff_time", SCENARIO_MTA_TIME, MC(maximal_backoff_time)},
@@ -314,6 +289,33 @@ static bool scenario_mta_layer_apply(scenario_conv *c, const scenario_mta_layer 
         }
     }
     return true;
+}
+
+static bool scenario_mta_is_ignored(const char *key);
+
+const scenario_mta_tparam *scenario_mta_tparams_table(size_t *n)
+{
+    *n = SCENARIO_MTA_NTPARAMS;
+    return scenario_mta_tparams;
+}
+
+const scenario_mta_global *scenario_mta_globals_table(size_t *n)
+{
+    *n = SCENARIO_MTA_NGLOBALS;
+    return scenario_mta_globals;
+}
+
+bool scenario_mta_stock_service(const char *name)
+{
+    for (size_t s = 0; s < sizeof(scenario_mta_stock_services) / sizeof(scenario_mta_stock_services[0]); s++)
+        if (strcmp(name, scenario_mta_stock_services[s]) == 0)
+            return true;
+    return false;
+}
+
+bool scenario_mta_param_ignored(const char *name)
+{
+    return scenario_mta_is_ignored(name);
 }
 
 static bool scenario_mta_is_ignored(const char *key)

@@ -24,6 +24,9 @@ static const char usage[] =
     "  maillog FILE...       read Postfix logs (syslog, journald, maillog_file, .gz): deferrals by\n"
     "                        reason, destination and relay, latency, conn_use, queue left, busiest\n"
     "                        minutes; `tempfail maillog --help`\n"
+    "  import MAIN_CF [MASTER_CF [TRANSPORT]]\n"
+    "                        a Postfix configuration as a scenario's mta: section; --generate the\n"
+    "                        other way; `tempfail import --help`\n"
     "  help                  this help\n"
     "  version               version and library versions\n"
     "\n"
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
         return tempfail_compare_main(argc - 1, argv + 1);
     if (strcmp(cmd, "maillog") == 0)
         return tempfail_maillog_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return tempfail_import_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage, stdout);
         return TEMPFAIL_OK;

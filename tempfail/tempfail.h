@@ -19,6 +19,7 @@ int tempfail_run_main(int argc, char **argv);
 int tempfail_plot_main(int argc, char **argv);
 int tempfail_compare_main(int argc, char **argv);
 int tempfail_maillog_main(int argc, char **argv);
+int tempfail_import_main(int argc, char **argv);
 /*
  * Draws the charts (unless !plots) and report.html (if report) of the run directory dir from its
  * files; shown is the path the report names (dir itself when NULL: `tempfail run` draws into the
