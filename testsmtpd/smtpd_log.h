@@ -7,7 +7,9 @@
  *
  * "t" is seconds since the server started on the monotonic clock, six decimals. Events: connect,
  * command ("text": the line), reply ("text"; "rule" when a policy rule decided), tls, message ("size",
- * "sha256"), close. Texts are JSON strings: control characters and bytes above 0x7e are escaped as
+ * "sha256"), busy and idle (the session changed state as the policy counts it: busy right after
+ * connect and at MAIL, idle when a transaction ends; a session is open from its "busy" to its
+ * "close", and one the server refused before its policy saw it has neither), close. Texts are JSON strings: control characters and bytes above 0x7e are escaped as
  * \u00XX, so a client's bytes can never break a line or the encoding.
  *
  * Lines are collected in a buffer and written by smtpd_log_flush, which the server calls once per

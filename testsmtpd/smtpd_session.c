@@ -22,7 +22,7 @@
  * so a broken client does not spend a rate window it never really used. The policy session is busy
  * from connect and from MAIL, idle after each transaction (the end of data whatever its reply, RSET,
  * a refused MAIL, a new EHLO); a session that never finished a transaction stays busy, as the policy
- * engine counts it.
+ * engine counts it. Each change is an event ("busy", "idle") for the event log.
  *
  * Delays. A reply with a delay (a tarpit) is kept in the session's reply buffer and the engine stops
  * consuming input until smtpd_session_resume: the server holds the unread bytes, so pipelined commands
@@ -246,9 +246,23 @@ static bool smtpd_verdict(smtpd_session *s, sim_time_t now, const policy_verdict
 
 /* ---- transaction ---- */
 
+/*
+ * The one place each where the session turns busy or idle as the policy counts it; the "busy" and
+ * "idle" events say so on a change only, so a reader of the event log counts open sessions by state
+ * without re-implementing this engine.
+ */
+static void smtpd_policy_busy(smtpd_session *s)
+{
+    if (!s->busy)
+        smtpd_event(s, "busy", NULL, -1);
+    s->busy = true;
+}
+
 static void smtpd_policy_idle(smtpd_session *s, sim_time_t now)
 {
     policy_reset(s->rcv.pol, s->ps, now);
+    if (s->busy)
+        smtpd_event(s, "idle", NULL, -1);
     s->busy = false;
 }
 
@@ -453,7 +467,7 @@ static void smtpd_cmd_mail(smtpd_session *s, sim_time_t now, char *arg)
         }
     }
     policy_verdict v;
-    s->busy = true;
+    smtpd_policy_busy(s);
     policy_mail(s->rcv.pol, s->ps, now, addr, &v);
     if (smtpd_verdict(s, now, &v)) {
         smtpd_policy_idle(s, now); /* no transaction started */
@@ -714,8 +728,8 @@ smtpd_session *smtpd_session_create(const smtpd_receiver *rcv, const smtpd_limit
     s->ops = ops;
     s->ctx = ctx;
     s->state = SMTPD_ST_COMMAND;
-    s->busy = true;
     smtpd_event(s, "connect", peer_ip, -1);
+    smtpd_policy_busy(s);
     policy_verdict v;
     s->ps = policy_connect(s->rcv.pol, peer_ip, now, &v);
     if (smtpd_verdict(s, now, &v)) {

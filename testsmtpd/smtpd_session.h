@@ -67,7 +67,8 @@ typedef struct smtpd_ops {
      * The engine sends: "connect" (text: the peer address) at create, "command" (the line without
      * CRLF; none for message content), "reply" (when it goes out, a delayed one after its delay; the
      * lines joined by "\n", without CRLF; rule: the policy rule that decided, -1 otherwise), "tls"
-     * (text NULL) at tls_started, "close" (text "silent" for a close without a reply, else NULL; rule:
+     * (text NULL) at tls_started, "busy" and "idle" (text NULL) when the session changes state as the
+     * policy counts it (busy right after "connect" and at MAIL, idle when a transaction ends), "close" (text "silent" for a close without a reply, else NULL; rule:
      * the policy rule that closed it) once, when the engine closes or, if the client did, at free. "message" (size, hash) is the server's,
      * from body/eom. */
     void (*event)(void *ctx, const char *type, const char *text, int rule);

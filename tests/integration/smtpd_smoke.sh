@@ -92,6 +92,8 @@ say 3 "RCPT TO:<user@elsewhere.test>"; expect 3 "554 5.7.1" "relay refused"
 say 3 "DATA"; expect 3 "354 "
 printf 'Subject: smoke\r\n\r\nhello from the smoke test\r\n..a stuffed dot\r\n.\r\n' >&3
 expect 3 "250 2.0.0 Ok: queued as " "message accepted"
+say 3 "MAIL FROM:<sender@client.test>"; expect 3 "250 2.1.0 Ok" "second MAIL"
+say 3 "RSET"; expect 3 "250 2.0.0 Ok" "RSET"
 say 3 "QUIT"; expect 3 "221 2.0.0 Bye"
 exec 3>&-
 
@@ -105,6 +107,10 @@ check "event log: message hash and size match the Maildir" \
 check "event log: connect" contains events.jsonl '"event": "connect"'
 check "event log: commands" contains events.jsonl '"event": "command", "text": "MAIL FROM:<sender@client.test>"'
 check "event log: close" contains events.jsonl '"event": "close"'
+# The policy's view of the session: busy from connect, idle after the data, busy at MAIL, idle at RSET.
+for _ in $(seq 50); do grep -q '"session": 1,.*"event": "close"' events.jsonl && break; sleep 0.1; done
+states=$(grep '"session": 1,' events.jsonl | grep -o '"event": "\(connect\|busy\|idle\|close\)"' | cut -d'"' -f4 | tr '\n' ' ')
+check "event log: busy and idle of a transaction, then MAIL and RSET" equals "$states" "connect busy idle busy idle close "
 
 # A cap of 2 per IP: the third concurrent connection gets the configured 421 and is closed.
 exec 3<>"/dev/tcp/127.0.0.1/$sport"; expect 3 "220 " "first of three"

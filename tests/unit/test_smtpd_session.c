@@ -46,6 +46,9 @@ typedef struct fake {
     int replies;            /* reply events */
     int connects, closes_ev, tls_ev;
     int close_rule;         /* rule of the "close" event */
+    bool ev_busy;           /* the state the "busy"/"idle" events say */
+    char states[64];        /* those events in order: 'B', 'I' (the first 63) */
+    size_t nstates;
     bool closed, silent;
     int close_calls;
     bool tls_pending;       /* starttls() was called and tls_started not yet */
@@ -155,6 +158,15 @@ static void f_event(void *ctx, const char *type, const char *text, int rule)
     }
     else if (strcmp(type, "tls") == 0)
         f->tls_ev++;
+    else if (strcmp(type, "busy") == 0 || strcmp(type, "idle") == 0) {
+        /* a change only: never busy twice in a row, never idle before busy */
+        bool busy = type[0] == 'b';
+        assert_true(busy != f->ev_busy);
+        assert_null(text);
+        f->ev_busy = busy;
+        if (f->nstates + 1 < sizeof(f->states))
+            f->states[f->nstates++] = busy ? 'B' : 'I';
+    }
     else if (strcmp(type, "reply") == 0) {
         assert_non_null(text);
         f->replies++;
@@ -717,17 +729,23 @@ static void test_busy_idle(void **state)
     policy_sessions_from(o.rig.pol, "192.0.2.9", &busy, &idle);
     assert_true(busy == 1 && idle == 0);
     assert_true(smtpd_session_in_data(o.s));
+    assert_string_equal(o.f.states, "B");
     solo_send(&o, transaction);
     policy_sessions_from(o.rig.pol, "192.0.2.9", &busy, &idle);
     assert_true(busy == 0 && idle == 1);
     assert_false(smtpd_session_in_data(o.s));
+    assert_string_equal(o.f.states, "BI");
     solo_send(&o, "MAIL FROM:<a@b.test>\r\n");
     policy_sessions_from(o.rig.pol, "192.0.2.9", &busy, &idle);
     assert_true(busy == 1 && idle == 0);
     assert_true(smtpd_session_in_data(o.s));
+    assert_string_equal(o.f.states, "BIB");
     solo_send(&o, "RSET\r\n");
     policy_sessions_from(o.rig.pol, "192.0.2.9", &busy, &idle);
     assert_true(busy == 0 && idle == 1);
+    assert_string_equal(o.f.states, "BIBI");
+    solo_send(&o, "RSET\r\n"); /* already idle: no event */
+    assert_string_equal(o.f.states, "BIBI");
     smtpd_session_free(o.s, T0);
     o.s = NULL;
     policy_sessions_from(o.rig.pol, "192.0.2.9", &busy, &idle);
