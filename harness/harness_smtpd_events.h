@@ -1,0 +1,83 @@
+/*
+ * harness_smtpd_events - testsmtpd's event log, read back as the receivers' columns of timeseries.csv.
+ *
+ * A replay's time series has to say what a simulated run's says about each receiver: sessions open,
+ * busy and idle, at each sample instant, and the replies of each interval by class. testsmtpd logs
+ * every session's "busy" and "idle" where its protocol engine changes state as the policy engine
+ * counts it (testsmtpd/smtpd_log.h), so this reader counts sessions from those events alone and never
+ * re-implements the engine: a session is open from its "busy" to its "close", busy or idle as its last
+ * such event said; one refused before its policy saw it (connect, reply, close) is never open, as the
+ * policy never counted it either.
+ *
+ * Replies: every "reply" event, the greeting included, by the code its text starts with, in the
+ * classes tempfail_run.c makes of the policy's replies_by_code: 2xx (200-299), 421, other 4xx, 5xx;
+ * 1xx and 3xx (the 354 to DATA) are in none. A reply the policy decided but that never went out (a
+ * tarpitted one dropped by a timeout or a close) is in testsmtpd's counters and not in its log.
+ *
+ * Sampling uses the log's own clock "t" (seconds since testsmtpd started): a sample at every multiple
+ * of `every` from 0, each showing every event with t <= its instant, replies counted since the
+ * previous sample. The caller names the receivers (the scenario's, in its order: the column order);
+ * a line about another receiver is an error, as are a malformed line, a line longer than
+ * HARNESS_SMTPD_EVENTS_LINE_MAX, t going back, and busy/idle/connect events that contradict each
+ * other. Errors name the line number.
+ *
+ * Memory: the receivers and the sessions open at once (an open-addressing table keyed by session id).
+ */
+#ifndef HARNESS_SMTPD_EVENTS_H
+#define HARNESS_SMTPD_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "results/results_timeseries.h"
+#include "sim/sim_time.h"
+
+/* testsmtpd writes lines of at most 8192 bytes with the newline (smtpd_log.c, SMTPD_LOG_LINE). */
+#define HARNESS_SMTPD_EVENTS_LINE_MAX 8192
+
+/* Reply classes, in the order of the time-series columns. */
+enum { HARNESS_SMTPD_2XX, HARNESS_SMTPD_421, HARNESS_SMTPD_4XX, HARNESS_SMTPD_5XX, HARNESS_SMTPD_NCLASS };
+
+/* The columns per receiver R, in order: R.sessions.busy, R.sessions.idle, R.replies.2xx, ... */
+#define HARNESS_SMTPD_EVENTS_NCOLS 6
+
+/* One receiver at one sample instant. */
+typedef struct harness_smtpd_counts {
+    uint64_t busy, idle;                      /* sessions open at the instant */
+    uint64_t replies[HARNESS_SMTPD_NCLASS];   /* since the previous sample */
+} harness_smtpd_counts;
+
+/* Called at each sample instant with one harness_smtpd_counts per receiver, in the caller's order. */
+typedef void (*harness_smtpd_sample_fn)(void *ctx, sim_time_t t, const harness_smtpd_counts *c, size_t n);
+
+typedef struct harness_smtpd_events harness_smtpd_events;
+
+/* names: the receivers (copied); every > 0. */
+harness_smtpd_events *harness_smtpd_events_create(const char *const *names, size_t n, sim_time_t every,
+                                                  harness_smtpd_sample_fn fn, void *ctx);
+void harness_smtpd_events_free(harness_smtpd_events *ev);
+
+/*
+ * One line of the log (without or with its '\n'); counts the line. Samples due before its t are
+ * taken first. Returns 0, or -EINVAL with "line N: why" in err (cap bytes).
+ */
+int harness_smtpd_events_line(harness_smtpd_events *ev, const char *line, size_t len, char *err, size_t cap);
+/* Every line of f. 0, -EINVAL (err as above) or a negative errno from reading. */
+int harness_smtpd_events_read(harness_smtpd_events *ev, FILE *f, char *err, size_t cap);
+/* Takes the samples due up to end (inclusive): the end of the replay. */
+void harness_smtpd_events_finish(harness_smtpd_events *ev, sim_time_t end);
+
+/* The class of a reply code, or -1 for none (1xx, 3xx, nonsense). */
+int harness_smtpd_events_class(int code);
+
+/*
+ * The receivers' columns of timeseries.csv, named as a simulated run names them; returns the index
+ * of the first (the caller adds its own columns around them in docs/results.md's order), or the
+ * negative errno of results_timeseries_add_column.
+ */
+int harness_smtpd_events_add_columns(results_timeseries *ts, const char *const *names, size_t n);
+/* Sets those columns, from col0, from a sample's counts. */
+void harness_smtpd_events_set(results_timeseries *ts, size_t col0, const harness_smtpd_counts *c, size_t n);
+
+#endif
