@@ -73,19 +73,6 @@ void harness_smtpd_events_free(harness_smtpd_events *ev)
     free(ev);
 }
 
-int harness_smtpd_events_class(int code)
-{
-    if (code >= 200 && code < 300)
-        return HARNESS_SMTPD_2XX;
-    if (code == 421)
-        return HARNESS_SMTPD_421;
-    if (code >= 400 && code < 500)
-        return HARNESS_SMTPD_4XX;
-    if (code >= 500 && code < 600)
-        return HARNESS_SMTPD_5XX;
-    return -1;
-}
-
 /* ---- sessions open ---- */
 
 static size_t harness_smtpd_hash(uint64_t id, size_t nslot)
@@ -199,7 +186,7 @@ static int harness_smtpd_apply(harness_smtpd_events *ev, json_t *o, const char *
         if (text == NULL || strlen(text) < 3 || text[0] < '1' || text[0] > '5' || text[1] < '0' || text[1] > '9' ||
             text[2] < '0' || text[2] > '9')
             return harness_smtpd_fail(ev, err, cap, "a reply without a code");
-        int k = harness_smtpd_events_class((text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'));
+        int k = results_reply_class((text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'));
         if (k >= 0)
             c->replies[k]++;
     } else if (strcmp(event, "connect") == 0) {
@@ -306,21 +293,14 @@ void harness_smtpd_events_finish(harness_smtpd_events *ev, sim_time_t end)
 
 /* ---- timeseries.csv ---- */
 
-/* tempfail_run.c names them so; a replay's columns must be the simulator's. */
-static const char *const harness_smtpd_parts[HARNESS_SMTPD_EVENTS_NCOLS] = {
-    "sessions.busy", "sessions.idle", "replies.2xx", "replies.421", "replies.4xx", "replies.5xx"};
-
 int harness_smtpd_events_add_columns(results_timeseries *ts, const char *const *names, size_t n)
 {
     int first = (int)results_timeseries_ncolumns(ts);
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < HARNESS_SMTPD_EVENTS_NCOLS; k++) {
-            char col[256];
-            snprintf(col, sizeof(col), "%s.%s", names[i], harness_smtpd_parts[k]);
-            int rc = results_timeseries_add_column(ts, col);
-            if (rc < 0)
-                return rc;
-        }
+    for (size_t i = 0; i < n; i++) {
+        int rc = results_timeseries_add_receiver(ts, names[i]);
+        if (rc < 0)
+            return rc;
+    }
     return first;
 }
 

@@ -36,11 +36,9 @@
 /* testsmtpd writes lines of at most 8192 bytes with the newline (smtpd_log.c, SMTPD_LOG_LINE). */
 #define HARNESS_SMTPD_EVENTS_LINE_MAX 8192
 
-/* Reply classes, in the order of the time-series columns. */
-enum { HARNESS_SMTPD_2XX, HARNESS_SMTPD_421, HARNESS_SMTPD_4XX, HARNESS_SMTPD_5XX, HARNESS_SMTPD_NCLASS };
-
-/* The columns per receiver R, in order: R.sessions.busy, R.sessions.idle, R.replies.2xx, ... */
-#define HARNESS_SMTPD_EVENTS_NCOLS 6
+/* Reply classes and the columns per receiver are the run directory's (results_timeseries.h). */
+#define HARNESS_SMTPD_NCLASS RESULTS_REPLY_NCLASS
+#define HARNESS_SMTPD_EVENTS_NCOLS RESULTS_RECEIVER_NCOLS
 
 /* One receiver at one sample instant. */
 typedef struct harness_smtpd_counts {
@@ -67,9 +65,6 @@ int harness_smtpd_events_line(harness_smtpd_events *ev, const char *line, size_t
 int harness_smtpd_events_read(harness_smtpd_events *ev, FILE *f, char *err, size_t cap);
 /* Takes the samples due up to end (inclusive): the end of the replay. */
 void harness_smtpd_events_finish(harness_smtpd_events *ev, sim_time_t end);
-
-/* The class of a reply code, or -1 for none (1xx, 3xx, nonsense). */
-int harness_smtpd_events_class(int code);
 
 /*
  * The receivers' columns of timeseries.csv, named as a simulated run names them; returns the index

@@ -87,6 +87,34 @@ int results_timeseries_add_column(results_timeseries *ts, const char *name)
 
 size_t results_timeseries_ncolumns(const results_timeseries *ts) { return ts->n; }
 
+int results_reply_class(int code)
+{
+    if (code >= 200 && code < 300)
+        return RESULTS_REPLY_2XX;
+    if (code == 421)
+        return RESULTS_REPLY_421;
+    if (code >= 400 && code < 500)
+        return RESULTS_REPLY_4XX;
+    if (code >= 500 && code < 600)
+        return RESULTS_REPLY_5XX;
+    return -1;
+}
+
+int results_timeseries_add_receiver(results_timeseries *ts, const char *name)
+{
+    static const char *const parts[RESULTS_RECEIVER_NCOLS] = {"sessions.busy", "sessions.idle", "replies.2xx",
+                                                              "replies.421",   "replies.4xx",   "replies.5xx"};
+    int first = (int)ts->n;
+    for (size_t k = 0; k < RESULTS_RECEIVER_NCOLS; k++) {
+        char col[256];
+        snprintf(col, sizeof(col), "%s.%s", name, parts[k]);
+        int rc = results_timeseries_add_column(ts, col);
+        if (rc < 0)
+            return rc;
+    }
+    return first;
+}
+
 static void header(results_timeseries *ts)
 {
     if (ts->started)

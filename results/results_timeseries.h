@@ -25,6 +25,15 @@ void results_timeseries_free(results_timeseries *ts);
  * (including "time"), -ENOMEM. Adding after the first row is a broken invariant (abort).
  */
 int results_timeseries_add_column(results_timeseries *ts, const char *name);
+
+/* A receiver's columns, simulated or replayed alike: R.sessions.busy, R.sessions.idle, then its
+ * replies in the interval by class, R.replies.2xx, .421, .4xx (other 4xx), .5xx. */
+enum { RESULTS_REPLY_2XX, RESULTS_REPLY_421, RESULTS_REPLY_4XX, RESULTS_REPLY_5XX, RESULTS_REPLY_NCLASS };
+#define RESULTS_RECEIVER_NCOLS (2 + RESULTS_REPLY_NCLASS)
+/* The class of a reply code, or -1 for none (1xx, 3xx: the 354 to DATA, nonsense). */
+int results_reply_class(int code);
+/* Adds receiver name's columns; returns the first one's index, or a negative errno. */
+int results_timeseries_add_receiver(results_timeseries *ts, const char *name);
 size_t results_timeseries_ncolumns(const results_timeseries *ts);
 /* Index of a column by name, or -1. */
 int results_timeseries_column(const results_timeseries *ts, const char *name);

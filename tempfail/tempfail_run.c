@@ -91,15 +91,9 @@ static void reply_classes(const receiver *r, uint64_t out[4])
     receiver_stats(r, &st);
     out[0] = out[1] = out[2] = out[3] = 0;
     for (int c = 200; c < 600; c++) {
-        uint64_t n = st.replies_by_code[c];
-        if (c < 300)
-            out[0] += n;
-        else if (c == 421)
-            out[1] += n;
-        else if (c >= 400 && c < 500)
-            out[2] += n;
-        else if (c >= 500)
-            out[3] += n;
+        int k = results_reply_class(c);
+        if (k >= 0)
+            out[k] += st.replies_by_code[c];
     }
 }
 
@@ -111,14 +105,7 @@ static void sampler_columns(sampler *s)
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         results_timeseries_add_column(ts, fixed[i]);
     for (size_t i = 0; i < s->nrcv; i++) {
-        const char *n = world_receiver(s->w, i)->cfg->name;
-        static const char *const parts[] = {"sessions.busy", "sessions.idle", "replies.2xx",
-                                            "replies.421",   "replies.4xx",   "replies.5xx"};
-        for (size_t k = 0; k < 6; k++) {
-            char col[256];
-            snprintf(col, sizeof(col), "%s.%s", n, parts[k]);
-            results_timeseries_add_column(ts, col);
-        }
+        results_timeseries_add_receiver(ts, world_receiver(s->w, i)->cfg->name);
     }
     s->col_dest0 = (int)results_timeseries_ncolumns(ts);
     for (size_t h = 0; h < world_nhosts(s->w); h++) {

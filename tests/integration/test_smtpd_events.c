@@ -77,7 +77,7 @@ static void agree(json_t *r, const char *name, const harness_smtpd_counts *last,
     const char *code;
     json_t *v;
     json_object_foreach(json_object_get(r, "replies"), code, v) {
-        int k = harness_smtpd_events_class(atoi(code));
+        int k = results_reply_class(atoi(code));
         if (k >= 0)
             by[k] += (uint64_t)json_integer_value(v);
     }
@@ -147,15 +147,15 @@ static void test_log_agrees(void **state)
      * MAIL and RSET are 2xx (the 354 is in no class), one 421; q: 220, EHLO, MAIL, RCPT, 250, 221 */
     assert_int_equal(s.last[0].busy, 1);
     assert_int_equal(s.last[0].idle, 1);
-    assert_int_equal(s.replies[0][HARNESS_SMTPD_2XX], 8);
-    assert_int_equal(s.replies[0][HARNESS_SMTPD_421], 1);
-    assert_int_equal(s.replies[0][HARNESS_SMTPD_4XX], 0);
-    assert_int_equal(s.replies[0][HARNESS_SMTPD_5XX], 0);
+    assert_int_equal(s.replies[0][RESULTS_REPLY_2XX], 8);
+    assert_int_equal(s.replies[0][RESULTS_REPLY_421], 1);
+    assert_int_equal(s.replies[0][RESULTS_REPLY_4XX], 0);
+    assert_int_equal(s.replies[0][RESULTS_REPLY_5XX], 0);
     assert_int_equal(s.last[1].busy, 0);
     assert_int_equal(s.last[1].idle, 0);
-    assert_int_equal(s.replies[1][HARNESS_SMTPD_2XX], 6);
-    assert_int_equal(s.replies[1][HARNESS_SMTPD_421] + s.replies[1][HARNESS_SMTPD_4XX] +
-                         s.replies[1][HARNESS_SMTPD_5XX],
+    assert_int_equal(s.replies[1][RESULTS_REPLY_2XX], 6);
+    assert_int_equal(s.replies[1][RESULTS_REPLY_421] + s.replies[1][RESULTS_REPLY_4XX] +
+                         s.replies[1][RESULTS_REPLY_5XX],
                      0);
 
     /* and what testsmtpd counted */
@@ -178,7 +178,7 @@ static void test_log_agrees(void **state)
         assert_int_equal(s.last[i].busy, 0);
         assert_int_equal(s.last[i].idle, 0);
     }
-    assert_int_equal(s.replies[0][HARNESS_SMTPD_421], 1);
+    assert_int_equal(s.replies[0][RESULTS_REPLY_421], 1);
     smtpd_live_rmdir(&srv);
 }
 

@@ -92,10 +92,10 @@ static void assert_counts(const harness_smtpd_counts *c, uint64_t busy, uint64_t
 {
     assert_int_equal(c->busy, busy);
     assert_int_equal(c->idle, idle);
-    assert_int_equal(c->replies[HARNESS_SMTPD_2XX], r2);
-    assert_int_equal(c->replies[HARNESS_SMTPD_421], r421);
-    assert_int_equal(c->replies[HARNESS_SMTPD_4XX], r4);
-    assert_int_equal(c->replies[HARNESS_SMTPD_5XX], r5);
+    assert_int_equal(c->replies[RESULTS_REPLY_2XX], r2);
+    assert_int_equal(c->replies[RESULTS_REPLY_421], r421);
+    assert_int_equal(c->replies[RESULTS_REPLY_4XX], r4);
+    assert_int_equal(c->replies[RESULTS_REPLY_5XX], r5);
 }
 
 static void test_samples(void **state)
@@ -265,13 +265,13 @@ static void test_many_sessions(void **state)
 static void test_classes(void **state)
 {
     (void)state;
-    assert_int_equal(harness_smtpd_events_class(220), HARNESS_SMTPD_2XX);
-    assert_int_equal(harness_smtpd_events_class(299), HARNESS_SMTPD_2XX);
-    assert_int_equal(harness_smtpd_events_class(354), -1);
-    assert_int_equal(harness_smtpd_events_class(421), HARNESS_SMTPD_421);
-    assert_int_equal(harness_smtpd_events_class(450), HARNESS_SMTPD_4XX);
-    assert_int_equal(harness_smtpd_events_class(554), HARNESS_SMTPD_5XX);
-    assert_int_equal(harness_smtpd_events_class(199), -1);
+    assert_int_equal(results_reply_class(220), RESULTS_REPLY_2XX);
+    assert_int_equal(results_reply_class(299), RESULTS_REPLY_2XX);
+    assert_int_equal(results_reply_class(354), -1);
+    assert_int_equal(results_reply_class(421), RESULTS_REPLY_421);
+    assert_int_equal(results_reply_class(450), RESULTS_REPLY_4XX);
+    assert_int_equal(results_reply_class(554), RESULTS_REPLY_5XX);
+    assert_int_equal(results_reply_class(199), -1);
 }
 
 /* The columns as tempfail run names them (docs/results.md), and a row from a sample. */
