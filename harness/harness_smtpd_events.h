@@ -10,8 +10,8 @@
  * policy never counted it either.
  *
  * Replies: every "reply" event, the greeting included, by the code its text starts with, in the
- * classes tempfail_run.c makes of the policy's replies_by_code: 2xx (200-299), 421, other 4xx, 5xx;
- * 1xx and 3xx (the 354 to DATA) are in none. A reply the policy decided but that never went out (a
+ * classes of results_reply_class (results_timeseries.h), as a simulated run sorts the policy's
+ * replies_by_code: 2xx (200-299), 421, other 4xx, 5xx; 1xx and 3xx (the 354 to DATA) are in none. A reply the policy decided but that never went out (a
  * tarpitted one dropped by a timeout or a close) is in testsmtpd's counters and not in its log.
  *
  * Sampling uses the log's own clock "t" (seconds since testsmtpd started): a sample at every multiple
