@@ -11,8 +11,9 @@
  *
  * Replies: every "reply" event, the greeting included, by the code its text starts with, in the
  * classes of results_reply_class (results_timeseries.h), as a simulated run sorts the policy's
- * replies_by_code: 2xx (200-299), 421, other 4xx, 5xx; 1xx and 3xx (the 354 to DATA) are in none. A reply the policy decided but that never went out (a
- * tarpitted one dropped by a timeout or a close) is in testsmtpd's counters and not in its log.
+ * replies_by_code: 2xx (200-299), 421, other 4xx, 5xx; 1xx and 3xx (the 354 to DATA) are in none.
+ * A reply the policy decided but that never went out (a tarpitted one dropped by a timeout or a
+ * close) is in testsmtpd's counters and not in its log.
  *
  * Sampling uses the log's own clock "t" (seconds since testsmtpd started): a sample at every multiple
  * of `every` from 0, each showing every event with t <= its instant, replies counted since the
