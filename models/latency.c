@@ -9,18 +9,15 @@
 #include "models/latency.h"
 #include "sim/sim_mem.h"
 
-#include <errno.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 
-int latency_resource_init(latency_resource *r, uint32_t servers)
+void latency_resource_init(latency_resource *r, uint32_t servers)
 {
     *r = (latency_resource){.servers = servers};
-    if (servers == 0)
-        return 0;
-    r->free_at = sim_xcalloc(servers, sizeof(*r->free_at));
-    return 0;
+    if (servers > 0)
+        r->free_at = sim_xcalloc(servers, sizeof(*r->free_at));
 }
 
 void latency_resource_destroy(latency_resource *r)

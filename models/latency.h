@@ -49,7 +49,7 @@ typedef struct latency_resource {
     uint64_t requests;
 } latency_resource;
 
-int latency_resource_init(latency_resource *r, uint32_t servers);
+void latency_resource_init(latency_resource *r, uint32_t servers);
 void latency_resource_destroy(latency_resource *r);
 /* A request arriving at now needing `service`: returns its completion time; *start when it began. */
 sim_time_t latency_resource_acquire(latency_resource *r, sim_time_t now, sim_time_t service, sim_time_t *start);

@@ -68,7 +68,8 @@ receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t s
     snprintf(name, sizeof(name), "network/%s", cfg->name);
     r->net_rng = sim_random_stream(seed, replication, name);
     r->pol = policy_create(&cfg->policy, r->policy_rng, err, errlen);
-    if (!r->pol || latency_resource_init(&r->service, cfg->capacity) != 0) {
+    latency_resource_init(&r->service, cfg->capacity);
+    if (!r->pol) {
         receiver_free(r);
         return NULL;
     }

@@ -207,3 +207,5 @@ json_t *results_json_real(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
 }
+
+json_t *results_json_count(uint64_t v) { return json_integer((json_int_t)v); }

@@ -10,6 +10,7 @@
 #define RESULTS_JSON_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Writes v to f. Returns 0 or -errno (ENOMEM, or the stream's write error). */
@@ -21,5 +22,7 @@ char *results_json_dumps(const json_t *v);
 /* A real for the tree; NaN and infinities become null, which JSON can hold and jansson's reals
  * cannot. Never NULL unless out of memory. */
 json_t *results_json_real(double v);
+/* A count for the tree (jansson's integers are signed). */
+json_t *results_json_count(uint64_t v);
 
 #endif

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "harness/harness_text.h"
 #include "harness/harness_maillog_scenario.h"
 #include "harness/harness_maillog_stats.h"
 #include "results/results_json.h"
@@ -63,7 +63,6 @@ static const char maillog_usage[] =
     "\n"
     "Exit status: 0 ok; 2 bad command line; 3 a file is missing, not a regular file, or unreadable.\n";
 
-static json_t *count(uint64_t v) { return json_integer((json_int_t)v); }
 
 static json_t *table_json(const harness_maillog_table *t, size_t top)
 {
@@ -72,8 +71,8 @@ static json_t *table_json(const harness_maillog_table *t, size_t top)
     for (size_t i = 0; i < t->n && (!top || i < top); i++) {
         json_t *row = json_object();
         for (int s = 0; s < HARNESS_MAILLOG_NSTATUS; s++)
-            json_object_set_new(row, harness_maillog_status_name((harness_maillog_status)s), count(v[i].n[s]));
-        json_object_set_new(row, "total", count(v[i].total));
+            json_object_set_new(row, harness_maillog_status_name((harness_maillog_status)s), results_json_count(v[i].n[s]));
+        json_object_set_new(row, "total", results_json_count(v[i].total));
         json_object_set_new(o, v[i].key, row);
     }
     free(v);
@@ -86,14 +85,14 @@ static json_t *by_status_json(const harness_maillog_table *t, harness_maillog_st
     json_t *o = json_object();
     for (size_t i = 0; i < t->n; i++)
         if (t->row[i].n[st])
-            json_object_set_new(o, t->row[i].key, count(t->row[i].n[st]));
+            json_object_set_new(o, t->row[i].key, results_json_count(t->row[i].n[st]));
     return o;
 }
 
 static json_t *quantiles_json(const double *v, size_t n)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "count", count(n));
+    json_object_set_new(o, "count", results_json_count(n));
     json_object_set_new(o, "p50", n ? results_json_real(harness_maillog_quantile(v, n, 0.50)) : json_null());
     json_object_set_new(o, "p95", n ? results_json_real(harness_maillog_quantile(v, n, 0.95)) : json_null());
     json_object_set_new(o, "p99", n ? results_json_real(harness_maillog_quantile(v, n, 0.99)) : json_null());
@@ -105,20 +104,20 @@ static json_t *stats_json(const harness_maillog_stats *st, size_t top)
 {
     json_t *root = json_object();
     json_t *lines = json_object();
-    json_object_set_new(lines, "read", count(st->lines));
-    json_object_set_new(lines, "skipped", count(st->skipped));
-    json_object_set_new(lines, "malformed", count(st->malformed));
-    json_object_set_new(lines, "too_long", count(st->too_long));
+    json_object_set_new(lines, "read", results_json_count(st->lines));
+    json_object_set_new(lines, "skipped", results_json_count(st->skipped));
+    json_object_set_new(lines, "malformed", results_json_count(st->malformed));
+    json_object_set_new(lines, "too_long", results_json_count(st->too_long));
     json_object_set_new(root, "lines", lines);
     json_t *att = json_object();
-    json_object_set_new(att, "total", count(st->attempts));
+    json_object_set_new(att, "total", results_json_count(st->attempts));
     for (int s = 0; s < HARNESS_MAILLOG_NSTATUS; s++)
-        json_object_set_new(att, harness_maillog_status_name((harness_maillog_status)s), count(st->by_status[s]));
+        json_object_set_new(att, harness_maillog_status_name((harness_maillog_status)s), results_json_count(st->by_status[s]));
     json_object_set_new(root, "attempts", att);
     json_t *q = json_object();
-    json_object_set_new(q, "queued", count(st->queued));
-    json_object_set_new(q, "removed", count(st->removed));
-    json_object_set_new(q, "expired", count(st->expired));
+    json_object_set_new(q, "queued", results_json_count(st->queued));
+    json_object_set_new(q, "removed", results_json_count(st->removed));
+    json_object_set_new(q, "expired", results_json_count(st->expired));
     json_object_set_new(root, "qmgr", q);
     json_object_set_new(root, "deferred_by_reason", by_status_json(&st->reasons, HARNESS_MAILLOG_DEFERRED));
     json_object_set_new(root, "bounced_by_reason", by_status_json(&st->reasons, HARNESS_MAILLOG_BOUNCED));
@@ -132,7 +131,7 @@ static json_t *stats_json(const harness_maillog_stats *st, size_t top)
         if (st->conn_use[k]) {
             char key[24];
             snprintf(key, sizeof(key), "%zu", k);
-            json_object_set_new(cu, key, count(st->conn_use[k]));
+            json_object_set_new(cu, key, results_json_count(st->conn_use[k]));
         }
     json_object_set_new(root, "conn_use", cu);
     double *ages;
@@ -144,8 +143,8 @@ static json_t *stats_json(const harness_maillog_stats *st, size_t top)
     for (size_t i = 0; i < st->minutes.n && (!top || i < top); i++) {
         json_t *row = json_object();
         json_object_set_new(row, "minute", json_string(m[i].key));
-        json_object_set_new(row, "attempts", count(m[i].total));
-        json_object_set_new(row, "deferred", count(m[i].n[HARNESS_MAILLOG_DEFERRED]));
+        json_object_set_new(row, "attempts", results_json_count(m[i].total));
+        json_object_set_new(row, "deferred", results_json_count(m[i].n[HARNESS_MAILLOG_DEFERRED]));
         json_array_append_new(busy, row);
     }
     free(m);
@@ -232,8 +231,8 @@ static int parse_count(const char *s, long max, long *out)
 }
 
 /*
- * Writes the scenario to path through a temporary name, and loads it back before renaming it: a
- * scenario that `tempfail run` would refuse is this program's bug, and never left looking done.
+ * Writes the scenario to path through a temporary name, after loading it back: a scenario that
+ * `tempfail run` would refuse is this program's bug, and is never left looking done.
  */
 static int write_scenario(const harness_maillog_scenario *sc, const char *path, char **files, int nfiles)
 {
@@ -241,42 +240,37 @@ static int write_scenario(const harness_maillog_scenario *sc, const char *path, 
         fprintf(stderr, "tempfail maillog: --scenario: no messages in the log, nothing to write\n");
         return TEMPFAIL_IO;
     }
-    char source[1024] = "from the Postfix log", tmp[PATH_MAX];
+    char source[1024] = "from the Postfix log";
     size_t n = strlen(source);
     for (int i = 0; i < nfiles && n + 2 < sizeof(source); i++)
         n += (size_t)snprintf(source + n, sizeof(source) - n, "%s %s", i ? "," : "", files[i]);
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        fprintf(stderr, "tempfail maillog: --scenario: path too long: %s\n", path);
-        return TEMPFAIL_USAGE;
-    }
-    FILE *f = fopen(tmp, "w");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
     if (!f) {
-        fprintf(stderr, "tempfail maillog: --scenario: %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "tempfail maillog: --scenario: %s\n", strerror(errno));
         return TEMPFAIL_IO;
     }
     int err = harness_maillog_scenario_write(sc, f, "from-maillog", source);
     if (fclose(f) != 0 && !err)
         err = -errno;
+    int status = TEMPFAIL_OK;
+    scenario_error serr;
+    scenario *s = err ? NULL : scenario_load_text(text, len, path, NULL, 0, &serr);
     if (err) {
         fprintf(stderr, "tempfail maillog: --scenario: %s: %s\n", path, strerror(-err));
-        unlink(tmp);
-        return TEMPFAIL_IO;
-    }
-    scenario_error serr;
-    scenario *s = scenario_load_file(tmp, NULL, 0, &serr);
-    if (!s) {
+        status = TEMPFAIL_IO;
+    } else if (!s) {
         fprintf(stderr, "tempfail maillog: --scenario: the scenario written does not load (a bug): %s\n",
                 serr.message);
-        unlink(tmp);
-        return TEMPFAIL_IO;
+        status = TEMPFAIL_IO;
+    } else if ((err = harness_text_write_file(path, text)) < 0) {
+        fprintf(stderr, "tempfail maillog: --scenario: %s: %s\n", path, strerror(-err));
+        status = TEMPFAIL_IO;
     }
     scenario_free(s);
-    if (rename(tmp, path) != 0) {
-        fprintf(stderr, "tempfail maillog: --scenario: %s: %s\n", path, strerror(errno));
-        unlink(tmp);
-        return TEMPFAIL_IO;
-    }
-    return TEMPFAIL_OK;
+    free(text);
+    return status;
 }
 
 int tempfail_maillog_main(int argc, char **argv)
