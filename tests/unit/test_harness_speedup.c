@@ -11,17 +11,13 @@
 #include <cmocka.h>
 
 #include "harness/harness_speedup.h"
+#include "tests/unit/model_fixture.h"
 
 /* Postfix's defaults and one "smtp" transport, optionally without connection caching. */
 static void defaults(mta_config *m, mta_transport_config *smtp, bool caching)
 {
-    mta_config_defaults(m);
-    memset(smtp, 0, sizeof(*smtp));
-    smtp->name = "smtp";
-    mta_transport_params_defaults(&smtp->p);
+    fixture_mta(m, smtp);
     smtp->p.connection_cache_on_demand = caching;
-    m->transports = smtp;
-    m->ntransports = 1;
 }
 
 static void test_speedups(void **state)
