@@ -132,7 +132,13 @@ sim_time_t smtpd_server_now(const smtpd_server *srv)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (sim_time_t)(ts.tv_sec - srv->start.tv_sec) * SIM_SEC + (ts.tv_nsec - srv->start.tv_nsec) / 1000;
+    sim_time_t real = (sim_time_t)(ts.tv_sec - srv->start.tv_sec) * SIM_SEC + (ts.tv_nsec - srv->start.tv_nsec) / 1000;
+    return srv->cfg.clock_rate == 1 ? real : (sim_time_t)((double)real * srv->cfg.clock_rate);
+}
+
+int64_t smtpd_server_clock_origin(const smtpd_server *srv)
+{
+    return (int64_t)srv->start.tv_sec * 1000000000 + srv->start.tv_nsec;
 }
 
 static struct timeval smtpd_server_tv(sim_time_t t)
@@ -140,6 +146,18 @@ static struct timeval smtpd_server_tv(sim_time_t t)
     if (t < 0)
         t = 0;
     return (struct timeval){.tv_sec = (time_t)(t / SIM_SEC), .tv_usec = (suseconds_t)(t % SIM_SEC)};
+}
+
+/* A span of the policy clock as a timer of the real one. */
+static struct timeval smtpd_server_policy_tv(const smtpd_server *srv, sim_time_t t)
+{
+    return smtpd_server_tv(srv->cfg.clock_rate == 1 ? t : (sim_time_t)((double)t / srv->cfg.clock_rate));
+}
+
+/* A real span (the server's own timeouts) on the policy clock. */
+static sim_time_t smtpd_server_real_span(const smtpd_server *srv, sim_time_t t)
+{
+    return srv->cfg.clock_rate == 1 ? t : (sim_time_t)((double)t * srv->cfg.clock_rate);
 }
 
 /* ---- addresses ---- */
@@ -325,7 +343,7 @@ static bool smtpd_conn_settle(smtpd_conn *c)
         if (!c->draining) {
             c->closing = c->draining = true;
             /* A client that never reads must not hold the session forever. */
-            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
+            c->drain_until = smtpd_server_now(srv) + smtpd_server_real_span(srv, srv->cfg.command_timeout);
             bufferevent_disable(c->bev, EV_READ);
             bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
             bufferevent_setcb(c->bev, NULL, smtpd_conn_drained, smtpd_conn_events, c);
@@ -352,7 +370,7 @@ static bool smtpd_conn_settle(smtpd_conn *c)
     if (smtpd_conn_pending(c) > SMTPD_SERVER_WRITE_HIGH) {
         if (!c->throttled) {
             c->throttled = true;
-            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
+            c->drain_until = smtpd_server_now(srv) + smtpd_server_real_span(srv, srv->cfg.command_timeout);
             bufferevent_disable(c->bev, EV_READ);
         }
         struct timeval tv = smtpd_server_tv(SMTPD_SERVER_DRAIN_POLL);
@@ -366,7 +384,7 @@ static bool smtpd_conn_settle(smtpd_conn *c)
     }
     sim_time_t due = smtpd_session_paused_until(c->sess);
     if (due != 0) {
-        struct timeval tv = smtpd_server_tv(due - smtpd_server_now(srv));
+        struct timeval tv = smtpd_server_policy_tv(srv, due - smtpd_server_now(srv));
         c->paused = true;
         event_add(&c->timer, &tv);
         return true;
@@ -376,8 +394,8 @@ static bool smtpd_conn_settle(smtpd_conn *c)
         event_add(&c->timer, srv->command_tv);
     } else {
         sim_time_t pol = policy_idle_timeout(c->gen->r.pol);
-        if (pol > 0 && pol < srv->cfg.idle_timeout) {
-            struct timeval tv = smtpd_server_tv(pol);
+        struct timeval tv = smtpd_server_policy_tv(srv, pol);
+        if (pol > 0 && tv.tv_sec * SIM_SEC + tv.tv_usec < srv->cfg.idle_timeout) {
             event_add(&c->timer, &tv);
         } else {
             event_add(&c->timer, srv->idle_tv);
@@ -481,7 +499,7 @@ static void smtpd_conn_timer(evutil_socket_t fd, short what, void *arg)
     if (c->draining || c->throttled) {
         size_t pending = smtpd_conn_pending(c);
         if (pending < c->last_pending) /* the client is reading: slow is not stuck */
-            c->drain_until = smtpd_server_now(srv) + srv->cfg.command_timeout;
+            c->drain_until = smtpd_server_now(srv) + smtpd_server_real_span(srv, srv->cfg.command_timeout);
         c->last_pending = pending;
     }
     if (c->draining) {
@@ -690,6 +708,8 @@ smtpd_server *smtpd_server_create(struct event_base *base, const smtpd_server_co
         return NULL;
     srv->base = base;
     srv->cfg = *cfg;
+    if (!(srv->cfg.clock_rate > 0))
+        srv->cfg.clock_rate = 1;
     clock_gettime(CLOCK_MONOTONIC, &srv->start);
     struct timeval tv = smtpd_server_tv(cfg->idle_timeout);
     srv->idle_tv = event_base_init_common_timeout(base, &tv);

@@ -41,6 +41,10 @@ typedef struct smtpd_server_config {
     SSL_CTX *tls;                /* NULL: STARTTLS not offered */
     smtpd_log *log;              /* NULL: no event log */
     smtpd_store *store;          /* required */
+    /* How much faster than real time the policy clock runs (1 when 0): a replay at --speedup K
+     * runs the scenario's policy times (windows, delays, idle timeouts) K times faster, and the
+     * event log's "t" is scenario time. The server's own timeouts above stay real. */
+    double clock_rate;
 } smtpd_server_config;
 
 void smtpd_server_config_defaults(smtpd_server_config *c);
@@ -93,8 +97,11 @@ void smtpd_server_stats_get(const smtpd_server *srv, size_t i, smtpd_server_stat
 /* Open connections, all receivers. */
 uint64_t smtpd_server_sessions(const smtpd_server *srv);
 
-/* The server's clock: monotonic microseconds since smtpd_server_create (what the policies and the
- * log see). */
+/* The server's clock: monotonic microseconds since smtpd_server_create, times the clock rate (what
+ * the policies and the log see). */
 sim_time_t smtpd_server_now(const smtpd_server *srv);
+/* Where that clock starts: CLOCK_MONOTONIC nanoseconds at smtpd_server_create (the ready file's
+ * "clock" line, so that a harness can put the log's times on its own clock). */
+int64_t smtpd_server_clock_origin(const smtpd_server *srv);
 
 #endif

@@ -41,7 +41,12 @@ static const char usage[] =
     "\n"
     "  --scenario FILE            scenario or receivers file (required)\n"
     "  --receiver NAME            serve this receiver (repeatable)\n"
-    "  --listen NAME=ADDR:PORT    add a listen address for receiver NAME (repeatable; port 0 = any)\n"
+    "  --listen NAME=ADDR:PORT    add a listen address for receiver NAME (repeatable; port 0 = any);\n"
+    "                             NAME/MXHOST=ADDR:PORT listens for that MX host of the receiver\n"
+    "  --only-listen              listen on the --listen addresses only, not the scenario's mx[].listen\n"
+    "  --clock-rate K             the policies' clock runs K times faster than real time (a replay at\n"
+    "                             --speedup K): their windows and delays shrink by K, the event log's\n"
+    "                             \"t\" is scenario time; the server's own timeouts stay real\n"
     "  --http ADDR:PORT           control and metrics endpoint (off by default)\n"
     "  --log FILE                 JSON-lines event log ('-' = standard output)\n"
     "  --maildir DIR              keep accepted messages in a Maildir, fsynced before the 250\n"
@@ -73,7 +78,7 @@ typedef struct testsmtpd {
     testsmtpd_listen *extra;  /* --listen */
     size_t nextra;
     const char *http, *log, *maildir, *cert, *key, *ready, *user;
-    bool no_tls, allow_remote;
+    bool no_tls, allow_remote, only_listen;
     smtpd_server_config cfg;
 
     scenario *sc;
@@ -117,7 +122,8 @@ static sim_time_t testsmtpd_duration(const char *opt, const char *v)
 static void testsmtpd_options(testsmtpd *t, int argc, char **argv)
 {
     enum { O_SCENARIO = 256, O_RECEIVER, O_LISTEN, O_HTTP, O_LOG, O_MAILDIR, O_CERT, O_KEY, O_NOTLS, O_READY,
-           O_USER, O_MAXSESS, O_IDLE, O_CMD, O_MAXLINE, O_MAXMSG, O_MAXERR, O_REMOTE, O_HELP, O_VERSION };
+           O_USER, O_MAXSESS, O_IDLE, O_CMD, O_MAXLINE, O_MAXMSG, O_MAXERR, O_REMOTE, O_HELP, O_VERSION,
+           O_ONLY_LISTEN, O_CLOCK_RATE };
     static const struct option opts[] = {
         {"scenario", required_argument, NULL, O_SCENARIO}, {"receiver", required_argument, NULL, O_RECEIVER},
         {"listen", required_argument, NULL, O_LISTEN},     {"http", required_argument, NULL, O_HTTP},
@@ -129,6 +135,7 @@ static void testsmtpd_options(testsmtpd *t, int argc, char **argv)
         {"max-line", required_argument, NULL, O_MAXLINE},  {"max-message", required_argument, NULL, O_MAXMSG},
         {"max-errors", required_argument, NULL, O_MAXERR}, {"allow-remote", no_argument, NULL, O_REMOTE},
         {"help", no_argument, NULL, O_HELP},               {"version", no_argument, NULL, O_VERSION},
+        {"only-listen", no_argument, NULL, O_ONLY_LISTEN}, {"clock-rate", required_argument, NULL, O_CLOCK_RATE},
         {NULL, 0, NULL, 0}};
     smtpd_server_config_defaults(&t->cfg);
     t->user = "nobody";
@@ -155,7 +162,14 @@ static void testsmtpd_options(testsmtpd *t, int argc, char **argv)
                 testsmtpd_die(EXIT_IO, "out of memory");
             t->extra = l;
             *eq = 0;
-            t->extra[t->nextra++] = (testsmtpd_listen){.name = optarg, .addr = eq + 1};
+            char *slash = strchr(optarg, '/');
+            if (slash) {
+                *slash = 0;
+                if (slash == optarg || !slash[1])
+                    testsmtpd_die(EXIT_USAGE, "--listen: expected NAME/MXHOST=ADDR:PORT, got '%s/%s'", optarg,
+                                  slash + 1);
+            }
+            t->extra[t->nextra++] = (testsmtpd_listen){.name = optarg, .mx = slash ? slash + 1 : NULL, .addr = eq + 1};
             break;
         }
         case O_HTTP: t->http = optarg; break;
@@ -182,6 +196,16 @@ static void testsmtpd_options(testsmtpd *t, int argc, char **argv)
         }
         case O_MAXERR: t->cfg.limits.max_errors = (uint32_t)testsmtpd_count("--max-errors", optarg, 1, 1000000); break;
         case O_REMOTE: t->allow_remote = true; break;
+        case O_ONLY_LISTEN: t->only_listen = true; break;
+        case O_CLOCK_RATE: {
+            char *end;
+            errno = 0;
+            double k = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(k >= 1) || k > 1000)
+                testsmtpd_die(EXIT_USAGE, "--clock-rate: expected a number from 1 to 1000, got '%s'", optarg);
+            t->cfg.clock_rate = k;
+            break;
+        }
         case O_HELP: fputs(usage, stdout); exit(0);
         case O_VERSION: printf("testsmtpd %s\n", TEMPFAIL_VERSION); exit(0);
         default:
@@ -211,7 +235,7 @@ static int testsmtpd_find(const scenario *s, const char *name)
 static bool testsmtpd_has_listen(const testsmtpd *t, size_t ri)
 {
     const receiver_config *r = &t->sc->receivers[ri];
-    for (size_t m = 0; m < r->nmx; m++)
+    for (size_t m = 0; m < r->nmx && !t->only_listen; m++)
         if (r->mx[m].listen && r->mx[m].listen[0])
             return true;
     for (size_t k = 0; k < t->nextra; k++)
@@ -281,6 +305,9 @@ static void testsmtpd_write_ready(const testsmtpd *t, const char *http_addr)
     }
     if (http_addr)
         fprintf(f, "http %s\n", http_addr);
+    /* The event log's clock: where it starts (CLOCK_MONOTONIC ns) and how fast it runs. */
+    fprintf(f, "clock %lld %.17g\n", (long long)smtpd_server_clock_origin(t->srv),
+            t->cfg.clock_rate > 0 ? t->cfg.clock_rate : 1.0);
     if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, t->ready) != 0) {
         int e = errno;
         unlink(tmp);
@@ -409,12 +436,24 @@ int main(int argc, char **argv)
         const receiver_config *rc = &t.sc->receivers[t.served[k]];
         if (smtpd_server_add_receiver(t.srv, rc, t.sc->seed, err, sizeof(err)) < 0)
             testsmtpd_die(EXIT_USAGE, "receiver %s: %s", rc->name, err);
-        for (size_t m = 0; m < rc->nmx; m++)
+        for (size_t m = 0; m < rc->nmx && !t.only_listen; m++)
             for (char **a = rc->mx[m].listen; a && *a; a++)
                 testsmtpd_listen_one(&t, k, rc->mx[m].host, *a);
-        for (size_t e = 0; e < t.nextra; e++)
-            if (strcmp(t.extra[e].name, rc->name) == 0)
-                testsmtpd_listen_one(&t, k, rc->mx[0].host, t.extra[e].addr);
+        for (size_t e = 0; e < t.nextra; e++) {
+            if (strcmp(t.extra[e].name, rc->name) != 0)
+                continue;
+            const char *mx = rc->mx[0].host;
+            if (t.extra[e].mx) {
+                size_t m = 0;
+                while (m < rc->nmx && strcmp(rc->mx[m].host, t.extra[e].mx) != 0)
+                    m++;
+                if (m == rc->nmx)
+                    testsmtpd_die(EXIT_USAGE, "--listen %s/%s=%s: receiver %s has no MX host %s", rc->name,
+                                  t.extra[e].mx, t.extra[e].addr, rc->name, t.extra[e].mx);
+                mx = rc->mx[m].host;
+            }
+            testsmtpd_listen_one(&t, k, mx, t.extra[e].addr);
+        }
     }
     char http_addr[64] = "";
     if (t.http) {

@@ -60,6 +60,8 @@ typedef struct smtpd_live_server {
     size_t nsmtp;
     char http_addr[64];
     int http_port; /* 0 when not asked for */
+    long long clock_origin; /* the ready file's clock line: CLOCK_MONOTONIC ns where the log starts */
+    double clock_rate;      /* and how fast it runs (--clock-rate) */
     int exit_status; /* after stop: the wait status */
 } smtpd_live_server;
 
@@ -160,7 +162,8 @@ SMTPD_LIVE_FN bool smtpd_live_split_addr(const char *s, char *addr, size_t addrl
     return true;
 }
 
-/* Reads the ready file: "smtp RECEIVER MXHOST ADDR:PORT" and "http ADDR:PORT" lines. */
+/* Reads the ready file: "smtp RECEIVER MXHOST ADDR:PORT", "http ADDR:PORT" and "clock ORIGIN RATE"
+ * lines. */
 SMTPD_LIVE_FN bool smtpd_live_parse_ready(smtpd_live_server *srv, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -182,6 +185,11 @@ SMTPD_LIVE_FN bool smtpd_live_parse_ready(smtpd_live_server *srv, const char *pa
                 ok = false;
         } else if (n == 2 && strcmp(kind, "http") == 0) {
             ok = ok && smtpd_live_split_addr(a, srv->http_addr, sizeof(srv->http_addr), &srv->http_port);
+        } else if (n == 3 && strcmp(kind, "clock") == 0) {
+            char *e1, *e2;
+            srv->clock_origin = strtoll(a, &e1, 10);
+            srv->clock_rate = strtod(b, &e2);
+            ok = ok && *e1 == '\0' && *e2 == '\0' && srv->clock_rate >= 1;
         } else if (n > 0) {
             ok = false;
         }

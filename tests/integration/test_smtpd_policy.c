@@ -301,6 +301,52 @@ static void test_greylist_passes_after_delay(void **state)
 }
 
 /*
+ * A replay's server: --clock-rate 10 runs the policy's clock ten times faster (a 10 s greylist delay
+ * passes in 1 s), and --only-listen with NAME/MXHOST= serves the second MX host alone, not the
+ * scenario's own listen address; the ready file names that MX host and the clock.
+ */
+static void test_clock_rate_and_mx_listen(void **state)
+{
+    fixture *f = *state;
+    const char *text_yaml = "receivers:\n"
+                            "  - name: r\n"
+                            "    domains: [example.test]\n"
+                            "    mx: [ { host: mx.test, listen: [\"127.0.0.1:0\"] }, { host: mx2.test } ]\n"
+                            "    policy:\n"
+                            "      - { rule: greylist, delay: 10s, retry_window: 1h, auto_allow: 0 }\n";
+    assert_int_equal(smtpd_live_write_file(&f->srv, "scenario.yaml", text_yaml, f->scenario, sizeof(f->scenario)), 0);
+    const char *args[] = {"--scenario", f->scenario, "--http", "127.0.0.1:0", "--no-tls", "--clock-rate", "10",
+                          "--only-listen", "--listen", "r/mx2.test=127.0.0.1:0", NULL};
+    char err[512];
+    if (!smtpd_live_start(&f->srv, args, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_int_equal(f->srv.nsmtp, 1);
+    assert_string_equal(f->srv.smtp[0].mxhost, "mx2.test");
+    assert_true(f->srv.clock_rate == 10);
+    assert_true(f->srv.clock_origin > 0);
+    f->smtp = &f->srv.smtp[0];
+
+    smtpd_live_conn *c = accepted(f, "127.0.0.1");
+    char text[1024];
+    assert_int_equal(smtpd_live_cmd(c, "EHLO client.test", text, sizeof(text)), 250);
+    assert_int_equal(smtpd_live_cmd(c, "MAIL FROM:<sender@client.test>", text, sizeof(text)), 250);
+    int64_t first = smtpd_live_now_ms();
+    int code = smtpd_live_cmd(c, "RCPT TO:<" RCPT ">", text, sizeof(text));
+    if (code / 100 != 4)
+        fail_msg("first sight: expected a 4xx, got '%s'", text);
+    quit(c);
+    /* 1.2 s of real time are 12 s of the policy's: past the 10 s delay. */
+    int64_t left = first + 1200 - smtpd_live_now_ms();
+    if (left > 0)
+        smtpd_live_sleep_ms((int)left);
+    c = accepted(f, "127.0.0.1");
+    char bad[1024];
+    if (smtpd_live_transaction(c, RCPT, bad, sizeof(bad)) != 0)
+        fail_msg("retry 12 s later on the policy's clock: unexpected '%s'", bad);
+    assert_int_equal(metric(f, "testsmtpd_messages_accepted_total{receiver=\"r\"}"), 1);
+}
+
+/*
  * Two violations of a 1-per-IP cap within 10 s put the client in the box for 2 s: every connection
  * from it is refused, even with the cap free, until the box expires; other IPs are not boxed.
  */
@@ -420,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cap_without_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_rate_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greylist_passes_after_delay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_rate_and_mx_listen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_penalty_box_engages_and_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_force_next_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_policy, setup, teardown),
