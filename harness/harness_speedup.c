@@ -10,7 +10,7 @@
 #include "sim/sim_time.h"
 
 /* One timer: t / k rounded to whole seconds; 0 stays 0 (a timer that is off). */
-static int scale(sim_time_t *t, double k, const char *where, const char *name, char *err, size_t errlen)
+static int scale(sim_time_t *t, double k, double back, const char *where, const char *name, char *err, size_t errlen)
 {
     if (*t <= 0)
         return 0;
@@ -36,11 +36,12 @@ static int scale(sim_time_t *t, double k, const char *where, const char *name, c
                  where, name, was, k, is, runs, 100 * moved, kmax >= 1 ? kmax : 1);
         return -1;
     }
-    *t = (sim_time_t)secs * SIM_SEC;
+    *t = (sim_time_t)llround(secs * back * SIM_SEC);
     return 0;
 }
 
-int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen)
+/* back: 1 for the real Postfix's seconds, k for the same rounding in scenario time. */
+static int speedup(mta_config *m, double k, double back, char *err, size_t errlen)
 {
     if (!(k >= 1) || !isfinite(k)) {
         snprintf(err, errlen, "speedup: %g is not a number of at least 1", k);
@@ -57,7 +58,7 @@ int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen)
         {&m->bounce_queue_lifetime, "bounce_queue_lifetime"},
     };
     for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++)
-        if (scale(global[i].t, k, "", global[i].name, err, errlen) < 0)
+        if (scale(global[i].t, k, back, "", global[i].name, err, errlen) < 0)
             return -1;
     for (size_t t = 0; t < m->ntransports; t++) {
         mta_transport_params *p = &m->transports[t].p;
@@ -86,8 +87,15 @@ int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen)
         char where[160];
         snprintf(where, sizeof(where), "mta.transports.%s: ", m->transports[t].name);
         for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++)
-            if (scale(per[i].t, k, where, per[i].name, err, errlen) < 0)
+            if (scale(per[i].t, k, back, where, per[i].name, err, errlen) < 0)
                 return -1;
     }
     return 0;
+}
+
+int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen) { return speedup(m, k, 1, err, errlen); }
+
+int harness_speedup_mta_scenario(mta_config *m, double k, char *err, size_t errlen)
+{
+    return speedup(m, k, k, err, errlen);
 }

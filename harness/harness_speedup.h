@@ -22,5 +22,8 @@
  * the reason in err ("queue_run_delay: ...", or "mta.transports.slowmx: smtp_connect_timeout: ...");
  * m is then partly scaled and must not be used. */
 int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen);
+/* The same rounding, expressed back in scenario time (each timer round(t / k) * k): what the
+ * simulation of a validation runs, so that it models exactly the timers the real Postfix has. */
+int harness_speedup_mta_scenario(mta_config *m, double k, char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,18 @@
 enum { TEMPFAIL_OK = 0, TEMPFAIL_EXPECT_FAILED = 1, TEMPFAIL_USAGE = 2, TEMPFAIL_IO = 3 };
 
 int tempfail_run_main(int argc, char **argv);
+int tempfail_replay_main(int argc, char **argv);
+int tempfail_validate_main(int argc, char **argv);
+
+/* What `tempfail run` does once the scenario is loaded, for the commands that run simulations of
+ * their own (validate). */
+typedef struct tempfail_run_opts {
+    const char *out_dir;            /* NULL: runs/<scenario name> */
+    bool maillog, quiet, no_progress, plots;
+    results_plot_format plot_fmt;
+} tempfail_run_opts;
+/* Simulates s (which it frees) into its run directory; the exit status of `tempfail run`. */
+int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro);
 int tempfail_plot_main(int argc, char **argv);
 int tempfail_compare_main(int argc, char **argv);
 int tempfail_maillog_main(int argc, char **argv);

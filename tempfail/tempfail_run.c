@@ -303,6 +303,16 @@ int tempfail_run_main(int argc, char **argv)
     if (rep_given)
         s->replication = (uint32_t)replication;
 
+    tempfail_run_opts ro = {.out_dir = out_dir, .maillog = maillog, .quiet = quiet, .no_progress = no_progress,
+                            .plots = plots, .plot_fmt = plot_fmt};
+    return tempfail_run_scenario(s, &ro);
+}
+
+int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
+{
+    const char *out_dir = ro->out_dir;
+    bool maillog = ro->maillog, quiet = ro->quiet, no_progress = ro->no_progress, plots = ro->plots;
+    results_plot_format plot_fmt = ro->plot_fmt;
     char default_out[512];
     if (!out_dir) {
         snprintf(default_out, sizeof(default_out), "runs/%s", s->name);

@@ -1,0 +1,182 @@
+/*
+ * harness_testsmtpd - start and stop the replay's testsmtpd, and read where it listens
+ * (harness_testsmtpd.h).
+ */
+#include "harness/harness_testsmtpd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim/sim_mem.h"
+
+#define HARNESS_TESTSMTPD_START_MS 15000
+
+void harness_testsmtpd_last_words(const char *log_path, char *buf, size_t len)
+{
+    buf[0] = 0;
+    FILE *f = fopen(log_path, "r");
+    if (!f)
+        return;
+    char line[1024];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0])
+            snprintf(buf, len, "%s", line);
+    }
+    fclose(f);
+}
+
+static void harness_testsmtpd_free_addrs(harness_testsmtpd *t)
+{
+    for (size_t i = 0; t->addrs && i < t->nreceivers; i++) {
+        for (char **a = t->addrs[i]; a && *a; a++)
+            free(*a);
+        free(t->addrs[i]);
+    }
+    free(t->addrs);
+    t->addrs = NULL;
+    t->nreceivers = 0;
+}
+
+void harness_testsmtpd_addr(size_t r, size_t m, char *buf, size_t len)
+{
+    snprintf(buf, len, "127.%u.%u.%u", (unsigned)(64 + r / 256) & 0xff, (unsigned)(r % 256), (unsigned)(m + 1) & 0xff);
+}
+
+bool harness_testsmtpd_served(const scenario *s, size_t i)
+{
+    return i + 1 < s->nreceivers || s->receivers[i].ndomains > 0;
+}
+
+/* Reads the ready file into t->addrs. 0, or -EINVAL with err. */
+static int harness_testsmtpd_read_ready(harness_testsmtpd *t, const scenario *s, char *err, size_t errlen)
+{
+    FILE *f = fopen(t->ready, "r");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", t->ready, strerror(e));
+        return -e;
+    }
+    t->nreceivers = s->nreceivers;
+    t->addrs = sim_xcalloc(s->nreceivers, sizeof(*t->addrs));
+    for (size_t i = 0; i < s->nreceivers; i++)
+        if (harness_testsmtpd_served(s, i))
+            t->addrs[i] = sim_xcalloc(s->receivers[i].nmx + 1, sizeof(char *));
+    char line[1024];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        char kind[16], a[256], b[256], c[256];
+        int n = sscanf(line, "%15s %255s %255s %255s", kind, a, b, c);
+        if (n == 3 && strcmp(kind, "clock") == 0) {
+            t->clock_origin = strtoll(a, NULL, 10);
+            t->clock_rate = strtod(b, NULL);
+            continue;
+        }
+        if (n != 4 || strcmp(kind, "smtp") != 0)
+            continue;
+        size_t ri = 0;
+        while (ri < s->nreceivers && strcmp(s->receivers[ri].name, a) != 0)
+            ri++;
+        if (ri == s->nreceivers || !t->addrs[ri]) {
+            snprintf(err, errlen, "%s: a listener for receiver %s, which the replay did not ask for", t->ready, a);
+            rc = -EINVAL;
+            break;
+        }
+        const receiver_config *r = &s->receivers[ri];
+        size_t m = 0;
+        while (m < r->nmx && strcmp(r->mx[m].host, b) != 0)
+            m++;
+        if (m == r->nmx || t->addrs[ri][m]) {
+            snprintf(err, errlen, "%s: an unexpected listener for %s (%s)", t->ready, a, b);
+            rc = -EINVAL;
+            break;
+        }
+        t->addrs[ri][m] = sim_xstrdup(c);
+    }
+    fclose(f);
+    for (size_t i = 0; rc == 0 && i < s->nreceivers; i++)
+        for (size_t m = 0; t->addrs[i] && m < s->receivers[i].nmx; m++)
+            if (!t->addrs[i][m]) {
+                snprintf(err, errlen, "%s: no listener for %s (%s)", t->ready, s->receivers[i].name,
+                         s->receivers[i].mx[m].host);
+                rc = -EINVAL;
+            }
+    if (rc == 0 && !(t->clock_rate >= 1)) {
+        snprintf(err, errlen, "%s: no clock line (is testsmtpd older than this tempfail?)", t->ready);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+int harness_testsmtpd_start(harness_testsmtpd *t, const char *bin, const char *scenario_path, const scenario *s,
+                            double clock_rate, int port, const char *dir, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->ready, sizeof(t->ready), "%s/testsmtpd.ready", dir);
+    snprintf(t->events, sizeof(t->events), "%s/testsmtpd.events.jsonl", dir);
+    snprintf(t->log, sizeof(t->log), "%s/testsmtpd.log", dir);
+    unlink(t->ready);
+    unlink(t->events);
+
+    size_t cap = 16 + 2 * s->nreceivers * (RECEIVER_MX_MAX + 1), n = 0;
+    char **argv = sim_xcalloc(cap, sizeof(*argv));
+    char rate[32];
+    snprintf(rate, sizeof(rate), "%.17g", clock_rate);
+    const char *fixed[] = {bin, "--scenario", scenario_path, "--ready-file", t->ready, "--log", t->events,
+                           "--only-listen", "--clock-rate", rate, "--user", "nobody"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        argv[n++] = sim_xstrdup(fixed[i]);
+    if (geteuid() != 0)
+        n -= 2; /* --user only matters (and is only allowed) as root */
+    for (size_t i = 0; i < s->nreceivers; i++) {
+        if (!harness_testsmtpd_served(s, i))
+            continue;
+        const receiver_config *r = &s->receivers[i];
+        for (size_t m = 0; m < r->nmx; m++) {
+            char a[512], ip[32];
+            harness_testsmtpd_addr(i, m, ip, sizeof(ip));
+            snprintf(a, sizeof(a), "%s/%s=%s:%d", r->name, r->mx[m].host, ip, port);
+            argv[n++] = sim_xstrdup("--listen");
+            argv[n++] = sim_xstrdup(a);
+        }
+    }
+    argv[n] = NULL;
+    int rc = harness_proc_start(&t->proc, "testsmtpd", argv, t->log, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        free(argv[i]);
+    free(argv);
+    if (rc < 0)
+        return rc;
+    long long until = harness_proc_now_ns() + HARNESS_TESTSMTPD_START_MS * 1000000LL;
+    while (access(t->ready, R_OK) != 0) {
+        if (!harness_proc_alive(&t->proc)) {
+            char last[512], how[64];
+            harness_testsmtpd_last_words(t->log, last, sizeof(last));
+            harness_proc_describe(t->proc.status, how, sizeof(how));
+            snprintf(err, errlen, "testsmtpd did not start (%s): %s", how, last[0] ? last : "no output");
+            return -ECHILD;
+        }
+        if (harness_proc_now_ns() > until) {
+            harness_proc_stop(&t->proc, 1000);
+            snprintf(err, errlen, "testsmtpd did not listen within %d s (its output: %s)",
+                     HARNESS_TESTSMTPD_START_MS / 1000, t->log);
+            return -ETIMEDOUT;
+        }
+        harness_proc_sleep_ms(10);
+    }
+    rc = harness_testsmtpd_read_ready(t, s, err, errlen);
+    if (rc < 0)
+        harness_testsmtpd_stop(t);
+    return rc;
+}
+
+bool harness_testsmtpd_alive(harness_testsmtpd *t) { return harness_proc_alive(&t->proc); }
+
+void harness_testsmtpd_stop(harness_testsmtpd *t)
+{
+    harness_proc_stop(&t->proc, 5000);
+    harness_testsmtpd_free_addrs(t);
+}
