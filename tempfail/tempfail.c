@@ -24,6 +24,11 @@ static const char usage[] =
     "  maillog FILE...       read Postfix logs (syslog, journald, maillog_file, .gz): deferrals by\n"
     "                        reason, destination and relay, latency, conn_use, queue left, busiest\n"
     "                        minutes; `tempfail maillog --help`\n"
+    "  replay SCENARIO --mta postfix|external\n"
+    "                        the scenario through a real Postfix (private instances) or your own MTA\n"
+    "                        against testsmtpd, written as a run directory; `tempfail replay --help`\n"
+    "  validate SCENARIO     simulation (several seeds) against replays: agreement on 421s, deferrals,\n"
+    "                        drain time, latency; exit 1 outside tolerance; `tempfail validate --help`\n"
     "  import MAIN_CF [MASTER_CF [TRANSPORT]]\n"
     "                        a Postfix configuration as a scenario's mta: section; --generate the\n"
     "                        other way; `tempfail import --help`\n"
@@ -36,6 +41,8 @@ static const char usage[] =
     "  tempfail run my.yaml --set mta.postfix.smtp_connection_cache_on_demand=no --seed 7\n"
     "  tempfail compare runs/default-retry-storm runs/fix --fail-if 'transactional.latency.p95 +10%'\n"
     "  tempfail maillog /var/log/mail.log /var/log/mail.log.1.gz --top 5\n"
+    "  sudo tempfail replay scenarios/replay/cap3-idle.yaml --mta postfix --speedup 2\n"
+    "  sudo tempfail validate scenarios/replay/cap3-idle.yaml --speedup 2 --seeds 10\n"
     "\n"
     "Scenario reference: docs/scenario.md. Results: docs/results.md.\n";
 
@@ -54,6 +61,10 @@ int main(int argc, char **argv)
         return tempfail_compare_main(argc - 1, argv + 1);
     if (strcmp(cmd, "maillog") == 0)
         return tempfail_maillog_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return tempfail_replay_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return tempfail_validate_main(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return tempfail_import_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

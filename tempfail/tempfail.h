@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "harness/harness_replay.h"
 #include "models/world.h"
 #include "results/results_plot.h"
 #include "scenarios/scenario.h"
@@ -28,6 +29,13 @@ typedef struct tempfail_run_opts {
 } tempfail_run_opts;
 /* Simulates s (which it frees) into its run directory; the exit status of `tempfail run`. */
 int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro);
+/* What `tempfail replay` does once the scenario is loaded: replays s (which it frees) into out_dir
+ * (NULL: runs/<name>-replay) and returns the command's exit status; *summary_out (when not NULL)
+ * gets the summary of a replay that completed (a new reference). */
+int tempfail_replay_scenario(scenario *s, const harness_replay_opts *ro, const char *out_dir, bool plots, bool quiet,
+                             json_t **summary_out);
+/* testsmtpd beside this tempfail (a build directory, an installation's sbin), else in PATH. */
+bool tempfail_find_testsmtpd(char *buf, size_t len);
 int tempfail_plot_main(int argc, char **argv);
 int tempfail_compare_main(int argc, char **argv);
 int tempfail_maillog_main(int argc, char **argv);

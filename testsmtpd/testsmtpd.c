@@ -224,9 +224,11 @@ static void testsmtpd_options(testsmtpd *t, int argc, char **argv)
         testsmtpd_die(EXIT_USAGE, "--no-tls and --tls-cert contradict each other");
 }
 
+/* The last receiver is the implicit "default" (unclaimed domains): served only when named, as a
+ * replay does for the domains no receiver claims. */
 static int testsmtpd_find(const scenario *s, const char *name)
 {
-    for (size_t i = 0; i + 1 < s->nreceivers; i++) /* the last is the implicit "default": not served */
+    for (size_t i = 0; i < s->nreceivers; i++)
         if (strcmp(s->receivers[i].name, name) == 0)
             return (int)i;
     return -1;
@@ -267,7 +269,12 @@ static size_t testsmtpd_select(testsmtpd *t)
                           t->extra[k].addr, t->extra[k].name);
     }
     size_t n = 0;
-    for (size_t i = 0; i + 1 < s->nreceivers; i++) {
+    for (size_t i = 0; i < s->nreceivers; i++) {
+        bool named = want[i];
+        for (size_t k = 0; k < t->nextra && !named; k++)
+            named = strcmp(t->extra[k].name, s->receivers[i].name) == 0;
+        if (i + 1 == s->nreceivers && !named)
+            continue; /* the implicit default */
         bool serve = t->nreceivers ? want[i] : testsmtpd_has_listen(t, i);
         if (!serve)
             continue;

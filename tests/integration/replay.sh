@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# replay.sh - `tempfail replay` and `tempfail validate` against a real Postfix and testsmtpd.
+#
+# For each scenario of scenarios/replay/ (a cap of 3 counting idle sessions with Postfix's defaults;
+# the same with a dedicated transport at concurrency 2; two Postfix hosts behind one source IP against
+# a cap of 4; a greylisting receiver), `tempfail validate --speedup 2` simulates it with five seeds
+# and replays it once through private Postfix instances, then:
+#   - every injected message is accounted for exactly once: messages.csv has one row per message of
+#     the summary, with unique ids and queue ids, every one delivered; Postfix logged exactly one
+#     status=sent per message and testsmtpd accepted exactly as many (its event log);
+#   - the dynamics the scenario is about are in the replay: 421s and "delivery temporarily
+#     suspended" deferrals with the cap of 3 and Postfix's defaults, none with the dedicated
+#     transport, 421s from two instances sharing one address, a 4xx at RCPT for every greylisted
+#     message;
+#   - the simulation agrees with the replay within the tolerances of docs/validation.md
+#     (validate's exit status; its table is printed).
+# Then what goes wrong: a key Postfix cannot express (exit 2, the key named), a testsmtpd that never
+# listens (exit 3, named, nothing left running), an address taken (exit 3), Ctrl-C during a replay
+# (exit 3, no run directory, no Postfix left), not root (exit 3, says so).
+# Usage: replay.sh SOURCE_DIR WORK_DIR   (env TEMPFAIL, TESTSMTPD; run as root, as Postfix must start)
+set -uo pipefail
+src=$1 work=$2
+. "$src/tests/integration/checks.bash"
+if [ "$(id -u)" -ne 0 ]; then
+  [ "${CI:-}" = true ] && { echo "FAIL: the replay tests must run as root in CI"; exit 1; }
+  echo "SKIP: starting Postfix instances needs root" >&2
+  exit 0
+fi
+command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || { echo "FAIL: postfix is not installed"; exit 1; }
+rm -rf "$work"
+mkdir -p "$work"
+export NO_COLOR=1
+
+# Processes of a replay still running (its work directories are /tmp/tempfail-replay.*).
+leftovers() { pgrep -f 'tempfail-replay\.' >/dev/null 2>&1; }
+no_leftovers() { ! leftovers || { echo "  processes left running:"; pgrep -af 'tempfail-replay\.'; return 1; }; }
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+# accounted DIR: every injected message exactly once, every one delivered.
+accounted() {
+  local d=$1 n rows ids qids sent accepted
+  n=$(json "$d/summary.json" 'd["messages"]["arrived"]')
+  rows=$(($(wc -l <"$d/messages.csv") - 1))
+  ids=$(tail -n +2 "$d/messages.csv" | cut -d, -f1 | sort -u | wc -l)
+  qids=$(tail -n +2 "$d/messages.csv" | cut -d, -f2 | sort -u | wc -l)
+  sent=$(grep -c 'status=sent' "$d/maillog")
+  accepted=$(grep -c '"event": *"message"' "$d/testsmtpd.events.jsonl")
+  [ "$n" -gt 0 ] && [ "$rows" -eq "$n" ] && [ "$ids" -eq "$n" ] && [ "$qids" -eq "$n" ] &&
+    [ "$(json "$d/summary.json" 'd["messages"]["delivered"]')" -eq "$n" ] &&
+    [ "$sent" -eq "$n" ] && [ "$accepted" -eq "$n" ] &&
+    ! tail -n +2 "$d/messages.csv" | cut -d, -f10 | grep -qv '^delivered$' ||
+    { echo "  $d: $n messages, $rows rows, $ids ids, $qids queue ids, $sent status=sent, $accepted accepted by testsmtpd"; return 1; }
+}
+
+at_least() { [ "$(json "$1" "$2")" -ge "$3" ] || { echo "  $2 = $(json "$1" "$2") in $1, want >= $3"; return 1; }; }
+exactly() { [ "$(json "$1" "$2")" -eq "$3" ] || { echo "  $2 = $(json "$1" "$2") in $1, want $3"; return 1; }; }
+
+for name in cap3-idle cap3-dedicated nat-cap4 greylist; do
+  out=$work/$name
+  "$TEMPFAIL" validate "$src/scenarios/replay/$name.yaml" --speedup 2 --seeds 5 --max-wall 5m -o "$out" \
+    >"$work/$name.validate" 2>"$work/$name.err"
+  st=$?
+  cat "$work/$name.validate"
+  check "$name: validate ran (exit 0 or 1)" [ "$st" -le 1 ]
+  [ "$st" -le 1 ] || { cat "$work/$name.err"; continue; }
+  r=$(ls -d "$out"/replay-* | head -1)
+  check "$name: every message accounted for once" accounted "$r"
+  check "$name: the simulation agrees within the tolerances" status_is "$st" 0
+  check "$name: the replay's own expectations" exactly "$r/summary.json" \
+    'sum(1 for e in d.get("expect", []) if not e["pass"])' 0
+  check "$name: nothing left running" no_leftovers
+  case $name in
+  cap3-idle)
+    check "$name: 421s at the greeting" at_least "$r/summary.json" 'd["deferrals"].get("421 greeting", 0)' 1
+    check "$name: delivery temporarily suspended" at_least "$r/summary.json" 'd["deferrals"].get("suspended", 0)' 1
+    check "$name: Postfix logged the 421" contains "$r/maillog" 'refused to talk to me: 421 4.7.0 Too many connections'
+    ;;
+  cap3-dedicated)
+    check "$name: no 421" exactly "$r/summary.json" 'd["receivers"]["capped"]["replies"]["421"]' 0
+    check "$name: no deferral" exactly "$r/summary.json" 'd["messages"]["deferrals"]' 0
+    check "$name: the dedicated transport" contains "$r/postfix-mta1.master.cf" '^capped .* 2 *smtp'
+    ;;
+  nat-cap4)
+    check "$name: 421s" at_least "$r/summary.json" 'd["receivers"]["capped"]["replies"]["421"]' 1
+    check "$name: two instances, one source address" [ "$(grep -h '^smtp_bind_address' "$r"/postfix-mta*.main.cf | sort -u | wc -l)" -eq 1 ] 
+    check "$name: both hosts delivered" [ "$(tail -n +2 "$r/messages.csv" | cut -d, -f3 | sort -u | wc -l)" -eq 2 ]
+    ;;
+  greylist)
+    check "$name: every message deferred at RCPT first" exactly "$r/summary.json" \
+      'd["messages"]["first_attempt_deferred"]' 60
+    check "$name: greylisted" contains "$r/maillog" 'said: 45[0-9] .*(in reply to RCPT TO command)'
+    ;;
+  esac
+done
+
+# What goes wrong.
+sc=$src/scenarios/replay/cap3-idle.yaml
+"$TEMPFAIL" replay "$sc" --mta postfix --speedup 2 --set mta.postfix.smtp_connect_timeout=2.5s -q -o "$work/bad1" \
+  >"$work/bad1.out" 2>&1
+check "inexpressible: exit 2" status_is $? 2
+check "inexpressible: names the key" contains "$work/bad1.out" 'smtp_connect_timeout'
+check "inexpressible: no run directory" [ ! -e "$work/bad1" ]
+
+"$TEMPFAIL" replay "$sc" --mta postfix --speedup 7 -q -o "$work/bad2" >"$work/bad2.out" 2>&1
+check "distorting speedup: exit 2" status_is $? 2
+check "distorting speedup: names the timer" contains "$work/bad2.out" 'use a speedup of at most'
+
+printf '#!/bin/sh\nexec sleep 600\n' >"$work/mute-testsmtpd"
+chmod 755 "$work/mute-testsmtpd"
+"$TEMPFAIL" replay "$sc" --mta postfix --speedup 2 --testsmtpd "$work/mute-testsmtpd" -q -o "$work/bad3" \
+  >"$work/bad3.out" 2>&1
+check "mute testsmtpd: exit 3" status_is $? 3
+check "mute testsmtpd: says so" contains "$work/bad3.out" 'did not listen within'
+check "mute testsmtpd: stopped" [ -z "$(pgrep -f "$work/mute-testsmtpd")" ]
+check "mute testsmtpd: no run directory" [ ! -e "$work/bad3" ]
+
+# --mta external listens on fixed addresses: one taken is an error naming it.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.64.0.1", 2525)); s.listen(1); open(sys.argv[1], "w").close(); time.sleep(60)' "$work/taken" &
+holder=$!
+for i in $(seq 1 50); do [ -e "$work/taken" ] && break; sleep 0.1; done
+: >"$work/external.log"
+"$TEMPFAIL" replay "$sc" --mta external --inject 127.0.0.1:9 --log "$work/external.log" -q -o "$work/bad4" \
+  >"$work/bad4.out" 2>&1
+check "address taken: exit 3" status_is $? 3
+check "address taken: names it" contains "$work/bad4.out" '127.64.0.1:2525.*Address already in use'
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
+"$TEMPFAIL" replay "$sc" --print-transport >"$work/transport.out"
+check "print-transport: the routing lines" contains "$work/transport.out" '^capped.test	smtp:\[127.64.0.1\]:2525$'
+
+# Ctrl-C in the middle: everything stopped, no run directory.
+"$TEMPFAIL" replay "$sc" --mta postfix --speedup 2 -q -o "$work/int" >"$work/int.out" 2>&1 &
+pid=$!
+for i in $(seq 1 200); do grep -q 'status=' /tmp/tempfail-replay.*/mta1/maillog 2>/dev/null && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+check "Ctrl-C: exit 3" status_is $? 3
+check "Ctrl-C: says so" contains "$work/int.out" 'interrupted'
+check "Ctrl-C: no run directory" [ ! -e "$work/int" ]
+check "Ctrl-C: nothing left running" no_leftovers
+
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+  setpriv --reuid=nobody --regid=nogroup --clear-groups "$TEMPFAIL" replay "$sc" --mta postfix -q -o /tmp/nobody-replay.$$ \
+    >"$work/nonroot.out" 2>&1
+  check "not root: exit 3" status_is $? 3
+  check "not root: says so" contains "$work/nonroot.out" 'needs root'
+fi
+
+checks_done replay
