@@ -20,6 +20,7 @@
 #include "harness/harness_replay_track.h"
 #include "memout.h"
 #include "models/world.h"
+#include "results/results_json.h"
 #include "results/results_messages.h"
 #include "sim/sim_calendar.h"
 #include "sim/sim_run.h"
@@ -424,6 +425,29 @@ static void test_summary_keys(void **state)
             fail_msg("destination %s not in the simulated run", r);
         same_keys(sv, v, r, NULL);
     }
+    /* the charts and report.html are drawn from a replay's files as from a simulated run's */
+    char dir[] = "/tmp/test_replay_dir_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static const char *const names[] = {"messages.csv", "timeseries.csv", "summary.json"};
+    const char *texts[] = {msgs, ts, NULL};
+    for (int i = 0; i < 3; i++) {
+        char p[256];
+        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        if (texts[i])
+            fputs(texts[i], f);
+        else
+            assert_int_equal(results_json_write(f, rep), 0);
+        fclose(f);
+    }
+    char perr[512] = "";
+    int prc = tempfail_plot_dir(dir, dir, true, RESULTS_PLOT_PNG, true, perr, sizeof(perr));
+    if (prc != 0)
+        fail_msg("plot: %s", perr);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "test -s %s/queue.png && test -s %s/report.html && rm -r %s", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
     json_decref(sim);
     json_decref(rep);
     free(msgs);
