@@ -567,7 +567,8 @@ int harness_replay_track_write(harness_replay_track *t, FILE *messages_csv, FILE
     for (size_t i = 0; i < t->n; i++)
         if (t->e[i].claimed)
             o.arr[o.narr++] = (row){.arrival = t->e[i].m.arrival, .id = t->e[i].m.id, .e = i};
-    qsort(o.arr, o.narr, sizeof(*o.arr), cmp_arrival);
+    if (o.narr > 0)
+        qsort(o.arr, o.narr, sizeof(*o.arr), cmp_arrival);
     for (size_t i = 0; i < o.narr; i++) {
         harness_replay_entry *e = &t->e[o.arr[i].e];
         dest_of(&o, e->m.host, e->m.domain);
@@ -575,8 +576,10 @@ int harness_replay_track_write(harness_replay_track *t, FILE *messages_csv, FILE
     }
     free(off);
     free(have);
-    qsort(o.q, o.nq, sizeof(*o.q), cmp_qev);
-    qsort(o.r, o.nr, sizeof(*o.r), cmp_rev);
+    if (o.nq > 0)
+        qsort(o.q, o.nq, sizeof(*o.q), cmp_qev);
+    if (o.nr > 0)
+        qsort(o.r, o.nr, sizeof(*o.r), cmp_rev);
 
     /* deliveries and dead episodes (the starts of runs of "suspended" records) per destination */
     bool *in_run = sim_xcalloc(o.nd ? o.nd : 1, sizeof(*in_run));
@@ -596,7 +599,8 @@ int harness_replay_track_write(harness_replay_track *t, FILE *messages_csv, FILE
     row *rows = sim_xcalloc(o.narr ? o.narr : 1, sizeof(*rows));
     for (size_t i = 0; i < o.narr; i++)
         rows[i] = (row){.done = o.done[o.arr[i].e], .arrival = o.arr[i].arrival, .id = o.arr[i].id, .e = o.arr[i].e};
-    qsort(rows, o.narr, sizeof(*rows), cmp_row);
+    if (o.narr > 0)
+        qsort(rows, o.narr, sizeof(*rows), cmp_row);
     for (size_t i = 0; i < o.narr; i++) {
         const harness_replay_entry *e = &t->e[rows[i].e];
         uint32_t c = e->m.cls < s->traffic.nclasses ? e->m.cls : 0;
