@@ -19,14 +19,22 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sim/sim_mem.h"
+
+/* Where a session's transaction is, for the totals: which reply answers what. */
+enum { HARNESS_SMTPD_STAGE_NONE, HARNESS_SMTPD_STAGE_RCPT, HARNESS_SMTPD_STAGE_EOD };
 
 typedef struct harness_smtpd_slot {
     uint64_t id;    /* 0 = empty (testsmtpd numbers sessions from 1) */
     uint32_t rcv;
+    uint32_t rcpts; /* recipients accepted in the transaction */
     bool busy;
+    bool replied;   /* a reply went out (the first one tells a refused connection) */
+    uint8_t stage;
 } harness_smtpd_slot;
 
 struct harness_smtpd_events {
@@ -40,6 +48,9 @@ struct harness_smtpd_events {
     uint64_t lineno;
     harness_smtpd_slot *slot;
     size_t nslot, nopen; /* nslot: a power of two */
+    sim_time_t offset;   /* the clock: offset + t * scale */
+    double scale;
+    harness_smtpd_totals *tot;
 };
 
 harness_smtpd_events *harness_smtpd_events_create(const char *const *names, size_t n, sim_time_t every,
@@ -53,6 +64,10 @@ harness_smtpd_events *harness_smtpd_events_create(const char *const *names, size
         ev->names[i] = sim_xstrdup(names[i]);
     ev->n = n;
     ev->cur = sim_xcalloc(n ? n : 1, sizeof(*ev->cur));
+    ev->tot = sim_xcalloc(n ? n : 1, sizeof(*ev->tot));
+    for (size_t i = 0; i < n; i++)
+        sim_tavg_init(&ev->tot[i].sessions, 0, 0);
+    ev->scale = 1;
     ev->every = every;
     ev->fn = fn;
     ev->ctx = ctx;
@@ -69,6 +84,9 @@ void harness_smtpd_events_free(harness_smtpd_events *ev)
         free(ev->names[i]);
     free(ev->names);
     free(ev->cur);
+    for (size_t i = 0; i < ev->n; i++)
+        free(ev->tot[i].rules);
+    free(ev->tot);
     free(ev->slot);
     free(ev);
 }
@@ -169,9 +187,95 @@ static int harness_smtpd_receiver(const harness_smtpd_events *ev, const char *na
     return -1;
 }
 
+void harness_smtpd_events_clock(harness_smtpd_events *ev, sim_time_t offset, double scale)
+{
+    if (!(scale > 0) || ev->lineno > 0)
+        sim_panic(__func__, "scale > 0, before the first line");
+    ev->offset = offset;
+    ev->scale = scale;
+    ev->last_t = offset; /* the earliest a line can map to */
+}
+
+const harness_smtpd_totals *harness_smtpd_events_totals(const harness_smtpd_events *ev, size_t i)
+{
+    if (i >= ev->n)
+        sim_panic(__func__, "no receiver %zu", i);
+    return &ev->tot[i];
+}
+
+static void harness_smtpd_rule(harness_smtpd_totals *tot, const char *rule)
+{
+    for (size_t i = 0; i < tot->nrules; i++)
+        if (strcmp(tot->rules[i].name, rule) == 0) {
+            tot->rules[i].n++;
+            return;
+        }
+    tot->rules = sim_xreallocarray(tot->rules, tot->nrules + 1, sizeof(*tot->rules));
+    harness_smtpd_rule_count *rc = &tot->rules[tot->nrules++];
+    snprintf(rc->name, sizeof(rc->name), "%s", rule);
+    rc->n = 1;
+}
+
+/* After busy/idle moved: the peaks and the time average of receiver r's sessions. */
+static void harness_smtpd_sessions(harness_smtpd_events *ev, uint32_t r, sim_time_t t)
+{
+    harness_smtpd_totals *tot = &ev->tot[r];
+    const harness_smtpd_counts *c = &ev->cur[r];
+    if (c->busy + c->idle > tot->peak)
+        tot->peak = c->busy + c->idle;
+    if (c->busy > tot->peak_busy)
+        tot->peak_busy = c->busy;
+    if (c->idle > tot->peak_idle)
+        tot->peak_idle = c->idle;
+    sim_tavg_set(&tot->sessions, t > tot->sessions.last_time ? t : tot->sessions.last_time, (double)(c->busy + c->idle));
+}
+
+/* What a reply of code means for the totals, given the session's state (s NULL: a session the
+ * policy never saw, refused by --max-sessions). */
+static void harness_smtpd_reply_totals(harness_smtpd_totals *tot, harness_smtpd_slot *s, int code, const char *rule)
+{
+    if (code >= 200 && code < 600)
+        tot->replies_by_code[code]++;
+    if (rule != NULL)
+        harness_smtpd_rule(tot, rule);
+    if (s == NULL) {
+        if (code >= 400)
+            tot->refused++;
+        return;
+    }
+    if (!s->replied && code >= 400)
+        tot->refused++;
+    s->replied = true;
+    bool ok = code >= 200 && code < 300;
+    if (s->stage == HARNESS_SMTPD_STAGE_RCPT && ok)
+        s->rcpts++;
+    else if (s->stage == HARNESS_SMTPD_STAGE_EOD) {
+        if (ok) {
+            tot->messages++;
+            tot->recipients += s->rcpts;
+        }
+        s->stage = HARNESS_SMTPD_STAGE_NONE;
+        s->rcpts = 0;
+    }
+}
+
+/* A command line moves the session's transaction on. */
+static void harness_smtpd_command(harness_smtpd_slot *s, const char *text)
+{
+    if (s == NULL || text == NULL)
+        return;
+    if (strncasecmp(text, "MAIL", 4) == 0 || strncasecmp(text, "RSET", 4) == 0) {
+        s->rcpts = 0;
+        s->stage = HARNESS_SMTPD_STAGE_NONE;
+    } else if (strncasecmp(text, "RCPT", 4) == 0)
+        s->stage = HARNESS_SMTPD_STAGE_RCPT;
+    else
+        s->stage = HARNESS_SMTPD_STAGE_NONE;
+}
+
 /* The event of one parsed line; t is already checked and the samples before it taken. */
-static int harness_smtpd_apply(harness_smtpd_events *ev, json_t *o, const char *event, uint32_t r, char *err,
-                               size_t cap)
+static int harness_smtpd_apply(harness_smtpd_events *ev, json_t *o, const char *event, uint32_t r, sim_time_t t,
+                               char *err, size_t cap)
 {
     json_t *js = json_object_get(o, "session");
     if (!json_is_integer(js) || json_integer_value(js) <= 0)
@@ -186,12 +290,20 @@ static int harness_smtpd_apply(harness_smtpd_events *ev, json_t *o, const char *
         if (text == NULL || strlen(text) < 3 || text[0] < '1' || text[0] > '5' || text[1] < '0' || text[1] > '9' ||
             text[2] < '0' || text[2] > '9')
             return harness_smtpd_fail(ev, err, cap, "a reply without a code");
-        int k = results_reply_class((text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'));
+        int code = (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
+        int k = results_reply_class(code);
         if (k >= 0)
             c->replies[k]++;
+        harness_smtpd_reply_totals(&ev->tot[r], s, code, json_string_value(json_object_get(o, "rule")));
+    } else if (strcmp(event, "command") == 0) {
+        harness_smtpd_command(s, json_string_value(json_object_get(o, "text")));
+    } else if (strcmp(event, "message") == 0) {
+        if (s != NULL)
+            s->stage = HARNESS_SMTPD_STAGE_EOD;
     } else if (strcmp(event, "connect") == 0) {
         if (s != NULL)
             return harness_smtpd_fail(ev, err, cap, "session %llu connects again", (unsigned long long)id);
+        ev->tot[r].connections++;
     } else if (strcmp(event, "busy") == 0) {
         if (s != NULL && s->busy)
             return harness_smtpd_fail(ev, err, cap, "session %llu busy twice", (unsigned long long)id);
@@ -202,19 +314,29 @@ static int harness_smtpd_apply(harness_smtpd_events *ev, json_t *o, const char *
             c->idle--;
         }
         c->busy++;
+        harness_smtpd_sessions(ev, r, t);
     } else if (strcmp(event, "idle") == 0) {
         if (s == NULL || !s->busy)
             return harness_smtpd_fail(ev, err, cap, "session %llu idle but not busy", (unsigned long long)id);
         s->busy = false;
+        s->stage = HARNESS_SMTPD_STAGE_NONE;
         c->busy--;
         c->idle++;
+        harness_smtpd_sessions(ev, r, t);
     } else if (strcmp(event, "close") == 0) {
+        const char *text = json_string_value(json_object_get(o, "text"));
+        const char *rule = json_string_value(json_object_get(o, "rule"));
+        if (rule != NULL)
+            harness_smtpd_rule(&ev->tot[r], rule);
+        if ((s == NULL || !s->replied) && text != NULL && strcmp(text, "silent") == 0)
+            ev->tot[r].refused++;
         if (s != NULL) {
             if (s->busy)
                 c->busy--;
             else
                 c->idle--;
             harness_smtpd_remove(ev, s);
+            harness_smtpd_sessions(ev, r, t);
         }
     }
     /* command, tls, message, and events of later versions: nothing to count */
@@ -246,7 +368,7 @@ int harness_smtpd_events_line(harness_smtpd_events *ev, const char *line, size_t
     else if (rname == NULL)
         rc = harness_smtpd_fail(ev, err, cap, "no \"receiver\"");
     if (rc == 0) {
-        sim_time_t t = (sim_time_t)llround(json_number_value(jt) * 1e6);
+        sim_time_t t = ev->offset + (sim_time_t)llround(json_number_value(jt) * ev->scale * 1e6);
         int r = harness_smtpd_receiver(ev, rname);
         if (t < ev->last_t)
             rc = harness_smtpd_fail(ev, err, cap, "t %.6f is before the line above's", json_number_value(jt));
@@ -256,7 +378,7 @@ int harness_smtpd_events_line(harness_smtpd_events *ev, const char *line, size_t
             ev->last_t = t;
             /* samples strictly before t: an event at a sample instant belongs to that sample */
             harness_smtpd_sample_until(ev, t - 1);
-            rc = harness_smtpd_apply(ev, o, event, (uint32_t)r, err, cap);
+            rc = harness_smtpd_apply(ev, o, event, (uint32_t)r, t, err, cap);
         }
     }
     json_decref(o);

@@ -22,6 +22,16 @@
  * HARNESS_SMTPD_EVENTS_LINE_MAX, t going back, and busy/idle/connect events that contradict each
  * other. Errors name the line number.
  *
+ * A replay runs faster than the scenario: harness_smtpd_events_clock maps the log's clock to the
+ * caller's (scenario time = offset + t * scale), and sampling then happens in the caller's clock.
+ *
+ * Totals for summary.json (harness_smtpd_events_totals), per receiver, as the policy engine counts
+ * them in a simulated run: connections ("connect" events), refused (sessions whose first reply is
+ * 4xx/5xx, or that close silently before any reply), messages and recipients accepted (a 2xx reply
+ * to the end of data, after a "message" event; the 2xx replies to RCPT TO of that transaction),
+ * replies by code, refusals by the "rule" a reply names, the peaks of sessions open (all, busy,
+ * idle) at any event and their time average.
+ *
  * Memory: the receivers and the sessions open at once (an open-addressing table keyed by session id).
  */
 #ifndef HARNESS_SMTPD_EVENTS_H
@@ -32,6 +42,7 @@
 #include <stdio.h>
 
 #include "results/results_timeseries.h"
+#include "sim/sim_stat.h"
 #include "sim/sim_time.h"
 
 /* testsmtpd writes lines of at most 8192 bytes with the newline (smtpd_log.c, SMTPD_LOG_LINE). */
@@ -56,6 +67,30 @@ typedef struct harness_smtpd_events harness_smtpd_events;
 harness_smtpd_events *harness_smtpd_events_create(const char *const *names, size_t n, sim_time_t every,
                                                   harness_smtpd_sample_fn fn, void *ctx);
 void harness_smtpd_events_free(harness_smtpd_events *ev);
+
+/* Maps the log's t (seconds) to offset + t * scale in the caller's clock (scale > 0), which the
+ * samples and the totals' time average use. Call it before the first line; without it, offset 0 and
+ * scale 1. A line mapped before 0 counts in the sample at 0. */
+void harness_smtpd_events_clock(harness_smtpd_events *ev, sim_time_t offset, double scale);
+
+/* A receiver's refusals decided by one rule (the event's "rule"). */
+typedef struct harness_smtpd_rule_count {
+    char name[48];
+    uint64_t n;
+} harness_smtpd_rule_count;
+
+/* One receiver's figures over the whole log. */
+typedef struct harness_smtpd_totals {
+    uint64_t connections, refused, messages, recipients;
+    uint64_t replies_by_code[600];            /* replies whose code is 200..599 */
+    harness_smtpd_rule_count *rules;          /* in first-seen order */
+    size_t nrules;
+    uint64_t peak, peak_busy, peak_idle;      /* sessions open at once */
+    sim_tavg sessions;                        /* sessions open over time (caller's clock, from 0) */
+} harness_smtpd_totals;
+
+/* Receiver i's totals (i < n of create); valid until free. */
+const harness_smtpd_totals *harness_smtpd_events_totals(const harness_smtpd_events *ev, size_t i);
 
 /*
  * One line of the log (without or with its '\n'); counts the line. Samples due before its t are

@@ -88,6 +88,8 @@ results_compare *results_compare_create(const json_t *a, const json_t *b)
     add(c, a, b, false, -1, "messages.resent");
     add(c, a, b, false, -1, "messages.attempts");
     add(c, a, b, false, -1, "messages.deferrals");
+    add(c, a, b, false, -1, "messages.first_attempt_deferred");
+    add(c, a, b, false, -1, "messages.first_attempt_deferral_rate");
     static const char *const q[] = {"p50", "p95", "p99", "max"};
     for (int i = 0; i < 4; i++)
         add(c, a, b, true, -1, "latency.%s", q[i]);
@@ -111,6 +113,7 @@ results_compare *results_compare_create(const json_t *a, const json_t *b)
     }
     add(c, a, b, false, -1, "queue.peak.total");
     add(c, a, b, true, -1, "queue.oldest");
+    add(c, a, b, true, -1, "queue.drained_at");
     add(c, a, b, true, -1, "simulated.end");
     add(c, a, b, false, 0, "resources.cpu_utilisation");
     add(c, a, b, false, 0, "resources.disk_utilisation");
@@ -165,7 +168,7 @@ void results_compare_fmt(char *buf, size_t len, double v, bool duration, bool si
 
 bool results_compare_is_duration(const char *m)
 {
-    return strstr(m, "latency") || strstr(m, "oldest") || strstr(m, "dead_time") || strstr(m, "wait") ||
+    return strstr(m, "latency") || strstr(m, "oldest") || strstr(m, "drained_at") || strstr(m, "dead_time") || strstr(m, "wait") ||
            strcmp(m, "simulated.end") == 0 || strcmp(m, "simulated.duration") == 0;
 }
 

@@ -209,3 +209,16 @@ json_t *results_json_real(double v)
 }
 
 json_t *results_json_count(uint64_t v) { return json_integer((json_int_t)v); }
+
+json_t *results_json_latency(const sim_quantile *q)
+{
+    json_t *o = json_object();
+    bool empty = sim_quantile_count(q) == 0;
+    json_object_set_new(o, "mean", empty ? json_null() : results_json_real(sim_quantile_mean(q)));
+    json_object_set_new(o, "p50", empty ? json_null() : results_json_real(sim_quantile_get(q, 0.50)));
+    json_object_set_new(o, "p95", empty ? json_null() : results_json_real(sim_quantile_get(q, 0.95)));
+    json_object_set_new(o, "p99", empty ? json_null() : results_json_real(sim_quantile_get(q, 0.99)));
+    json_object_set_new(o, "max", empty ? json_null() : results_json_real(sim_quantile_max(q)));
+    json_object_set_new(o, "count", results_json_count(sim_quantile_count(q)));
+    return o;
+}

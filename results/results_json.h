@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sim/sim_stat.h"
+
 /* Writes v to f. Returns 0 or -errno (ENOMEM, or the stream's write error). */
 int results_json_write(FILE *f, const json_t *v);
 
@@ -24,5 +26,8 @@ char *results_json_dumps(const json_t *v);
 json_t *results_json_real(double v);
 /* A count for the tree (jansson's integers are signed). */
 json_t *results_json_count(uint64_t v);
+/* A latency object of summary.json from a sketch: mean, p50, p95, p99, max (null when empty) and
+ * count. A simulated run and a replay build theirs with this one function. */
+json_t *results_json_latency(const sim_quantile *q);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "results/results_messages.h"
 #include "results/results_fmt.h"
+#include "results/results_json.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -81,4 +82,29 @@ int results_messages_finish(results_messages *m)
 void results_messages_observe(void *ctx, const mta_message_record *r)
 {
     results_messages_write(ctx, r);
+}
+
+void results_messages_tally_add(results_messages_tally *t, const mta_message_record *r)
+{
+    bool queued = r->outcome == MTA_OUTCOME_QUEUED;
+    if (queued)
+        t->queued++;
+    else if (r->done > t->last_done)
+        t->last_done = r->done;
+    if (!queued && r->done < t->warmup)
+        return;
+    if (r->attempts == 0)
+        return;
+    t->with_attempt++;
+    if (r->attempts > 1 || r->outcome != MTA_OUTCOME_DELIVERED)
+        t->first_deferred++;
+}
+
+void results_messages_tally_json(const results_messages_tally *t, json_t *messages, json_t *queue)
+{
+    json_object_set_new(messages, "first_attempt_deferred", results_json_count(t->first_deferred));
+    json_object_set_new(messages, "first_attempt_deferral_rate",
+                        t->with_attempt ? results_json_real((double)t->first_deferred / (double)t->with_attempt)
+                                        : json_null());
+    json_object_set_new(queue, "drained_at", t->queued ? json_null() : results_json_real(sim_time_to_sec(t->last_done)));
 }

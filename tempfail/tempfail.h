@@ -9,6 +9,7 @@
 
 #include "harness/harness_replay.h"
 #include "models/world.h"
+#include "results/results_messages.h"
 #include "results/results_plot.h"
 #include "scenarios/scenario.h"
 #include "sim/sim_run.h"
@@ -47,7 +48,9 @@ int tempfail_import_main(int argc, char **argv);
  */
 int tempfail_plot_dir(const char *dir, const char *shown, bool plots, results_plot_format fmt, bool report, char *err,
                       size_t errlen);
-json_t *tempfail_summary_build(const scenario *s, world *w, const sim_run_result *run);
+/* tally: the message records' figures (results_messages_tally), fed every record of the run. */
+json_t *tempfail_summary_build(const scenario *s, world *w, const sim_run_result *run,
+                              const results_messages_tally *tally);
 /* A destination's public name: "smtp:orange.test", or "mta2/smtp:orange.test" with several hosts. */
 void tempfail_dest_name(world *w, size_t host, const mta_dest_stats *d, char *buf, size_t len);
 

@@ -58,6 +58,7 @@ static const char run_usage[] =
 typedef struct run_out {
     results_messages *messages;
     results_maillog *maillog;
+    results_messages_tally tally;
 } run_out;
 
 static void out_attempt(void *ctx, const mta_attempt_record *r)
@@ -71,6 +72,7 @@ static void out_message(void *ctx, const mta_message_record *r)
 {
     run_out *o = ctx;
     results_messages_write(o->messages, r);
+    results_messages_tally_add(&o->tally, r);
 }
 
 /* Time-series sampling: cumulative counters are turned into per-interval figures here. */
@@ -341,7 +343,7 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
         scenario_free(s);
         return io_fail("cannot write in", out_dir, e);
     }
-    run_out out = {.messages = results_messages_create(f_msg)};
+    run_out out = {.messages = results_messages_create(f_msg), .tally = {.warmup = s->warmup}};
     results_maillog_opts lopts = results_maillog_defaults();
     if (f_log)
         out.maillog = results_maillog_create(f_log, &lopts);
@@ -370,7 +372,7 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     sim_run(cal, &rc, &rr);
     world_finish(w, rr.end);
 
-    json_t *summary = tempfail_summary_build(s, w, &rr);
+    json_t *summary = tempfail_summary_build(s, w, &rr, &out.tally);
     results_expect_result *er = calloc(s->nexpect ? s->nexpect : 1, sizeof(*er));
     results_expect_eval(summary, s->expect, s->nexpect, er);
     size_t failed = 0;

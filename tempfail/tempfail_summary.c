@@ -14,18 +14,7 @@
 
 static json_t *num(double v) { return results_json_real(v); }
 
-static json_t *latency(const sim_quantile *q)
-{
-    json_t *o = json_object();
-    bool empty = sim_quantile_count(q) == 0;
-    json_object_set_new(o, "mean", empty ? json_null() : num(sim_quantile_mean(q)));
-    json_object_set_new(o, "p50", empty ? json_null() : num(sim_quantile_get(q, 0.50)));
-    json_object_set_new(o, "p95", empty ? json_null() : num(sim_quantile_get(q, 0.95)));
-    json_object_set_new(o, "p99", empty ? json_null() : num(sim_quantile_get(q, 0.99)));
-    json_object_set_new(o, "max", empty ? json_null() : num(sim_quantile_max(q)));
-    json_object_set_new(o, "count", results_json_count(sim_quantile_count(q)));
-    return o;
-}
+static json_t *latency(const sim_quantile *q) { return results_json_latency(q); }
 
 static json_t *receiver_json(receiver *r, sim_time_t end)
 {
@@ -68,7 +57,8 @@ static json_t *receiver_json(receiver *r, sim_time_t end)
     return o;
 }
 
-json_t *tempfail_summary_build(const scenario *s, world *w, const sim_run_result *run)
+json_t *tempfail_summary_build(const scenario *s, world *w, const sim_run_result *run,
+                              const results_messages_tally *tally)
 {
     const world_stats *st = world_get_stats(w);
     sim_time_t end = run->end;
@@ -160,6 +150,7 @@ json_t *tempfail_summary_build(const scenario *s, world *w, const sim_run_result
     json_object_set_new(q, "mean", mean);
     json_object_set_new(q, "oldest", num(sim_time_to_sec(st->oldest_age_max)));
     json_object_set_new(q, "at_end", results_json_count(world_in_system(w)));
+    results_messages_tally_json(tally, msgs, q);
     json_object_set_new(root, "queue", q);
 
     json_t *res = json_object();
