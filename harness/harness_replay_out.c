@@ -545,7 +545,8 @@ static void out_free(out *o)
 }
 
 int harness_replay_track_write(harness_replay_track *t, FILE *messages_csv, FILE *timeseries_csv,
-                               const char *events_path, sim_time_t events_offset, sim_time_t end, json_t **summary,
+                               const char *events_path, sim_time_t events_offset, double events_scale, sim_time_t end,
+                               json_t **summary,
                                char *err, size_t errlen)
 {
     const scenario *s = t->s;
@@ -674,7 +675,7 @@ int harness_replay_track_write(harness_replay_track *t, FILE *messages_csv, FILE
             snprintf(err, errlen, "%s: %s", events_path, strerror(errno));
         } else {
             ev = harness_smtpd_events_create(names, o.nrcv, s->sample_every, sample, &o);
-            harness_smtpd_events_clock(ev, events_offset, t->speedup);
+            harness_smtpd_events_clock(ev, events_offset, events_scale);
             char e2[512] = "";
             rc = harness_smtpd_events_read(ev, f, e2, sizeof(e2));
             if (rc < 0)

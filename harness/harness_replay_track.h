@@ -89,14 +89,17 @@ bool harness_replay_track_settled(const harness_replay_track *t);
 /*
  * Writes messages.csv and timeseries.csv (the caller opens and closes both) and builds summary.json's
  * object into *summary (the caller owns it). The receivers' columns and figures come from
- * testsmtpd's event log at events_path (NULL: none, the columns are 0); the log's t (real seconds
- * since testsmtpd started) is at scenario time events_offset + t * speedup, so events_offset is the
- * scenario time at which testsmtpd started (negative when it started before the replay's 0). end
+ * testsmtpd's event log at events_path (NULL: none, the columns are 0); the log's t is at scenario
+ * time events_offset + t * events_scale: events_offset is the scenario time at which testsmtpd's
+ * clock starts (negative when it started before the replay's 0), and events_scale is the speedup
+ * when the log counts real seconds, 1 when testsmtpd's clock already runs K times faster
+ * (--clock-rate K, as a replay starts it). end
  * is the scenario time the replay stopped. Samples every sample_every of the scenario from 0 to end.
  * 0, or -EINVAL (the event log is bad: err names its line), or the -errno of a read or write.
  */
 int harness_replay_track_write(harness_replay_track *t, FILE *messages_csv, FILE *timeseries_csv,
-                               const char *events_path, sim_time_t events_offset, sim_time_t end, json_t **summary,
+                               const char *events_path, sim_time_t events_offset, double events_scale, sim_time_t end,
+                               json_t **summary,
                                char *err, size_t errlen);
 
 #endif
