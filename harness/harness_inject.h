@@ -77,8 +77,8 @@ harness_inject *harness_inject_create(const harness_inject_opts *o, char *err, s
 void harness_inject_free(harness_inject *inj);
 
 /* Queues a message, FIFO per target; it is sent on the first free connection of its target when
- * harness_inject_run next runs. 0, -EINVAL (a bad target, no recipient, an address with a control
- * character or longer than 998 bytes) or -ENOMEM. */
+ * harness_inject_run next runs. 0, or -EINVAL (a bad target, no recipient, an address with a
+ * control character or longer than 998 bytes). Memory exhausted stops the program (sim_mem.h). */
 int harness_inject_submit(harness_inject *inj, const harness_inject_msg *m);
 
 /*
@@ -112,7 +112,8 @@ void harness_inject_buf_free(harness_inject_buf *b);
  * Appends m's content as it goes after DATA: the headers (From, To: the first recipient, Subject,
  * Date, Message-ID <ID.tempfail@tempfail-inject.test>, X-Tempfail-Id: ID), a blank line, filler
  * lines of at most 78 printable characters that never start with '.', up to m->size bytes in all
- * (more when the headers alone are longer), then ".\r\n". 0 or -ENOMEM.
+ * (more when the headers alone are longer, or by one byte when a single byte is left over for the
+ * last line), then ".\r\n". Returns 0.
  */
 int harness_inject_message(harness_inject_buf *b, const harness_inject_msg *m);
 
