@@ -204,7 +204,9 @@ static void test_greeting_421(void **state)
 
 /*
  * Greylisting: every first RCPT gets a 450. Each message is done with the greylist's reply, and
- * the session goes on with RSET (without it the next MAIL would be a "nested MAIL command").
+ * the session goes on with RSET (without it the next MAIL would be a "nested MAIL command"). Eight
+ * messages: each costs the session one error (the pipelined DATA's 503), and testsmtpd, like
+ * Postfix's smtpd_hard_error_limit, ends a session at its 10th.
  */
 static void test_rcpt_4xx(void **state)
 {
@@ -212,10 +214,10 @@ static void test_rcpt_4xx(void **state)
     start(f, "      - { rule: greylist, delay: 1h, retry_window: 2h, auto_allow: 0,\n"
              "          reply: \"450 4.2.0 Greylisted, try again later\" }\n");
     harness_inject *inj = injector(f, 2, 0);
-    submit(inj, 0, 20, 800, false);
+    submit(inj, 0, 8, 800, false);
     run_all(inj);
-    all_done_once(f, 20);
-    for (size_t i = 0; i < 20; i++) {
+    all_done_once(f, 8);
+    for (size_t i = 0; i < 8; i++) {
         assert_false(f->res[i].ok);
         assert_string_equal(f->res[i].reply, "450 4.2.0 Greylisted, try again later");
         assert_int_equal(f->res[i].rcpt_accepted, 0);
@@ -223,7 +225,8 @@ static void test_rcpt_4xx(void **state)
     }
     harness_inject_stats st;
     harness_inject_get_stats(inj, &st);
-    assert_true(st.connects <= 2);
+    if (st.connects > 2)
+        fail_msg("%llu connections, %llu lost", (unsigned long long)st.connects, (unsigned long long)st.lost);
     harness_inject_free(inj);
     assert_int_equal(metric(f, "testsmtpd_messages_accepted_total{receiver=\"r\"}"), 0);
 }
