@@ -121,7 +121,10 @@ int harness_postfix_run_setup(harness_postfix_run *p, const scenario *s, uint32_
                                    .data_directory = p->data,
                                    .maillog_file = p->maillog,
                                    .myhostname = myhostname,
-                                   .inet_interfaces = in_addr,
+                                   /* Postfix wants an interface holding each inet_interfaces address
+                                    * (127.66.0.x is on none, though lo routes it); master.cf's
+                                    * explicit smtpd address is where the instance listens. */
+                                   .inet_interfaces = "127.0.0.1",
                                    .smtpd_listen = p->smtpd,
                                    .smtp_bind_address = p->bind,
                                    .receiver_addrs = receiver_addrs};
@@ -148,18 +151,35 @@ static pid_t harness_postfix_master_pid(const harness_postfix_run *p)
     return pid > 1 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
 }
 
-/* What Postfix said about a failure: the last lines of its output, or of the maillog. */
+/*
+ * What Postfix said about a failure: the last complaint in its output or its maillog. Before its
+ * postlogd runs, postfix(1) logs to syslog only, and to stderr only when that is a terminal: when
+ * neither file has a word, `postfix check` runs once more under script(1), on a terminal.
+ */
 static void harness_postfix_complaint(const harness_postfix_run *p, char *buf, size_t len)
 {
     buf[0] = 0;
-    const char *files[] = {p->out, p->maillog};
-    for (size_t k = 0; k < 2 && !buf[0]; k++) {
+    char tty[1200], cmd[2400];
+    snprintf(tty, sizeof(tty), "%s/postfix.tty", p->dir);
+    const char *files[] = {p->out, p->maillog, tty};
+    for (size_t k = 0; k < 3 && !buf[0]; k++) {
+        if (k == 2) {
+            char script[512], err[256];
+            if (!harness_proc_find("script", script, sizeof(script)))
+                break;
+            snprintf(cmd, sizeof(cmd), "%s -c %s check", p->postfix, p->etc);
+            char *argv[] = {script, "-qec", cmd, "/dev/null", NULL};
+            harness_proc_run(argv, tty, 30000, err, sizeof(err));
+        }
         FILE *f = fopen(files[k], "r");
         if (!f)
             continue;
         char line[1024];
         while (fgets(line, sizeof(line), f)) {
             line[strcspn(line, "\r\n")] = 0;
+            char *nl = strchr(line, '\r');
+            if (nl)
+                *nl = 0;
             if (strstr(line, "fatal") || strstr(line, "error") || strstr(line, "warning") || !buf[0])
                 snprintf(buf, len, "%s", line);
         }

@@ -318,8 +318,7 @@ static int harness_smtpd_apply(harness_smtpd_events *ev, json_t *o, const char *
     } else if (strcmp(event, "idle") == 0) {
         if (s == NULL || !s->busy)
             return harness_smtpd_fail(ev, err, cap, "session %llu idle but not busy", (unsigned long long)id);
-        s->busy = false;
-        s->stage = HARNESS_SMTPD_STAGE_NONE;
+        s->busy = false; /* the transaction's last reply may still come (a tarpit at the end of DATA) */
         c->busy--;
         c->idle++;
         harness_smtpd_sessions(ev, r, t);

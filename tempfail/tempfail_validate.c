@@ -74,7 +74,7 @@ static scenario *validate_load(const char *path, const char *const *sets, size_t
 
 static json_t *validate_summary(const char *dir)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 16];
     snprintf(path, sizeof(path), "%s/summary.json", dir);
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
@@ -177,7 +177,7 @@ int tempfail_validate_main(int argc, char **argv)
         base = orig ? orig->seed : 0;
         scenario_free(orig);
     }
-    char default_out[512], dir[PATH_MAX];
+    char default_out[512], dir[PATH_MAX - 64];
     if (!out) {
         snprintf(default_out, sizeof(default_out), "runs/%s-validate", s0->name);
         out = default_out;
