@@ -28,7 +28,7 @@
 static const char *const conf_services[] = {"pickup",  "cleanup",  "qmgr",  "tlsmgr",  "rewrite", "bounce",
                                             "defer",   "trace",    "verify", "flush",  "proxymap",
                                             "proxywrite", "showq", "error", "retry",   "discard", "anvil",
-                                            "scache",  "postlog",  "local", "virtual", "lmtp"};
+                                            "scache",  "postlog",  "local", "virtual", "lmtp", "tlsproxy"};
 
 static const char *const conf_plumbing =
     "pickup     unix  n       -       n       60      1       pickup\n"
@@ -49,6 +49,7 @@ static const char *const conf_plumbing =
     "discard    unix  -       -       n       -       -       discard\n"
     "anvil      unix  -       -       n       -       1       anvil\n"
     "scache     unix  -       -       n       -       1       scache\n"
+    "tlsproxy   unix  -       -       n       -       0       tlsproxy\n"
     "postlog    unix-dgram n  -       n       -       1       postlogd\n";
 
 #define CONF_DEFAULT_PROCESS_LIMIT 100u /* Postfix's default_process_limit: master.cf's "-" */

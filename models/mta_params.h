@@ -51,6 +51,8 @@ typedef struct mta_transport_params {
     sim_time_t rset_timeout;                   /* 20s */
     sim_time_t quit_timeout;                   /* 300s */
     bool tls;                                  /* smtp_tls_security_level != none */
+    bool tls_connection_reuse;                 /* smtp_tls_connection_reuse = no: a session that did
+                                                  STARTTLS is never cached (smtp_proto.c) */
 } mta_transport_params;
 
 typedef struct mta_transport_config {

@@ -44,6 +44,7 @@ struct smtp_conn {
     sim_time_t started;
     uint32_t uses;
     bool server_closed;      /* the server dropped it (silent close, idle timeout) */
+    bool tls;                /* STARTTLS was done on it */
     smtp_conn **cache;       /* the destination list it is cached in, when idle */
     smtp_conn *next, *prev;
     smtp_conn *anext, *aprev; /* ... and the list of idle sessions to the same server address */
@@ -570,6 +571,7 @@ static void on_ehlo(smtp_request *req, sim_time_t now)
         req->final = true;
     sim_time_t t = now + d + c->rtt / 2;
     if (req->p->tls && req->cl->lat->tls && req->rcv->cfg->starttls) {
+        c->tls = true;
         receiver_count_reply(req->rcv, 220);
         receiver_count_reply(req->rcv, 250);
         t += c->rtt; /* STARTTLS and its 220 */
@@ -730,8 +732,11 @@ static void on_done(smtp_request *req, sim_time_t now)
     } else {
         receiver_reset(req->rcv, c->ps, now);
         const mta_transport_params *p = req->p;
-        bool reusable = req->cache && req->cache_store && (p->connection_reuse_count_limit == 0 ||
-                                                            c->uses < p->connection_reuse_count_limit) &&
+        /* Postfix cannot hand a TLS session to another smtp(8) process without tlsproxy: with
+         * smtp_tls_connection_reuse = no (the default) a session that did STARTTLS is not cached
+         * (smtp_proto.c: DONT_CACHE_THIS_SESSION). */
+        bool reusable = req->cache && req->cache_store && (!c->tls || p->tls_connection_reuse) &&
+                        (p->connection_reuse_count_limit == 0 || c->uses < p->connection_reuse_count_limit) &&
                         now - c->started < p->connection_reuse_time_limit;
         if (reusable) {
             sim_time_t ttl = p->connection_cache_time_limit;

@@ -68,6 +68,7 @@ static const scenario_mta_tparam scenario_mta_tparams[] = {
     {"smtp_rset_timeout", "smtp_rset_timeout", false, SCENARIO_MTA_TIME, TP(rset_timeout)},
     {"smtp_quit_timeout", "smtp_quit_timeout", false, SCENARIO_MTA_TIME, TP(quit_timeout)},
     {"smtp_tls_security_level", "smtp_tls_security_level", false, SCENARIO_MTA_TLS, TP(tls)},
+    {"smtp_tls_connection_reuse", "smtp_tls_connection_reuse", false, SCENARIO_MTA_BOOL, TP(tls_connection_reuse)},
 };
 #undef TP
 #define SCENARIO_MTA_NTPARAMS (sizeof(scenario_mta_tparams) / sizeof(scenario_mta_tparams[0]))

@@ -128,7 +128,8 @@ static void test_back_to_back_deliveries_turn_on_connection_caching(void **state
 {
     (void)state;
     fx f;
-    fx_init(&f, "receivers:\n  - { name: a, domains: [a.test] }\n");
+    /* No STARTTLS: Postfix does not cache a TLS session (below). */
+    fx_init(&f, "receivers:\n  - { name: a, domains: [a.test], starttls: no }\n");
     static const char *const to[] = {"a.test", NULL};
     fx_submit(&f, to);              /* no cache yet: a fresh connection, closed after */
     fx_run_until(&f, 500 * SIM_MSEC);
@@ -147,6 +148,45 @@ static void test_back_to_back_deliveries_turn_on_connection_caching(void **state
     assert_int_equal(f.att[1].conn_use, 1);
     assert_int_equal(f.att[2].conn_use, 2);
     fx_free(&f);
+}
+
+/*
+ * A session that did STARTTLS is cached only with smtp_tls_connection_reuse = yes (smtp_proto.c:
+ * without tlsproxy, smtp(8) cannot hand a TLS session to another process). Three back-to-back
+ * deliveries: the third reuses the second's session, or connects anew.
+ */
+static void test_tls_sessions_cached_only_with_tls_connection_reuse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *mta;
+        const char *starttls;
+        uint32_t third_conn_use;
+    } cases[] = {
+        {"", "yes", 1},                                                        /* Postfix's default: not cached */
+        {"mta:\n  postfix: { smtp_tls_connection_reuse: yes }\n", "yes", 2}, /* through tlsproxy */
+        {"mta:\n  postfix: { smtp_tls_security_level: none }\n", "yes", 2},  /* no TLS at all */
+        {"", "no", 2},                                                         /* the receiver offers none */
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), "%sreceivers:\n  - { name: a, domains: [a.test], starttls: %s }\n", cases[k].mta,
+                 cases[k].starttls);
+        fx f;
+        fx_init(&f, yaml);
+        static const char *const to[] = {"a.test", NULL};
+        fx_submit(&f, to);
+        fx_run_until(&f, 500 * SIM_MSEC);
+        fx_submit(&f, to);
+        fx_run_until(&f, 1000 * SIM_MSEC);
+        fx_submit(&f, to);
+        fx_run_until(&f, 1500 * SIM_MSEC);
+        assert_int_equal(f.natt, 3);
+        if (f.att[2].conn_use != cases[k].third_conn_use)
+            fail_msg("case %zu (%s): the third delivery's conn_use is %u, want %u", k, yaml, f.att[2].conn_use,
+                     cases[k].third_conn_use);
+        fx_free(&f);
+    }
 }
 
 static void test_caching_stays_off_without_on_demand(void **state)
@@ -199,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_destinations_of_a_transport_take_turns_within_maxproc),
         cmocka_unit_test(test_destination_rate_delay_means_one_delivery_at_a_time),
         cmocka_unit_test(test_back_to_back_deliveries_turn_on_connection_caching),
+        cmocka_unit_test(test_tls_sessions_cached_only_with_tls_connection_reuse),
         cmocka_unit_test(test_caching_stays_off_without_on_demand),
         cmocka_unit_test(test_one_queue_per_transport_and_nexthop),
     };
