@@ -172,6 +172,37 @@ static bool conf_param(harness_text *t, const char *name, scenario_mta_type type
     return true;
 }
 
+/*
+ * smtp_connection_cache_destinations as Postfix matches it: smtp(8) looks up the bare host of the
+ * first nexthop of the list (smtp_connect.c, smtp_cache_policy: "the bare domain without the optional
+ * [] or non-default TCP port"), which in a replay's map is the first address of the domain's
+ * receiver, not the domain. Entries that are no domain of a routed receiver stay as they are.
+ */
+static void conf_cache_destinations(harness_text *t, const scenario *s, const harness_postfix_instance *in,
+                                    char *const *l, const char *sep)
+{
+    for (size_t i = 0; l && l[i]; i++) {
+        const char *v = l[i];
+        char host[128];
+        size_t r = scenario_receiver_for_domain(s, v);
+        bool owned = false;
+        for (size_t d = 0; r < s->nreceivers && d < s->receivers[r].ndomains && !owned; d++)
+            owned = strcmp(s->receivers[r].domains[d], v) == 0;
+        const char *const *addrs = owned && in->receiver_addrs ? in->receiver_addrs[r] : NULL;
+        if (addrs && addrs[0]) {
+            const char *colon = strrchr(addrs[0], ':');
+            size_t n = colon ? (size_t)(colon - addrs[0]) : strlen(addrs[0]);
+            snprintf(host, sizeof(host), "%.*s", (int)n, addrs[0]);
+            if (host[0] == '[') {
+                memmove(host, host + 1, strlen(host));
+                host[strcspn(host, "]")] = 0;
+            }
+            v = host;
+        }
+        harness_text_printf(t, "%s%s", i ? sep : "", v);
+    }
+}
+
 /* "127.0.0.2:2525" -> "[127.0.0.2]:2525" (no MX lookup; an address needs the brackets anyway). */
 static void conf_nexthop_addr(harness_text *t, const char *addr)
 {
@@ -351,9 +382,14 @@ static bool conf_main_cf(const scenario *s, const harness_postfix_instance *in, 
         if (tls && !m->latency.tls) /* mta.tls.enabled: no turns STARTTLS off for every transport */
             v = (const char *)&off;
         snprintf(key, sizeof(key), "mta.postfix.%s", tp[i].global);
-        if ((tls || !conf_value_same(tp[i].type, v, (const char *)&dp + tp[i].off)) &&
-            !conf_param(t, tp[i].global, tp[i].type, v, key, err, errlen))
+        bool differs = tls || !conf_value_same(tp[i].type, v, (const char *)&dp + tp[i].off);
+        if (differs && in->nexthop_cache_destinations && tp[i].off == offsetof(mta_transport_params, connection_cache_destinations)) {
+            harness_text_printf(t, "%s = ", tp[i].global);
+            conf_cache_destinations(t, s, in, *(char **const *)v, ", ");
+            harness_text_append(t, "\n", 1);
+        } else if (differs && !conf_param(t, tp[i].global, tp[i].type, v, key, err, errlen)) {
             return false;
+        }
     }
     /* Other transports: their scheduler parameters that differ, by qmgr's main.cf names. */
     for (size_t tr = 1; tr < m->ntransports; tr++) {
@@ -403,7 +439,9 @@ static bool conf_master_cf(const scenario *s, const harness_postfix_instance *in
             char key[256];
             snprintf(key, sizeof(key), "mta.transports.%s.%s", tc->name, tp[i].name);
             harness_text_printf(t, "  -o %s=", tp[i].name);
-            if (tp[i].type == SCENARIO_MTA_LIST) {
+            if (in->nexthop_cache_destinations && tp[i].off == offsetof(mta_transport_params, connection_cache_destinations)) {
+                conf_cache_destinations(t, s, in, *(char **const *)v, ",");
+            } else if (tp[i].type == SCENARIO_MTA_LIST) {
                 /* Commas without blanks keep a list one master.cf argument. */
                 char *const *l = *(char **const *)v;
                 for (size_t j = 0; l && l[j]; j++)

@@ -51,6 +51,10 @@ typedef struct harness_postfix_instance {
      * NULL-terminated list of "127.0.0.2:2525" in MX order. A named receiver must have one; the
      * default receiver's may be NULL (then no "*" entry: unclaimed domains are not routed). */
     const char *const *const *receiver_addrs;
+    /* Write smtp_connection_cache_destinations as Postfix matches it against this map: the bare
+     * first address of each domain's receiver (smtp_connect.c), not the domain. A replay needs it
+     * for the cache to apply; `tempfail import` cannot give the domains back from it. */
+    bool nexthop_cache_destinations;
 } harness_postfix_instance;
 
 typedef struct harness_postfix_files {

@@ -127,7 +127,8 @@ int harness_postfix_run_setup(harness_postfix_run *p, const scenario *s, uint32_
                                    .inet_interfaces = "127.0.0.1",
                                    .smtpd_listen = p->smtpd,
                                    .smtp_bind_address = p->bind,
-                                   .receiver_addrs = receiver_addrs};
+                                   .receiver_addrs = receiver_addrs,
+                                   .nexthop_cache_destinations = true};
     harness_postfix_files files = {0};
     if ((rc = harness_postfix_conf_generate(s, &in, &files, err, errlen)) < 0)
         return rc;

@@ -395,7 +395,7 @@ static json_t *receiver_json(const receiver_config *rc, const harness_smtpd_tota
     json_object_set_new(s, "peak", results_json_count(tot ? tot->peak : 0));
     json_object_set_new(s, "peak_busy", results_json_count(tot ? tot->peak_busy : 0));
     json_object_set_new(s, "peak_idle", results_json_count(tot ? tot->peak_idle : 0));
-    json_object_set_new(s, "mean", results_json_real(tot ? sim_tavg_mean(&tot->sessions, end) : 0));
+    json_object_set_new(s, "mean", results_json_real(tot ? sim_tavg_mean(&tot->sessions, end > tot->sessions.last_time ? end : tot->sessions.last_time) : 0));
     json_object_set_new(s, "cap", cap ? results_json_count(cap) : json_null());
     json_object_set_new(o, "sessions", s);
     /* not in testsmtpd's event log */
@@ -507,7 +507,7 @@ static json_t *summary_build(out *o, harness_smtpd_events *ev, const results_mes
     json_object_set_new(pj, "total", results_json_count((uint64_t)peak_total));
     json_object_set_new(qj, "peak", pj);
     json_t *mj = json_object();
-    json_object_set_new(mj, "total", results_json_real(sim_tavg_mean(&total, o->end)));
+    json_object_set_new(mj, "total", results_json_real(sim_tavg_mean(&total, o->end > total.last_time ? o->end : total.last_time)));
     json_object_set_new(qj, "mean", mj);
     json_object_set_new(qj, "oldest", results_json_real(sim_time_to_sec(o->oldest_max)));
     json_object_set_new(qj, "at_end", results_json_count(o->at_end));

@@ -202,6 +202,33 @@ static void test_dedicated_transport(void **state)
                      "*\tsmtp:[127.0.0.5]:2525\n");
 }
 
+/* For a replay, a cache destination that is a receiver's domain becomes what smtp(8) matches: the
+ * bare first address of that receiver's nexthop list; anything else stays. */
+static void test_cache_destinations_as_nexthops(void **state)
+{
+    (void)state;
+    scenario *s = load(HEAD "mta:\n"
+                                 "  transports:\n"
+                                 "    slowmx:\n"
+                                 "      domains: [orange.test]\n"
+                                 "      smtp_connection_cache_on_demand: no\n"
+                                 "      smtp_connection_cache_destinations: [orange.test, mx.orange.test]\n"
+                                 "  postfix:\n"
+                                 "    smtp_connection_cache_destinations: [gmail.test]\n");
+    harness_postfix_instance in = instance;
+    in.nexthop_cache_destinations = true;
+    harness_postfix_files f = {0};
+    char err[512] = "";
+    if (harness_postfix_conf_generate(s, &in, &f, err, sizeof(err)) != 0)
+        fail_msg("generate: %s", err);
+    if (!strstr(f.master_cf, "  -o smtp_connection_cache_destinations=127.0.0.2,mx.orange.test\n"))
+        fail_msg("master.cf:\n%s", f.master_cf);
+    if (!strstr(f.main_cf, "smtp_connection_cache_destinations = 127.0.0.4\n"))
+        fail_msg("main.cf:\n%s", f.main_cf);
+    harness_postfix_files_clear(&f);
+    scenario_free(s);
+}
+
 /* A transport with a nexthop is one queue: every domain of it goes to the first one's receiver. */
 static void test_relay_nexthop(void **state)
 {
@@ -459,6 +486,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_dedicated_transport),
+        cmocka_unit_test(test_cache_destinations_as_nexthops),
         cmocka_unit_test(test_relay_nexthop),
         cmocka_unit_test(test_smtp_nexthop),
         cmocka_unit_test(test_generate_errors),
