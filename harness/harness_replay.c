@@ -593,6 +593,11 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
         snprintf(err, errlen, "--mta external needs --log FILE (the MTA's log) and --inject ADDR:PORT (its smtpd)");
         return HARNESS_REPLAY_EUSAGE;
     }
+    if (o->mta == HARNESS_REPLAY_EXTERNAL && r.nhosts > 1) {
+        snprintf(err, errlen, "--mta external drives one MTA, and the scenario has mta.hosts: %u (--set mta.hosts=1)",
+                 r.nhosts);
+        return HARNESS_REPLAY_EUSAGE;
+    }
     char serr[512];
     if (harness_speedup_mta(&s->mta, r.k, serr, sizeof(serr)) < 0) {
         snprintf(err, errlen, "--speedup %g: %s", r.k, serr);

@@ -80,6 +80,26 @@ done
 check "smoke: nothing left running" no_leftovers
 "$TEMPFAIL" compare "$r" "$r" -o "$work/cmp" >/dev/null 2>&1
 check "smoke: compare reads a replay" status_is $? 0
+# The replay's own log, read back as a scenario: the traffic it carried (rate x span within 5% of
+# the 30 messages, the domain mix exactly as injected).
+"$TEMPFAIL" maillog "$r/maillog" --scenario "$work/from-log.yaml" >/dev/null 2>&1
+check "smoke: maillog --scenario on a replay's log" status_is $? 0
+check "smoke: its traffic within 5%" python3 - "$work/from-log.yaml" "$r/messages.csv" <<'PY'
+import re, sys, csv
+text = open(sys.argv[1]).read()
+rate = float(re.search(r"rate: ([0-9.]+)/h", text).group(1))
+span = float(re.search(r"^duration: ([0-9.]+)s", text, re.M).group(1))
+n = rate * span / 3600
+rows = list(csv.DictReader(open(sys.argv[2])))
+doms = {d: int(c) for d, c in re.findall(r'"([a-z.]+)": (\d+)', text)}
+want = {}
+for row in rows:
+    want[row["domain"]] = want.get(row["domain"], 0) + 1
+ok = abs(n - len(rows)) <= 0.05 * len(rows) and doms == want
+if not ok:
+    print(f"  {n:.1f} messages from rate x span (want {len(rows)}), domains {doms} (want {want})")
+sys.exit(0 if ok else 1)
+PY
 
 # What goes wrong.
 sc=$work/smoke.yaml
