@@ -66,6 +66,7 @@ typedef struct replay_tail {
     char buf[65536];
     size_t len;
     uint64_t lines;
+    off_t start;   /* where this replay's part of the log begins (an external MTA's log goes on) */
 } replay_tail;
 
 typedef struct replay {
@@ -384,7 +385,7 @@ static int replay_setup(replay *r)
                 free(targets);
                 return replay_fail(r, HARNESS_REPLAY_EIO, "--log %s: %s", r->o->external_log, strerror(e));
             }
-            lseek(r->tails[h].fd, 0, SEEK_END);
+            r->tails[h].start = lseek(r->tails[h].fd, 0, SEEK_END);
         }
     }
     harness_inject_opts io = {.targets = targets, .ntargets = r->nhosts, .conns = r->o->conns,
@@ -473,11 +474,17 @@ static int replay_loop(replay *r, sim_time_t *end, bool *drained)
 
 /* ---- the run directory ---- */
 
-static int replay_copy(const char *from, const char *to, char *err, size_t errlen)
+/* Appends from's bytes from offset start on to the file to. */
+static int replay_copy(const char *from, off_t start, const char *to, char *err, size_t errlen)
 {
     FILE *in = fopen(from, "r");
     if (!in)
         return 0; /* nothing was logged */
+    if (start > 0 && fseeko(in, start, SEEK_SET) != 0) {
+        fclose(in);
+        snprintf(err, errlen, "%s: cannot seek to this replay's part", from);
+        return -EIO;
+    }
     FILE *out = fopen(to, "a");
     if (!out) {
         int e = errno;
@@ -524,16 +531,14 @@ static int replay_write(replay *r, results_dir *dir, sim_time_t end, bool draine
     /* The logs themselves. */
     const char *maillog = results_dir_path(dir, "maillog");
     for (uint32_t h = 0; maillog && h < r->nhosts; h++) {
-        if (r->o->mta == HARNESS_REPLAY_EXTERNAL)
-            break;
-        if (replay_copy(r->tails[h].path, maillog, err, sizeof(err)) < 0) {
+        if (replay_copy(r->tails[h].path, r->tails[h].start, maillog, err, sizeof(err)) < 0) {
             json_decref(sum);
             return replay_fail(r, HARNESS_REPLAY_EIO, "%s", err);
         }
         maillog = results_dir_path(dir, "maillog");
     }
     const char *ev = results_dir_path(dir, "testsmtpd.events.jsonl");
-    if (!ev || replay_copy(r->smtpd.events, ev, err, sizeof(err)) < 0) {
+    if (!ev || replay_copy(r->smtpd.events, 0, ev, err, sizeof(err)) < 0) {
         json_decref(sum);
         return replay_fail(r, HARNESS_REPLAY_EIO, "%s", ev ? err : "run directory path too long");
     }
@@ -544,7 +549,7 @@ static int replay_write(replay *r, results_dir *dir, sim_time_t end, bool draine
             snprintf(from, sizeof(from), "%s/%s", r->pf[h].etc, names[i]);
             snprintf(to, sizeof(to), "postfix-%s.%s", r->pf[h].name, names[i]);
             const char *p = results_dir_path(dir, to);
-            if (!p || replay_copy(from, p, err, sizeof(err)) < 0) {
+            if (!p || replay_copy(from, 0, p, err, sizeof(err)) < 0) {
                 json_decref(sum);
                 return replay_fail(r, HARNESS_REPLAY_EIO, "%s", p ? err : "run directory path too long");
             }
@@ -599,7 +604,7 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
         return HARNESS_REPLAY_EUSAGE;
     }
     char serr[512];
-    if (harness_speedup_mta(&s->mta, r.k, serr, sizeof(serr)) < 0) {
+    if (harness_speedup_mta(&s->mta, r.k, harness_speedup_tls_everywhere(s), serr, sizeof(serr)) < 0) {
         snprintf(err, errlen, "--speedup %g: %s", r.k, serr);
         return HARNESS_REPLAY_EUSAGE;
     }

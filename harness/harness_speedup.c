@@ -41,7 +41,7 @@ static int scale(sim_time_t *t, double k, double back, const char *where, const 
 }
 
 /* back: 1 for the real Postfix's seconds, k for the same rounding in scenario time. */
-static int speedup(mta_config *m, double k, double back, char *err, size_t errlen)
+static int speedup(mta_config *m, double k, double back, bool tls_everywhere, char *err, size_t errlen)
 {
     if (!(k >= 1) || !isfinite(k)) {
         snprintf(err, errlen, "speedup: %g is not a number of at least 1", k);
@@ -65,6 +65,9 @@ static int speedup(mta_config *m, double k, double back, char *err, size_t errle
         /* The connection cache's limits matter only where sessions can be cached. */
         bool caches = p->connection_cache_on_demand ||
                       (p->connection_cache_destinations && p->connection_cache_destinations[0]);
+        /* ... and a session that did STARTTLS is never cached without smtp_tls_connection_reuse. */
+        if (tls_everywhere && p->tls && m->latency.tls && !p->tls_connection_reuse)
+            caches = false;
         sim_time_t off = 0; /* stands in for the cache limits of a transport that never caches */
         const struct {
             sim_time_t *t;
@@ -93,9 +96,20 @@ static int speedup(mta_config *m, double k, double back, char *err, size_t errle
     return 0;
 }
 
-int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen) { return speedup(m, k, 1, err, errlen); }
-
-int harness_speedup_mta_scenario(mta_config *m, double k, char *err, size_t errlen)
+int harness_speedup_mta(mta_config *m, double k, bool tls_everywhere, char *err, size_t errlen)
 {
-    return speedup(m, k, k, err, errlen);
+    return speedup(m, k, 1, tls_everywhere, err, errlen);
+}
+
+int harness_speedup_mta_scenario(mta_config *m, double k, bool tls_everywhere, char *err, size_t errlen)
+{
+    return speedup(m, k, k, tls_everywhere, err, errlen);
+}
+
+bool harness_speedup_tls_everywhere(const scenario *s)
+{
+    for (size_t i = 0; i < s->nreceivers; i++)
+        if (!s->receivers[i].starttls && (i + 1 < s->nreceivers || s->receivers[i].ndomains > 0))
+            return false;
+    return true;
 }

@@ -14,16 +14,23 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
 #include "models/mta_params.h"
+#include "scenarios/scenario.h"
 
 #define HARNESS_SPEEDUP_TOLERANCE 0.10 /* how far rounding may move a timer */
 
 /* Divides every Postfix time of m by k (>= 1) and rounds it to whole seconds. Returns 0, or -1 with
  * the reason in err ("queue_run_delay: ...", or "mta.transports.slowmx: smtp_connect_timeout: ...");
- * m is then partly scaled and must not be used. */
-int harness_speedup_mta(mta_config *m, double k, char *err, size_t errlen);
+ * m is then partly scaled and must not be used. tls_everywhere: every receiver offers STARTTLS
+ * (harness_speedup_tls_everywhere), so a transport that uses TLS without smtp_tls_connection_reuse
+ * caches no session and its cache limits do not bound k. */
+int harness_speedup_mta(mta_config *m, double k, bool tls_everywhere, char *err, size_t errlen);
 /* The same rounding, expressed back in scenario time (each timer round(t / k) * k): what the
  * simulation of a validation runs, so that it models exactly the timers the real Postfix has. */
-int harness_speedup_mta_scenario(mta_config *m, double k, char *err, size_t errlen);
+int harness_speedup_mta_scenario(mta_config *m, double k, bool tls_everywhere, char *err, size_t errlen);
+/* Whether every receiver the scenario's mail can reach offers STARTTLS. */
+bool harness_speedup_tls_everywhere(const scenario *s);
 
 #endif

@@ -205,7 +205,7 @@ int tempfail_validate_main(int argc, char **argv)
         if (!s)
             goto out;
         char serr[512];
-        if (harness_speedup_mta_scenario(&s->mta, k, serr, sizeof(serr)) < 0) {
+        if (harness_speedup_mta_scenario(&s->mta, k, harness_speedup_tls_everywhere(s), serr, sizeof(serr)) < 0) {
             fprintf(stderr, "tempfail validate: --speedup %g: %s\n", k, serr);
             scenario_free(s);
             goto out;

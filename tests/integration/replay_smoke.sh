@@ -101,6 +101,35 @@ if not ok:
 sys.exit(0 if ok else 1)
 PY
 
+# --mta external: an operator's own Postfix (here a private one, made from a replay's kept
+# configuration with the transport map --print-transport prints) gets the same traffic; its log is
+# read from the file it writes.
+"$TEMPFAIL" replay "$work/smoke.yaml" --mta postfix --speedup 4 -q --keep-work -o "$work/kept" >"$work/kept.out" 2>&1
+kept=$(sed -n 's/.*work directory (configuration, logs) is //p' "$work/kept.out")
+check "external: a replay keeps its work directory on request" [ -d "$kept/mta1/etc" ]
+pfx=$(mktemp -d /tmp/tempfail-replay.external.XXXXXX)
+chmod 755 "$pfx"
+stop_external() { postfix -c "$pfx/etc" stop >/dev/null 2>&1 || true; }
+trap 'stop_external; ls -d /tmp/tempfail-replay.* 2>/dev/null | grep -vxFf "$work/before" | xargs -r rm -rf' EXIT
+mkdir -p "$pfx/etc" "$pfx/queue" "$pfx/data"
+chown postfix "$pfx/data"
+sed "s|$kept/mta1|$pfx|g" "$kept/mta1/etc/main.cf" >"$pfx/etc/main.cf"
+cp "$kept/mta1/etc/master.cf" "$pfx/etc/master.cf"
+"$TEMPFAIL" replay "$work/smoke.yaml" --print-transport | grep -v '^#' >"$pfx/etc/transport"
+inject=$(awk '$2 == "inet" && $1 ~ /^127\./ {print $1}' "$pfx/etc/master.cf")
+postfix -c "$pfx/etc" start >/dev/null 2>&1
+check "external: the operator's Postfix started" postfix -c "$pfx/etc" status
+for i in $(seq 1 100); do (exec 3<>"/dev/tcp/${inject%:*}/${inject##*:}") 2>/dev/null && break; sleep 0.1; done
+: >>"$pfx/maillog"
+"$TEMPFAIL" replay "$work/smoke.yaml" --mta external --inject "$inject" --log "$pfx/maillog" --speedup 4 -q \
+  -o "$work/ext" >"$work/ext.out" 2>&1
+check "external: replay exit 0" status_is $? 0
+check "external: 30 messages, all delivered" [ "$(json "$work/ext/summary.json" 'd["messages"]["delivered"]' 2>/dev/null)" = 30 ]
+check "external: one row each" [ "$(($(wc -l <"$work/ext/messages.csv") - 1))" -eq 30 ]
+check "external: the mta is named" [ "$(json "$work/ext/summary.json" 'd["replay"]["mta"]')" = external ]
+check "external: this replay's part of the log kept" [ "$(grep -c 'status=sent' "$work/ext/maillog")" -eq 30 ]
+stop_external
+
 # What goes wrong.
 sc=$work/smoke.yaml
 "$TEMPFAIL" replay "$sc" --mta postfix --speedup 2 --set mta.postfix.smtp_connect_timeout=2.5s -q -o "$work/bad1" \

@@ -26,30 +26,35 @@ static void test_speedups(void **state)
     static const struct {
         double k;
         bool caching;
+        bool tls_everywhere;                         /* every receiver offers STARTTLS */
         sim_time_t queue_run_delay, connect_timeout; /* after scaling, when accepted */
         const char *error;                          /* NULL: accepted */
     } cases[] = {
-        {1, true, 300 * SIM_SEC, 30 * SIM_SEC, NULL},
-        {2, true, 150 * SIM_SEC, 15 * SIM_SEC, NULL},
-        {7, false, 43 * SIM_SEC, 4 * SIM_SEC, NULL}, /* 42.86s -> 43s; 4.29s -> 4s (7% off) */
+        {1, true, false, 300 * SIM_SEC, 30 * SIM_SEC, NULL},
+        {2, true, false, 150 * SIM_SEC, 15 * SIM_SEC, NULL},
+        {7, false, false, 43 * SIM_SEC, 4 * SIM_SEC, NULL}, /* 42.86s -> 43s; 4.29s -> 4s (7% off) */
         /* The default 2s cache time limit cannot be a third of a second shorter... */
-        {3, true, 0, 0,
+        {3, true, false, 0, 0,
          "mta.transports.smtp: smtp_connection_cache_time_limit: 2s / 3 is 666.667ms, which Postfix, counting whole "
          "seconds, runs as 1s (50% off); use a speedup of at most 1"},
-        /* ... but it does not matter where nothing is cached. */
-        {3, false, 100 * SIM_SEC, 10 * SIM_SEC, NULL},
-        {10, false, 30 * SIM_SEC, 3 * SIM_SEC, NULL},
-        {1000, false, 0, 0,
+        /* ... but it does not matter where nothing is cached: caching off, or every session TLS
+         * (not cached without smtp_tls_connection_reuse). */
+        {3, false, false, 100 * SIM_SEC, 10 * SIM_SEC, NULL},
+        {3, true, true, 100 * SIM_SEC, 10 * SIM_SEC, NULL},
+        {10, false, false, 30 * SIM_SEC, 3 * SIM_SEC, NULL},
+        {1000, false, false, 0, 0,
          "queue_run_delay: 5m / 1000 is 300ms, which Postfix, counting whole seconds, runs as 0s; use a speedup of at "
          "most 60"},
-        {0.5, true, 0, 0, "speedup: 0.5 is not a number of at least 1"},
+        {0.5, true, false, 0, 0, "speedup: 0.5 is not a number of at least 1"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         mta_config m;
         mta_transport_config smtp;
         defaults(&m, &smtp, cases[i].caching);
+        if (cases[i].tls_everywhere)
+            smtp.p.tls = m.latency.tls = true;
         char err[512] = "";
-        int rc = harness_speedup_mta(&m, cases[i].k, err, sizeof(err));
+        int rc = harness_speedup_mta(&m, cases[i].k, cases[i].tls_everywhere, err, sizeof(err));
         if (cases[i].error) {
             assert_int_equal(rc, -1);
             if (strcmp(err, cases[i].error) != 0)
@@ -70,7 +75,7 @@ static void test_every_time_is_whole_seconds(void **state)
     mta_transport_config smtp;
     defaults(&m, &smtp, true);
     smtp.p.destination_rate_delay = 4 * SIM_SEC;
-    assert_int_equal(harness_speedup_mta(&m, 2, (char[256]){0}, 256), 0);
+    assert_int_equal(harness_speedup_mta(&m, 2, false, (char[256]){0}, 256), 0);
     const sim_time_t t[] = {m.queue_run_delay, m.minimal_backoff_time, m.maximal_backoff_time,
                             m.maximal_queue_lifetime, smtp.p.destination_rate_delay, smtp.p.connection_cache_time_limit,
                             smtp.p.rset_timeout, smtp.p.data_done_timeout};
