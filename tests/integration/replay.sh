@@ -4,7 +4,8 @@
 # For each scenario of scenarios/replay/ (a cap of 3 counting idle sessions with Postfix's defaults;
 # the same with a dedicated transport at concurrency 2; two Postfix hosts behind one source IP against
 # a cap of 4; a greylisting receiver; cap3-tls, the storm, is replay_storm.sh's),
-# `tempfail validate --speedup 2` simulates it with five seeds and replays it once through private
+# `tempfail validate --speedup 2` (1 for nat-cap4) simulates it with five seeds and replays it once
+# through private
 # Postfix instances, then:
 #   - every injected message is accounted for exactly once: messages.csv has one row per message of
 #     the summary, with unique ids and queue ids, every one delivered; Postfix logged exactly one
@@ -64,7 +65,11 @@ exactly() { [ "$(json "$1" "$2")" -eq "$3" ] || { echo "  $2 = $(json "$1" "$2")
 
 for name in cap3-idle cap3-dedicated nat-cap4 greylist; do
   out=$work/$name
-  "$TEMPFAIL" validate "$src/scenarios/replay/$name.yaml" --speedup 2 --seeds 5 --max-wall 5m -o "$out" \
+  # nat-cap4 in real time: its two instances' on-demand caching decisions follow Postfix's own
+  # one-second clock, which a speedup does not shrink (docs/validation.md).
+  k=2
+  [ "$name" = nat-cap4 ] && k=1
+  "$TEMPFAIL" validate "$src/scenarios/replay/$name.yaml" --speedup "$k" --seeds 5 --max-wall 5m -o "$out" \
     >"$work/$name.validate" 2>"$work/$name.err"
   st=$?
   cat "$work/$name.validate"
