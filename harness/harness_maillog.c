@@ -13,6 +13,7 @@
 #include "harness/harness_maillog.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -367,6 +368,39 @@ static harness_maillog_kind qmgr_from(span *s, harness_maillog_rec *r)
     return HARNESS_MAILLOG_QUEUED;
 }
 
+/* "NAME: limit L window W success S failure F fail_cohorts C" (qmgr_queue.c, QMGR_LOG_WINDOW). */
+static bool feedback(span *s, harness_maillog_rec *r)
+{
+    const char *name = s->p, *end = find(s->p, (size_t)(s->end - s->p), ": limit ");
+    if (!end)
+        return false;
+    copy(r->relay, sizeof(r->relay), name, (size_t)(end - name));
+    s->p = end;
+    char *e;
+    char buf[64];
+    const char *keys[] = {": limit ", " window ", " success ", " failure ", " fail_cohorts "};
+    double v[5];
+    for (size_t k = 0; k < 5; k++) {
+        if (!eat(s, keys[k]))
+            return false;
+        size_t n = 0;
+        while (!at_end(s) && *s->p != ' ' && n + 1 < sizeof(buf))
+            buf[n++] = *s->p++;
+        buf[n] = 0;
+        v[k] = strtod(buf, &e);
+        if (n == 0 || *e)
+            return false;
+    }
+    if (!at_end(s) || v[1] < 0 || v[0] < 0)
+        return false;
+    r->limit = (int32_t)v[0];
+    r->window = (int32_t)v[1];
+    r->success = v[2];
+    r->failure = v[3];
+    r->fail_cohorts = v[4];
+    return true;
+}
+
 harness_maillog_kind harness_maillog_parse(const char *line, size_t len, int year, harness_maillog_rec *r)
 {
     memset(r, 0, sizeof(*r));
@@ -378,6 +412,14 @@ harness_maillog_kind harness_maillog_parse(const char *line, size_t len, int yea
     }
     bool shaped = stamped && eat(&s, " ") && word(&s, r->host, sizeof(r->host)) && eat(&s, " ") &&
                   tag_part(&s, r->tag, sizeof(r->tag));
+    bool positive = shaped && eat(&s, "qmgr_queue_unthrottle: queue ");
+    if (positive || (shaped && eat(&s, "qmgr_queue_throttle: queue "))) {
+        r->positive = positive;
+        if (feedback(&s, r))
+            return r->kind = HARNESS_MAILLOG_FEEDBACK;
+        memset(r, 0, sizeof(*r)); /* msg_verbose's shorter form, or a later version's: not ours */
+        return r->kind = HARNESS_MAILLOG_SKIP;
+    }
     if (!shaped || !queue_id(&s, r->queue_id, sizeof(r->queue_id))) {
         /* A delivery report whose prefix we cannot read is a Postfix line gone wrong. */
         bool claims = find(line, len, ": to=<") && find(line, len, ", status=");

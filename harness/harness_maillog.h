@@ -43,6 +43,9 @@ typedef enum {
     HARNESS_MAILLOG_QUEUED,    /* qmgr: QUEUEID: from=<...>, size=N, nrcpt=M (queue active) */
     HARNESS_MAILLOG_REMOVED,   /* qmgr: QUEUEID: removed */
     HARNESS_MAILLOG_EXPIRED,   /* qmgr: QUEUEID: from=<...>, status=expired, returned to sender */
+    HARNESS_MAILLOG_FEEDBACK,  /* qmgr with destination_concurrency_feedback_debug = yes:
+                                  "qmgr_queue_unthrottle: queue NAME: limit L window W success S
+                                  failure F fail_cohorts C" (or qmgr_queue_throttle) */
 } harness_maillog_kind;
 
 typedef enum {
@@ -81,6 +84,11 @@ typedef struct harness_maillog_rec {
     uint64_t size;           /* queued: size= */
     uint32_t nrcpt;          /* queued: nrcpt= */
     harness_maillog_status status;
+    /* feedback: the queue ("smtp:orange.test", "capped:[127.64.0.1]:2525" in relay), after one
+     * feedback event: positive (unthrottle) or negative (throttle), and the window it left */
+    bool positive;
+    int32_t limit, window;   /* window 0: dead */
+    double success, failure, fail_cohorts;
     const char *reason;      /* the simulator's reason key: "delivered", "421 greeting", ... */
     const char *reply;
     size_t reply_len;

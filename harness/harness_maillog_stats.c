@@ -263,6 +263,7 @@ void harness_maillog_stats_add(harness_maillog_stats *st, const harness_maillog_
     char buf[300];
     switch (r->kind) {
     case HARNESS_MAILLOG_SKIP:
+    case HARNESS_MAILLOG_FEEDBACK: /* the scheduler's, not a delivery's (tempfail maillog --scheduler) */
         st->skipped++;
         return;
     case HARNESS_MAILLOG_MALFORMED:

@@ -338,6 +338,8 @@ static bool conf_main_cf(const scenario *s, const harness_postfix_instance *in, 
                         in->inet_protocols ? in->inet_protocols : "ipv4");
     if (in->smtp_bind_address)
         harness_text_printf(t, "smtp_bind_address = %s\n", in->smtp_bind_address);
+    if (in->feedback_debug)
+        harness_text_printf(t, "destination_concurrency_feedback_debug = yes\n");
     harness_text_printf(t, "smtp_dns_support_level = disabled\ntransport_maps = texthash:%s/transport\n",
                         in->config_directory ? in->config_directory : ".");
     harness_text_printf(t, "# The scenario's mta: section.\n#tempfail: scenario\n");

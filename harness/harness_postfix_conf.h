@@ -55,6 +55,9 @@ typedef struct harness_postfix_instance {
      * first address of each domain's receiver (smtp_connect.c), not the domain. A replay needs it
      * for the cache to apply; `tempfail import` cannot give the domains back from it. */
     bool nexthop_cache_destinations;
+    /* destination_concurrency_feedback_debug = yes: qmgr logs every feedback event (the replay's
+     * scheduler trace, harness_scheduler.h). */
+    bool feedback_debug;
 } harness_postfix_instance;
 
 typedef struct harness_postfix_files {

@@ -128,7 +128,8 @@ int harness_postfix_run_setup(harness_postfix_run *p, const scenario *s, uint32_
                                    .smtpd_listen = p->smtpd,
                                    .smtp_bind_address = p->bind,
                                    .receiver_addrs = receiver_addrs,
-                                   .nexthop_cache_destinations = true};
+                                   .nexthop_cache_destinations = true,
+                                   .feedback_debug = true};
     harness_postfix_files files = {0};
     if ((rc = harness_postfix_conf_generate(s, &in, &files, err, errlen)) < 0)
         return rc;

@@ -10,6 +10,7 @@
  * messages that may cause one, deadline arrival + resend.after; at the deadline a message not
  * delivered makes traffic_resend() draw, from the class's own stream, whether the user asks again.
  */
+#define _GNU_SOURCE /* memmem */
 #include "harness/harness_replay.h"
 
 #include <errno.h>
@@ -22,12 +23,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness/harness_inject.h"
 #include "harness/harness_postfix_run.h"
 #include "harness/harness_proc.h"
 #include "harness/harness_replay_track.h"
+#include "harness/harness_scheduler.h"
 #include "harness/harness_speedup.h"
 #include "harness/harness_testsmtpd.h"
 #include "harness/harness_text.h"
@@ -89,6 +92,10 @@ typedef struct replay {
     long long t0;
     char work[512];
     double harness_ns;        /* time spent reading logs (the harness's own overhead) */
+    FILE *f_sched;            /* scheduler.csv: qmgr's feedback events, from its debug lines */
+    results_scheduler *sched_out;
+    harness_scheduler *sched;
+    int year;                 /* for the syslog stamps */
     char err[2048];
     int fatal;                /* an error of the loop: HARNESS_REPLAY_E* */
     uint64_t submitted;
@@ -147,6 +154,11 @@ static int replay_tail_read(replay *r, uint32_t host)
             if (harness_replay_track_line(r->track, host, t->buf + off, len, lerr, sizeof(lerr)) < 0 && rc == 0) {
                 snprintf(r->err, sizeof(r->err), "%s: %s", t->path, lerr);
                 rc = -EINVAL;
+            }
+            if (r->sched && memmem(t->buf + off, len, "qmgr_queue_", 11)) {
+                harness_maillog_rec rec;
+                if (harness_maillog_parse(t->buf + off, len, r->year, &rec) == HARNESS_MAILLOG_FEEDBACK)
+                    harness_scheduler_add(r->sched, host, &rec);
             }
             off += len + 1;
         }
@@ -576,6 +588,40 @@ static int replay_write(replay *r, results_dir *dir, sim_time_t end, bool draine
     return 0;
 }
 
+/*
+ * The scheduler trace: qmgr's feedback lines (destination_concurrency_feedback_debug, set in the
+ * replay's main.cf) as scheduler.csv. Postfix stamps them in local time, whole seconds; the stamp
+ * the parser would read for this instant is the origin, and scenario time is (stamp - origin) * K.
+ */
+static void replay_sched_start(replay *r, results_dir *dir)
+{
+    if (r->o->mta != HARNESS_REPLAY_POSTFIX || !(r->f_sched = results_dir_open(dir, "scheduler.csv")))
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    r->year = tm.tm_year + 1900;
+    double origin = (double)harness_maillog_days(r->year, tm.tm_mon + 1, tm.tm_mday) * 86400 + tm.tm_hour * 3600 +
+                    tm.tm_min * 60 + tm.tm_sec + ts.tv_nsec / 1e9;
+    r->sched_out = results_scheduler_create(r->f_sched);
+    r->sched = harness_scheduler_create(r->sched_out, origin, r->k);
+}
+
+static int replay_sched_finish(replay *r)
+{
+    if (!r->f_sched)
+        return 0;
+    int rc = results_scheduler_finish(r->sched_out);
+    harness_scheduler_free(r->sched);
+    results_scheduler_free(r->sched_out);
+    int e = results_dir_fclose(r->f_sched);
+    r->sched = NULL;
+    r->sched_out = NULL;
+    r->f_sched = NULL;
+    return rc ? rc : e;
+}
+
 static void replay_rm_rf(const char *path)
 {
     char *argv[] = {"rm", "-rf", "--one-file-system", (char *)path, NULL};
@@ -623,6 +669,7 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
     double wall = 0;
     if (status == 0) {
         r.gen = traffic_create(&s->traffic, s->seed, s->replication, s->duration);
+        replay_sched_start(&r, dir);
         r.t0 = harness_proc_now_ns();
         status = replay_loop(&r, &end, &drained);
         wall = (double)(harness_proc_now_ns() - r.t0) / 1e9;
@@ -635,6 +682,8 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
     replay_stop_all(&r);
     if (status == 0 && replay_read_logs(&r) < 0)
         status = replay_fail(&r, HARNESS_REPLAY_EIO, "%s", r.err);
+    if (replay_sched_finish(&r) < 0 && status == 0)
+        status = replay_fail(&r, HARNESS_REPLAY_EIO, "writing scheduler.csv failed");
     if (status == 0)
         status = replay_write(&r, dir, end, drained, wall, summary);
     if (status != 0)

@@ -39,6 +39,7 @@ typedef struct mta_env {
     bool attempt_text;              /* the attempt hook reads the strings (a mail log is written); when
                                        false they may be NULL and are not formatted - the hot path of big runs */
     void (*message_done)(void *ctx, const mta_message_record *r, uint64_t tag);
+    void (*window)(void *ctx, const mta_window_record *r); /* NULL: no scheduler trace */
 } mta_env;
 
 /* A destination queue as reports see it. */

@@ -60,8 +60,17 @@ static void ring_remove(mta_dest *d)
     d->rnext = d->rprev = NULL;
 }
 
-static void window_changed(mta_dest *d, sim_time_t now)
+/* After a feedback event or a new window: the statistics, and the scheduler trace's row. */
+static void window_changed(mta_dest *d, sim_time_t now, const char *cause, int32_t old)
 {
+    const mta_env *env = d->host->env;
+    if (env->window) {
+        mta_window_record r = {.when = now, .host = d->host->index, .destination = d->name, .cause = cause,
+                               .old_window = old, .new_window = d->w.window, .busy = d->w.busy, .todo = d->todo,
+                               .success = d->w.success, .failure = d->w.failure,
+                               .fail_cohorts = d->w.fail_cohorts};
+        env->window(env->ctx, &r);
+    }
     d->st.window = d->w.window;
     sim_tavg_set(&d->st.window_avg, now, d->w.window);
     if (d->w.window < d->st.window_min)
@@ -160,36 +169,48 @@ static void defer_todo(mta_dest *d, sim_time_t now)
 
 /* ---- dead destinations, rate delays ---- */
 
-static void dest_die(mta_dest *d, sim_time_t now, const char *reason)
+static void dest_die(mta_dest *d, sim_time_t now, const char *reason, int32_t old)
 {
     snprintf(d->dead_reason, sizeof(d->dead_reason), "%s", reason);
     d->st.dead_episodes++;
     d->dead_since = now;
     d->conn_load = d->conn_store = false; /* queue->dflags = 0 */
-    window_changed(d, now);
+    window_changed(d, now, "failure", old);
     sim_calendar_schedule(d->host->env->cal, &d->dead_timer, now + d->host->env->cfg->minimal_backoff_time);
     defer_todo(d, now);
 }
 
-static void dest_revive(mta_dest *d, sim_time_t now)
+static void dest_revive(mta_dest *d, sim_time_t now, const char *cause)
 {
     sim_calendar_cancel(d->host->env->cal, &d->dead_timer);
     d->st.dead_time += sim_time_to_sec(now - d->dead_since);
     mta_queue_unthrottle(&d->w, &d->p);
-    window_changed(d, now);
+    window_changed(d, now, cause, 0);
+}
+
+/*
+ * qmgr_queue_done: Postfix deletes an in-core queue that has nothing to do, nothing in delivery and
+ * is neither dead nor suspended, and the next message for the destination gets a new one: the
+ * initial window, no feedback, no fail cohorts, last_done 0 (so on-demand caching starts off
+ * again). The destination's statistics go on. The model applies it when a dead queue's timer ends;
+ * Postfix also does it in qmgr_entry_done whenever a queue empties, which the model does not yet.
+ */
+static void dest_discard_if_empty(mta_dest *d, sim_time_t now)
+{
+    if (d->todo || d->w.busy || d->suspended || mta_queue_dead(&d->w))
+        return;
+    int32_t old = d->w.window;
+    mta_queue_window_init(&d->w, &d->p);
+    d->last_done = 0;
+    d->conn_load = d->conn_store = false;
+    window_changed(d, now, "new queue", old);
 }
 
 static void dead_timer_fired(sim_event *ev, sim_time_t now)
 {
     mta_dest *d = SIM_CONTAINER_OF(ev, mta_dest, dead_timer);
-    dest_revive(d, now);
-    if (d->todo == 0 && d->w.busy == 0) {
-        /* Postfix deletes the empty queue; the next mail starts a fresh one. */
-        mta_queue_window_init(&d->w, &d->p);
-        d->last_done = 0;
-        d->conn_load = d->conn_store = false;
-        window_changed(d, now);
-    }
+    dest_revive(d, now, "revived");
+    dest_discard_if_empty(d, now); /* the timer's end deletes an empty queue too */
     mta_dest_dispatch(d->tr, now);
 }
 
@@ -274,25 +295,29 @@ void mta_dest_dispatch(mta_transport_rt *tr, sim_time_t now)
 void mta_dest_feedback(mta_entry *e, bool hop_failed, const char *reason, sim_time_t now)
 {
     mta_dest *d = e->dest;
+    int32_t old = d->w.window;
     /* Feedback first, with this entry still counted as busy (qmgr_deliver_update). */
     if (hop_failed && reason[0]) {
-        if (!mta_queue_dead(&d->w) && mta_queue_throttle(&d->w, &d->p))
-            dest_die(d, now, reason);
-        else
-            window_changed(d, now);
-    } else if (!hop_failed) {
         if (mta_queue_dead(&d->w))
-            dest_revive(d, now); /* an in-flight delivery succeeded: the destination lives */
+            ; /* a dead queue takes no negative feedback */
+        else if (mta_queue_throttle(&d->w, &d->p))
+            dest_die(d, now, reason, old);
         else
+            window_changed(d, now, "failure", old);
+    } else if (!hop_failed) {
+        if (mta_queue_dead(&d->w)) {
+            dest_revive(d, now, "success"); /* an in-flight delivery succeeded: the destination lives */
+        } else {
             mta_queue_unthrottle(&d->w, &d->p);
-        window_changed(d, now);
+            window_changed(d, now, "success", old);
+        }
     }
     d->w.busy--;
     d->tr->busy--;
     d->last_done = now;
     if (d->p.destination_rate_delay > 0) {
         if (mta_queue_dead(&d->w))
-            dest_revive(d, now);
+            dest_revive(d, now, "revived");
         d->suspended = true;
         sim_calendar_schedule(d->host->env->cal, &d->rate_timer, now + d->p.destination_rate_delay);
     }

@@ -68,10 +68,27 @@ typedef struct mta_message_record {
     uint32_t resend_no;
 } mta_message_record;
 
+/*
+ * One feedback event of a destination's concurrency window, as Postfix's
+ * destination_concurrency_feedback_debug logs them (qmgr_queue.c: qmgr_queue_unthrottle and
+ * qmgr_queue_throttle), and the other events that set a window: a queue made or made again, a
+ * dead queue revived by its timer. The scheduler trace (scheduler.csv) is a row per record.
+ */
+typedef struct mta_window_record {
+    sim_time_t when;
+    uint32_t host;
+    const char *destination; /* "smtp:orange.test" */
+    const char *cause;       /* "success", "failure" (negative feedback), "new queue", "revived" */
+    int32_t old_window, new_window; /* 0 = dead */
+    uint32_t busy, todo;     /* entries in delivery (the reporting one included) and waiting */
+    double success, failure, fail_cohorts; /* the feedback accumulators after the event */
+} mta_window_record;
+
 typedef struct mta_observer {
     void *ctx;
     void (*attempt)(void *ctx, const mta_attempt_record *r);
     void (*message)(void *ctx, const mta_message_record *r);
+    void (*window)(void *ctx, const mta_window_record *r); /* NULL: no scheduler trace */
 } mta_observer;
 
 /* Postfix-looking queue id: ten hex digits derived from the sending host's index and the message id

@@ -113,6 +113,12 @@ static tracker *tracker_of(world *w, uint64_t tag)
     return &c->ring[(c->head + (seq - c->base_seq)) & (c->cap - 1)];
 }
 
+static void on_window(void *ctx, const mta_window_record *r)
+{
+    world *w = ctx;
+    w->cfg.observer.window(w->cfg.observer.ctx, r);
+}
+
 static void on_message(void *ctx, const mta_message_record *r, uint64_t tag)
 {
     world *w = ctx;
@@ -283,7 +289,8 @@ world *world_create(const world_config *cfg, sim_calendar *cal, char *err, size_
     w->env = (mta_env){.cal = cal, .cfg = cfg->mta, .traffic = tc, .domains = (const char *const *)w->domains,
                        .domain_rcv = w->domain_rcv, .ndomains = w->ndomains, .seed = cfg->seed,
                        .replication = cfg->replication, .ctx = w, .attempt = on_attempt,
-                       .attempt_text = cfg->observer.attempt != NULL, .message_done = on_message};
+                       .attempt_text = cfg->observer.attempt != NULL, .message_done = on_message,
+                       .window = cfg->observer.window ? on_window : NULL};
     const mta_config *mc = cfg->mta;
     if (mc->kind == MTA_KIND_APPPOOL) {
         w->pool = apppool_create(&w->env, mc->nsource_ips ? mc->source_ips[0] : "192.0.2.1");

@@ -25,7 +25,7 @@ int tempfail_validate_main(int argc, char **argv);
  * their own (validate). */
 typedef struct tempfail_run_opts {
     const char *out_dir;            /* NULL: runs/<scenario name> */
-    bool maillog, quiet, no_progress, plots;
+    bool maillog, trace_scheduler, quiet, no_progress, plots;
     results_plot_format plot_fmt;
 } tempfail_run_opts;
 /* Simulates s (which it frees) into its run directory; the exit status of `tempfail run`. */

@@ -12,6 +12,7 @@
 #include "tempfail/tempfail.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 
 #include "harness/harness_text.h"
 #include "harness/harness_maillog_scenario.h"
+#include "harness/harness_scheduler.h"
 #include "harness/harness_maillog_stats.h"
 #include "results/results_json.h"
 
@@ -50,6 +52,9 @@ static const char maillog_usage[] =
     "                       with the hourly arrival rates seen, qmgr's sizes, the domain mix, and\n"
     "                       a receiver per destination that deferred mail, its MX hosts and reply\n"
     "                       texts (as comments: the policy is yours); `tempfail run OUT` runs it\n"
+    "      --scheduler OUT  also write the scheduler trace (CSV, the columns of a run's scheduler.csv)\n"
+    "                       from qmgr's destination_concurrency_feedback_debug lines: every feedback\n"
+    "                       event, the window it left; time in seconds since the log's first line\n"
     "  -h, --help           this help\n"
     "\n"
     "Lines that are not Postfix delivery reports are skipped; lines that look like one but do not\n"
@@ -230,6 +235,26 @@ static int parse_count(const char *s, long max, long *out)
     return 0;
 }
 
+/* What the log's records go to beside the statistics: --scenario and --scheduler. */
+typedef struct maillog_observers {
+    harness_maillog_scenario *sc;
+    FILE *sched_file;
+    results_scheduler *sched_out;
+    harness_scheduler *sched; /* made at the first stamped line: its stamp is time 0 */
+} maillog_observers;
+
+static void maillog_observe(void *ctx, const harness_maillog_rec *r)
+{
+    maillog_observers *o = ctx;
+    if (o->sc)
+        harness_maillog_scenario_observe(o->sc, r);
+    if (!o->sched_out || r->kind == HARNESS_MAILLOG_SKIP || r->kind == HARNESS_MAILLOG_MALFORMED)
+        return;
+    if (!o->sched)
+        o->sched = harness_scheduler_create(o->sched_out, (double)r->when + r->usec / 1e6, 1);
+    harness_scheduler_add(o->sched, 0, r);
+}
+
 /*
  * Writes the scenario to path through a temporary name, after loading it back: a scenario that
  * `tempfail run` would refuse is this program's bug, and is never left looking done.
@@ -279,11 +304,12 @@ int tempfail_maillog_main(int argc, char **argv)
                                          {"top", required_argument, NULL, 'n'},
                                          {"year", required_argument, NULL, 'Y'},
                                          {"scenario", required_argument, NULL, 'S'},
+                                         {"scheduler", required_argument, NULL, 'C'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     bool json = false;
     long top = 10, year = 0;
-    const char *scenario_out = NULL;
+    const char *scenario_out = NULL, *sched_path = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
@@ -306,6 +332,9 @@ int tempfail_maillog_main(int argc, char **argv)
         case 'S':
             scenario_out = optarg;
             break;
+        case 'C':
+            sched_path = optarg;
+            break;
         case 'h':
             fputs(maillog_usage, stdout);
             return TEMPFAIL_OK;
@@ -324,13 +353,21 @@ int tempfail_maillog_main(int argc, char **argv)
         year = gmtime_r(&now, &tm) ? tm.tm_year + 1900 : 1970;
     }
     harness_maillog_stats *st = harness_maillog_stats_create();
-    harness_maillog_scenario *sc = NULL;
-    if (scenario_out) {
-        sc = harness_maillog_scenario_create();
-        st->observe = harness_maillog_scenario_observe;
-        st->observe_ctx = sc;
-    }
+    maillog_observers obs = {0};
+    if (scenario_out)
+        obs.sc = harness_maillog_scenario_create();
+    char sched_tmp[4096] = "";
     int status = TEMPFAIL_OK;
+    if (sched_path) {
+        snprintf(sched_tmp, sizeof(sched_tmp), "%s.tmp.%ld", sched_path, (long)getpid());
+        if (!(obs.sched_file = fopen(sched_tmp, "w")) || !(obs.sched_out = results_scheduler_create(obs.sched_file))) {
+            fprintf(stderr, "tempfail maillog: --scheduler %s: %s\n", sched_path, strerror(errno));
+            status = TEMPFAIL_IO;
+            goto out;
+        }
+    }
+    st->observe = maillog_observe;
+    st->observe_ctx = &obs;
     for (int i = optind; i < argc; i++) {
         int err = harness_maillog_stats_read(st, argv[i], (int)year);
         if (err) {
@@ -361,10 +398,33 @@ int tempfail_maillog_main(int argc, char **argv)
         if (fflush(stdout) != 0)
             status = TEMPFAIL_IO;
     }
-    if (sc && status == TEMPFAIL_OK)
-        status = write_scenario(sc, scenario_out, argv + optind, argc - optind);
+    if (obs.sc && status == TEMPFAIL_OK)
+        status = write_scenario(obs.sc, scenario_out, argv + optind, argc - optind);
+    if (obs.sched_file && status == TEMPFAIL_OK) {
+        int e = results_scheduler_finish(obs.sched_out);
+        results_scheduler_free(obs.sched_out);
+        obs.sched_out = NULL;
+        if (fclose(obs.sched_file) != 0 && !e)
+            e = -errno;
+        obs.sched_file = NULL;
+        if (!e && rename(sched_tmp, sched_path) != 0)
+            e = -errno;
+        if (e) {
+            fprintf(stderr, "tempfail maillog: --scheduler %s: %s\n", sched_path, strerror(-e));
+            status = TEMPFAIL_IO;
+        } else if (!harness_scheduler_rows(obs.sched)) {
+            fprintf(stderr, "tempfail maillog: --scheduler %s: no feedback line in the log (set "
+                            "destination_concurrency_feedback_debug = yes in main.cf)\n", sched_path);
+        }
+    }
 out:
-    harness_maillog_scenario_free(sc);
+    harness_scheduler_free(obs.sched);
+    results_scheduler_free(obs.sched_out);
+    if (obs.sched_file) {
+        fclose(obs.sched_file);
+        unlink(sched_tmp);
+    }
+    harness_maillog_scenario_free(obs.sc);
     harness_maillog_stats_free(st);
     return status;
 }

@@ -23,6 +23,7 @@
 #include "results/results_maillog.h"
 #include "results/results_manifest.h"
 #include "results/results_messages.h"
+#include "results/results_scheduler.h"
 #include "results/results_report.h"
 #include "results/results_timeseries.h"
 #include "sim/sim_calendar.h"
@@ -42,6 +43,8 @@ static const char run_usage[] =
     "                          --set mta.postfix.default_destination_concurrency_limit=10\n"
     "                          --set receivers.orange.policy[0].limit=5   (repeatable)\n"
     "      --maillog         also write `maillog`, Postfix-format log lines (grep/pflogsumm work on it)\n"
+    "      --trace scheduler also write `scheduler.csv`: every feedback event of every destination's\n"
+    "                        concurrency window (what destination_concurrency_feedback_debug logs)\n"
     "      --no-plots        no charts (report.html is still written, without them)\n"
     "      --plot-format F   chart format: png (default), svg or pdf\n"
     "  -q, --quiet           no summary on stdout, no progress line\n"
@@ -58,8 +61,15 @@ static const char run_usage[] =
 typedef struct run_out {
     results_messages *messages;
     results_maillog *maillog;
+    results_scheduler *scheduler;
     results_messages_tally tally;
 } run_out;
+
+static void out_window(void *ctx, const mta_window_record *r)
+{
+    run_out *o = ctx;
+    results_scheduler_write(o->scheduler, r);
+}
 
 static void out_attempt(void *ctx, const mta_attempt_record *r)
 {
@@ -215,13 +225,14 @@ int tempfail_run_main(int argc, char **argv)
         {"seed", required_argument, NULL, 's'}, {"replication", required_argument, NULL, 'r'},
         {"out", required_argument, NULL, 'o'},  {"set", required_argument, NULL, 'S'},
         {"maillog", no_argument, NULL, 'M'},    {"quiet", no_argument, NULL, 'q'},
+        {"trace", required_argument, NULL, 'T'},
         {"no-progress", no_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
         {"no-plots", no_argument, NULL, 'N'},    {"plot-format", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0}};
     const char **sets = calloc((size_t)argc + 1, sizeof(char *));
     size_t nsets = 0;
     const char *out_dir = NULL;
-    bool seed_given = false, maillog = false, quiet = false, no_progress = false, plots = true;
+    bool seed_given = false, maillog = false, quiet = false, no_progress = false, plots = true, trace = false;
     results_plot_format plot_fmt = RESULTS_PLOT_PNG;
     uint64_t seed = 0, replication = 0;
     bool rep_given = false;
@@ -258,6 +269,14 @@ int tempfail_run_main(int argc, char **argv)
             break;
         case 'M':
             maillog = true;
+            break;
+        case 'T':
+            if (strcmp(optarg, "scheduler") != 0) {
+                fprintf(stderr, "tempfail run: --trace: expected scheduler, got '%s'\n", optarg);
+                free(sets);
+                return TEMPFAIL_USAGE;
+            }
+            trace = true;
             break;
         case 'q':
             quiet = true;
@@ -305,7 +324,8 @@ int tempfail_run_main(int argc, char **argv)
     if (rep_given)
         s->replication = (uint32_t)replication;
 
-    tempfail_run_opts ro = {.out_dir = out_dir, .maillog = maillog, .quiet = quiet, .no_progress = no_progress,
+    tempfail_run_opts ro = {.out_dir = out_dir, .maillog = maillog, .trace_scheduler = trace, .quiet = quiet,
+                            .no_progress = no_progress,
                             .plots = plots, .plot_fmt = plot_fmt};
     return tempfail_run_scenario(s, &ro);
 }
@@ -331,7 +351,8 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     FILE *f_ts = results_dir_open(dir, "timeseries.csv");
     FILE *f_msg = results_dir_open(dir, "messages.csv");
     FILE *f_log = maillog ? results_dir_open(dir, "maillog") : NULL;
-    if (!f_ts || !f_msg || (maillog && !f_log)) {
+    FILE *f_sch = ro->trace_scheduler ? results_dir_open(dir, "scheduler.csv") : NULL;
+    if (!f_ts || !f_msg || (maillog && !f_log) || (ro->trace_scheduler && !f_sch)) {
         int e = errno;
         if (f_ts)
             fclose(f_ts);
@@ -339,6 +360,8 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
             fclose(f_msg);
         if (f_log)
             fclose(f_log);
+        if (f_sch)
+            fclose(f_sch);
         results_dir_abort(dir);
         scenario_free(s);
         return io_fail("cannot write in", out_dir, e);
@@ -347,12 +370,15 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     results_maillog_opts lopts = results_maillog_defaults();
     if (f_log)
         out.maillog = results_maillog_create(f_log, &lopts);
+    if (f_sch)
+        out.scheduler = results_scheduler_create(f_sch);
 
     sim_calendar *cal = sim_calendar_create(4096);
     world_config wc = {.traffic = &s->traffic, .mta = &s->mta, .receivers = s->receivers,
                        .nreceivers = s->nreceivers, .seed = s->seed, .replication = s->replication,
                        .horizon = s->duration,
-                       .observer = {.ctx = &out, .attempt = out_attempt, .message = out_message}};
+                       .observer = {.ctx = &out, .attempt = out_attempt, .message = out_message,
+                                    .window = out.scheduler ? out_window : NULL}};
     char werr[512];
     world *w = world_create(&wc, cal, werr, sizeof(werr));
     if (!w) {
@@ -391,6 +417,8 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     werr_io |= results_messages_finish(out.messages);
     if (out.maillog)
         werr_io |= results_maillog_finish(out.maillog);
+    if (out.scheduler)
+        werr_io |= results_scheduler_finish(out.scheduler);
     FILE *f = results_dir_open(dir, "summary.json");
     werr_io |= f ? results_json_write(f, summary) : -errno;
     werr_io |= f ? results_dir_fclose(f) : 0;
@@ -408,7 +436,9 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     werr_io |= results_dir_fclose(f_msg);
     if (f_log)
         werr_io |= results_dir_fclose(f_log);
-    f_ts = f_msg = f_log = NULL;
+    if (f_sch)
+        werr_io |= results_dir_fclose(f_sch);
+    f_ts = f_msg = f_log = f_sch = NULL;
 
     /* Charts and report.html are drawn from the files just written, exactly as `tempfail plot`
      * draws them later, inside the partial directory so they are renamed into place with it. */
@@ -456,6 +486,7 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     results_messages_free(out.messages);
     if (out.maillog)
         results_maillog_free(out.maillog);
+    results_scheduler_free(out.scheduler);
     scenario_free(s);
     return status;
 
@@ -464,9 +495,12 @@ abort_dir:
     fclose(f_msg);
     if (f_log)
         fclose(f_log);
+    if (f_sch)
+        fclose(f_sch);
     results_messages_free(out.messages);
     if (out.maillog)
         results_maillog_free(out.maillog);
+    results_scheduler_free(out.scheduler);
     results_dir_abort(dir);
     sim_calendar_free(cal);
     scenario_free(s);

@@ -73,13 +73,20 @@ deferred=$(grep -c 'status=deferred' "$r/maillog")
 check "smoke: the deferrals Postfix logged" [ "$(json "$r/summary.json" 'd["messages"]["deferrals"]')" -eq "$deferred" ]
 check "smoke: 4xx at RCPT" [ "$(json "$r/summary.json" 'd["deferrals"].get("4xx rcpt", 0)')" -eq "$deferred" ]
 check "smoke: the replay's figures" [ "$(json "$r/summary.json" 'd["replay"]["speedup"]')" = 4 ]
-for f in summary.json manifest.json scenario.yaml timeseries.csv report.html queue.png sessions-plain.png \
+for f in summary.json manifest.json scenario.yaml timeseries.csv scheduler.csv report.html queue.png sessions-plain.png \
   postfix-mta1.main.cf testsmtpd.events.jsonl; do
   check "smoke: $f written" [ -s "$r/$f" ]
 done
 check "smoke: nothing left running" no_leftovers
 "$TEMPFAIL" compare "$r" "$r" -o "$work/cmp" >/dev/null 2>&1
 check "smoke: compare reads a replay" status_is $? 0
+# The real scheduler trace: qmgr's feedback lines as scheduler.csv, the same rows as
+# `tempfail maillog --scheduler` reads from the log (but for the clock).
+check "smoke: qmgr's feedback events traced" [ "$(($(wc -l <"$r/scheduler.csv") - 1))" -gt 0 ]
+check "smoke: one per feedback line" [ "$(($(wc -l <"$r/scheduler.csv") - 1))" -eq "$(grep -c 'qmgr_queue_[a-z]*throttle: queue' "$r/maillog")" ]
+"$TEMPFAIL" maillog "$r/maillog" --scheduler "$work/sched.csv" >/dev/null 2>&1
+check "smoke: maillog --scheduler reads them too" status_is $? 0
+check "smoke: the same rows" [ "$(cut -d, -f2- "$work/sched.csv" | md5sum)" = "$(cut -d, -f2- "$r/scheduler.csv" | md5sum)" ]
 # The replay's own log, read back as a scenario: the traffic it carried (rate x span within 5% of
 # the 30 messages, the domain mix exactly as injected).
 "$TEMPFAIL" maillog "$r/maillog" --scenario "$work/from-log.yaml" >/dev/null 2>&1

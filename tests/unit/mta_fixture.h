@@ -37,6 +37,13 @@ typedef struct fx_message {
     uint32_t attempts;
 } fx_message;
 
+typedef struct fx_window {
+    sim_time_t when;
+    char cause[16];
+    int32_t old_window, new_window;
+    uint32_t busy, todo;
+} fx_window;
+
 typedef struct fx {
     scenario *s;
     sim_calendar *cal;
@@ -51,6 +58,8 @@ typedef struct fx {
     size_t natt;
     fx_message msg[256];
     size_t nmsg;
+    fx_window win[256]; /* the scheduler trace */
+    size_t nwin;
     uint64_t next_id;
 } fx;
 
@@ -79,6 +88,17 @@ static void fx_on_message(void *ctx, const mta_message_record *r, uint64_t tag)
     assert_true(f->nmsg < 256);
     f->msg[f->nmsg++] = (fx_message){.id = r->msg_id, .done = r->done, .outcome = r->outcome,
                                      .attempts = r->attempts};
+}
+
+static void fx_on_window(void *ctx, const mta_window_record *r)
+{
+    fx *f = ctx;
+    if (f->nwin == sizeof(f->win) / sizeof(f->win[0]))
+        return;
+    fx_window *w = &f->win[f->nwin++];
+    *w = (fx_window){.when = r->when, .old_window = r->old_window, .new_window = r->new_window, .busy = r->busy,
+                     .todo = r->todo};
+    snprintf(w->cause, sizeof(w->cause), "%s", r->cause);
 }
 
 /* The scenario text needs only `receivers:` and an `mta:` block; a traffic class is added. */
@@ -113,7 +133,7 @@ static void fx_init(fx *f, const char *yaml)
     f->env = (mta_env){.cal = f->cal, .cfg = &f->s->mta, .traffic = &f->s->traffic,
                        .domains = (const char *const *)f->domains, .domain_rcv = f->domain_rcv,
                        .ndomains = f->ndomains, .seed = f->s->seed, .ctx = f, .attempt = fx_on_attempt,
-                       .attempt_text = true, .message_done = fx_on_message};
+                       .attempt_text = true, .message_done = fx_on_message, .window = fx_on_window};
     f->h = mta_host_create(&f->env, 0, "192.0.2.1");
     f->next_id = 1;
 }

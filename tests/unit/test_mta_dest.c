@@ -189,6 +189,38 @@ static void test_tls_sessions_cached_only_with_tls_connection_reuse(void **state
     }
 }
 
+/*
+ * The scheduler trace: every feedback event with the window before and after and the entries busy
+ * (the reporting one included) and waiting. Two deliveries refused at the greeting (a 4xx to every
+ * connection, cohort limit 10 so the queue stays alive): the window goes 5 -> 3 -> 2, Postfix's
+ * quirk of a first failure on a fresh queue taking two steps, then one.
+ */
+static void test_scheduler_trace(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, "mta:\n  postfix: { default_destination_concurrency_failed_cohort_limit: 10 }\n"
+                "receivers:\n  - { name: a, domains: [a.test], starttls: no,\n"
+                "      policy: [ { rule: random_fault, stage: connect, probability: 1 } ] }\n");
+    static const char *const to[] = {"a.test", NULL};
+    fx_submit(&f, to);
+    fx_submit(&f, to);
+    fx_run_until(&f, 10 * SIM_SEC);
+    assert_int_equal(f.natt, 2);
+    assert_int_equal(f.nwin, 2);
+    assert_string_equal(f.win[0].cause, "failure");
+    assert_int_equal(f.win[0].old_window, 5);
+    assert_int_equal(f.win[0].new_window, 3);
+    assert_int_equal(f.win[0].busy, 2);
+    assert_int_equal(f.win[0].todo, 0);
+    assert_string_equal(f.win[1].cause, "failure");
+    assert_int_equal(f.win[1].old_window, 3);
+    assert_int_equal(f.win[1].new_window, 2);
+    assert_int_equal(f.win[1].busy, 1);
+    assert_true(f.win[0].when <= f.win[1].when);
+    fx_free(&f);
+}
+
 static void test_caching_stays_off_without_on_demand(void **state)
 {
     (void)state;
@@ -240,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_destination_rate_delay_means_one_delivery_at_a_time),
         cmocka_unit_test(test_back_to_back_deliveries_turn_on_connection_caching),
         cmocka_unit_test(test_tls_sessions_cached_only_with_tls_connection_reuse),
+        cmocka_unit_test(test_scheduler_trace),
         cmocka_unit_test(test_caching_stays_off_without_on_demand),
         cmocka_unit_test(test_one_queue_per_transport_and_nexthop),
     };
