@@ -148,6 +148,11 @@ static void smtpd_close_now(smtpd_session *s, bool silent, int rule)
     s->paused_until = 0;
     s->close_event = true;
     smtpd_event(s, "close", silent ? "silent" : NULL, rule);
+    /* The session ends for the policy where the log says so, not when the socket has drained (a TLS
+     * session's ciphertext is polled for every few milliseconds): an MTA that reconnects at once
+     * must find the slot free, as the simulated receiver does. */
+    policy_close(s->rcv.pol, s->ps, 0);
+    s->ps = NULL;
     if (s->ops->close != NULL)
         s->ops->close(s->ctx, silent);
 }
@@ -260,6 +265,8 @@ static void smtpd_policy_busy(smtpd_session *s)
 
 static void smtpd_policy_idle(smtpd_session *s, sim_time_t now)
 {
+    if (s->ps == NULL)
+        return; /* closed: the policy counts it no more (smtpd_close_now) */
     policy_reset(s->rcv.pol, s->ps, now);
     if (s->busy)
         smtpd_event(s, "idle", NULL, -1);
