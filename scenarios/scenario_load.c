@@ -263,9 +263,36 @@ static char *scenario_load_emit(yaml_document_t *doc)
     return b.data;
 }
 
-static void scenario_load_syntax_error(const yaml_parser_t *p, const char *name, scenario_error *err)
+/*
+ * Whether the line of a "mapping values are not allowed" error has a ": " before the offending
+ * colon: a plain value with a colon in it (description: Postfix: the defaults), which YAML reads as
+ * a second mapping. The fix is to quote the value; libyaml's words do not say so.
+ */
+static bool scenario_load_unquoted_colon(const char *text, size_t len, const yaml_mark_t *m)
+{
+    size_t line = 0, i = 0;
+    while (i < len && line < m->line)
+        if (text[i++] == '\n')
+            line++;
+    size_t col = 0;
+    for (; i + 1 < len && text[i] != '\n' && col + 1 < m->column; i++, col++)
+        if (text[i] == ':' && (text[i + 1] == ' ' || text[i + 1] == '\t'))
+            return true;
+    return false;
+}
+
+static void scenario_load_syntax_error(const yaml_parser_t *p, const char *text, size_t len, const char *name,
+                                       scenario_error *err)
 {
     const char *problem = p->problem ? p->problem : "cannot parse";
+    if (p->problem && strcmp(p->problem, "mapping values are not allowed in this context") == 0 &&
+        scenario_load_unquoted_colon(text, len, &p->problem_mark)) {
+        snprintf(err->message, sizeof(err->message),
+                 "%s:%zu:%zu: a value with \": \" in it must be quoted, e.g. description: \"cap: 3 per IP\" "
+                 "(YAML: mapping values are not allowed in this context)",
+                 name, p->problem_mark.line + 1, p->problem_mark.column + 1);
+        return;
+    }
     if (p->error == YAML_MEMORY_ERROR) {
         snprintf(err->message, sizeof(err->message), "%s: out of memory", name);
     } else if (p->context) {
@@ -293,13 +320,13 @@ static scenario *scenario_load_doc(const char *text, size_t len, const char *nam
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        scenario_load_syntax_error(&parser, name, err);
+        scenario_load_syntax_error(&parser, text, len, name, err);
         yaml_parser_delete(&parser);
         return NULL;
     }
     /* A second document would be silently ignored: refuse it. */
     if (!yaml_parser_load(&parser, &extra)) {
-        scenario_load_syntax_error(&parser, name, err);
+        scenario_load_syntax_error(&parser, text, len, name, err);
         yaml_parser_delete(&parser);
         yaml_document_delete(&doc);
         return NULL;

@@ -236,6 +236,9 @@ static const struct {
     {"name: t\ntraffic:\n  classes: [\n    - name: a\n", NULL,
      "t.yaml:4:5: did not find expected node content (while parsing a flow node at line 4, column 5)"},
     {"name: t\n bad: 1\n", NULL, "t.yaml:2:5: mapping values are not allowed in this context"},
+    {"name: t\ndescription: The fix: a dedicated transport\n", NULL,
+     "t.yaml:2:21: a value with \": \" in it must be quoted, e.g. description: \"cap: 3 per IP\" (YAML: mapping "
+     "values are not allowed in this context)"},
     {"", NULL, "t.yaml:1:1: the scenario is empty (it needs at least name: and traffic:)"},
     {BASE "---\nname: u\n", NULL, "t.yaml:8:1: a scenario file holds one YAML document; this is a second one"},
     {BASE "seed: 1\nseed: 2\n", NULL, "t.yaml:8:1: seed: key 'seed' appears twice (first at t.yaml:7:1)"},
