@@ -10,6 +10,7 @@
 #include "harness/harness_replay.h"
 #include "models/world.h"
 #include "results/results_messages.h"
+#include "results/results_dir.h"
 #include "results/results_plot.h"
 #include "scenarios/scenario.h"
 #include "sim/sim_run.h"
@@ -28,6 +29,23 @@ typedef struct tempfail_run_opts {
     bool maillog, trace_scheduler, quiet, no_progress, plots;
     results_plot_format plot_fmt;
 } tempfail_run_opts;
+/* How a command that wrote a run directory's data files ends it (tempfail_rundir.c). */
+typedef struct tempfail_rundir_end {
+    const char *cmd;               /* message prefix: "tempfail", "tempfail replay" */
+    const char *out_dir;           /* the directory's final path */
+    bool plots, quiet;
+    results_plot_format fmt;
+    double wall_time;              /* manifest: seconds the run took */
+    uint64_t events, peak_rss;     /* manifest: 0 to omit */
+} tempfail_rundir_end;
+/*
+ * Evaluates the scenario's `expect:` into summary, writes summary.json, manifest.json and
+ * scenario.yaml, draws the charts and report.html, and commits dir (or aborts it when werr, an
+ * earlier write's -errno, or anything here failed); prints the report and the failed assertions.
+ * dir is consumed, summary stays the caller's. Returns the command's exit status.
+ */
+int tempfail_rundir_finish(results_dir *dir, const scenario *s, json_t *summary, const tempfail_rundir_end *e,
+                           int werr);
 /* Simulates s (which it frees) into its run directory; the exit status of `tempfail run`. */
 int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro);
 /* What `tempfail replay` does once the scenario is loaded: replays s (which it frees) into out_dir

@@ -312,60 +312,10 @@ int tempfail_replay_scenario(scenario *s, const harness_replay_opts *ro_in, cons
         return rc == HARNESS_REPLAY_EUSAGE ? TEMPFAIL_USAGE : TEMPFAIL_IO;
     }
 
-    results_expect_result *er = calloc(s->nexpect ? s->nexpect : 1, sizeof(*er));
-    results_expect_eval(summary, s->expect, s->nexpect, er);
-    size_t failed = 0;
-    for (size_t i = 0; i < s->nexpect; i++)
-        failed += !er[i].pass;
-    json_t *resolved = scenario_to_json(s);
-    results_manifest_info mi = {.scenario_name = s->name, .scenario_source = s->source, .scenario = resolved,
-                                .seed = s->seed, .replication = s->replication,
-                                .wall_time = (double)(harness_proc_now_ns() - t_start) / 1e9,
-                                .expect_total = s->nexpect, .expect_failed = failed};
-    int werr = 0;
-    FILE *f = results_dir_open(dir, "summary.json");
-    werr |= f ? results_json_write(f, summary) : -errno;
-    werr |= f ? results_dir_fclose(f) : 0;
-    f = results_dir_open(dir, "manifest.json");
-    werr |= f ? results_manifest_write(f, &mi) : -errno;
-    werr |= f ? results_dir_fclose(f) : 0;
-    f = results_dir_open(dir, "scenario.yaml");
-    if (f) {
-        fputs(s->resolved_yaml ? s->resolved_yaml : "", f);
-        werr |= results_dir_fclose(f);
-    } else {
-        werr |= -errno;
-    }
-    char perr[1024] = "";
-    if (!werr && tempfail_plot_dir(results_dir_partial(dir), out_dir, plots, RESULTS_PLOT_PNG, true, perr,
-                                   sizeof(perr)) != 0) {
-        fprintf(stderr, "tempfail replay: drawing the charts failed: %s (--no-plots skips them)\n", perr);
-        werr = -EIO;
-    }
-    if (werr) {
-        fprintf(stderr, "tempfail replay: writing the run directory %s failed; nothing was kept\n", out_dir);
-        results_dir_abort(dir);
-        status = TEMPFAIL_IO;
-    } else if ((rc = results_dir_commit(dir)) != 0) {
-        fprintf(stderr, "tempfail replay: cannot put the run directory in place at %s: %s\n", out_dir, strerror(-rc));
-        results_dir_abort(dir);
-        status = TEMPFAIL_IO;
-    } else {
-        status = TEMPFAIL_OK;
-        if (!quiet) {
-            results_report_opts rop = {.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
-            results_report_print(stdout, summary, &rop);
-            printf("run directory: %s\n", out_dir);
-        }
-        for (size_t i = 0; i < s->nexpect; i++)
-            if (!er[i].pass)
-                fprintf(stderr, "tempfail: %s:%d: expect failed: %s%s%s\n", s->source, s->expect[i].line,
-                        s->expect[i].text, er[i].error[0] ? ": " : "", er[i].error);
-        if (failed)
-            status = TEMPFAIL_EXPECT_FAILED;
-    }
-    free(er);
-    json_decref(resolved);
+    tempfail_rundir_end end = {.cmd = "tempfail replay", .out_dir = out_dir, .plots = plots, .quiet = quiet,
+                               .fmt = RESULTS_PLOT_PNG,
+                               .wall_time = (double)(harness_proc_now_ns() - t_start) / 1e9};
+    status = tempfail_rundir_finish(dir, s, summary, &end, 0);
     if (summary_out && status != TEMPFAIL_IO)
         *summary_out = summary;
     else

@@ -399,19 +399,8 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     world_finish(w, rr.end);
 
     json_t *summary = tempfail_summary_build(s, w, &rr, &out.tally);
-    results_expect_result *er = calloc(s->nexpect ? s->nexpect : 1, sizeof(*er));
-    results_expect_eval(summary, s->expect, s->nexpect, er);
-    size_t failed = 0;
-    for (size_t i = 0; i < s->nexpect; i++)
-        failed += !er[i].pass;
-
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    json_t *resolved = scenario_to_json(s);
-    results_manifest_info mi = {.scenario_name = s->name, .scenario_source = s->source, .scenario = resolved,
-                                .seed = s->seed, .replication = s->replication, .wall_time = rr.wall,
-                                .events = rr.events, .peak_rss = (uint64_t)ru.ru_maxrss * 1024,
-                                .expect_total = s->nexpect, .expect_failed = failed};
     int werr_io = 0;
     werr_io |= results_timeseries_finish(smp.ts);
     werr_io |= results_messages_finish(out.messages);
@@ -419,19 +408,6 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
         werr_io |= results_maillog_finish(out.maillog);
     if (out.scheduler)
         werr_io |= results_scheduler_finish(out.scheduler);
-    FILE *f = results_dir_open(dir, "summary.json");
-    werr_io |= f ? results_json_write(f, summary) : -errno;
-    werr_io |= f ? results_dir_fclose(f) : 0;
-    f = results_dir_open(dir, "manifest.json");
-    werr_io |= f ? results_manifest_write(f, &mi) : -errno;
-    werr_io |= f ? results_dir_fclose(f) : 0;
-    f = results_dir_open(dir, "scenario.yaml");
-    if (f) {
-        fputs(s->resolved_yaml ? s->resolved_yaml : "", f);
-        werr_io |= results_dir_fclose(f);
-    } else {
-        werr_io |= -errno;
-    }
     werr_io |= results_dir_fclose(f_ts);
     werr_io |= results_dir_fclose(f_msg);
     if (f_log)
@@ -439,46 +415,12 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     if (f_sch)
         werr_io |= results_dir_fclose(f_sch);
     f_ts = f_msg = f_log = f_sch = NULL;
-
-    /* Charts and report.html are drawn from the files just written, exactly as `tempfail plot`
-     * draws them later, inside the partial directory so they are renamed into place with it. */
-    char perr[1024] = "";
-    bool plot_failed = false;
-    if (!werr_io && tempfail_plot_dir(results_dir_partial(dir), out_dir, plots, plot_fmt, true, perr, sizeof(perr)) != 0) {
-        fprintf(stderr, "tempfail: drawing the charts failed: %s (--no-plots skips them)\n", perr);
-        plot_failed = true;
-    }
-
-    if (werr_io || plot_failed) {
-        fprintf(stderr, "tempfail: writing the run directory %s failed; nothing was kept\n", out_dir);
-        results_dir_abort(dir);
-        dir = NULL;
-        status = TEMPFAIL_IO;
-    } else {
-        int e = results_dir_commit(dir);
-        if (e != 0) {
-            fprintf(stderr, "tempfail: cannot put the run directory in place at %s: %s\n", out_dir, strerror(-e));
-            results_dir_abort(dir);
-            status = TEMPFAIL_IO;
-        }
-        dir = NULL;
-    }
-    if (status == TEMPFAIL_OK) {
-        if (!quiet) {
-            results_report_opts ro = {.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
-            results_report_print(stdout, summary, &ro);
-            printf("run directory: %s\n", out_dir);
-        }
-        for (size_t i = 0; i < s->nexpect; i++)
-            if (!er[i].pass)
-                fprintf(stderr, "tempfail: %s:%d: expect failed: %s%s%s\n", s->source, s->expect[i].line,
-                        s->expect[i].text, er[i].error[0] ? ": " : "", er[i].error);
-        if (failed)
-            status = TEMPFAIL_EXPECT_FAILED;
-    }
-    json_decref(resolved);
+    tempfail_rundir_end end = {.cmd = "tempfail", .out_dir = out_dir, .plots = plots, .quiet = quiet,
+                               .fmt = plot_fmt, .wall_time = rr.wall, .events = rr.events,
+                               .peak_rss = (uint64_t)ru.ru_maxrss * 1024};
+    status = tempfail_rundir_finish(dir, s, summary, &end, werr_io);
+    dir = NULL;
     json_decref(summary);
-    free(er);
     free(smp.last_replies);
     results_timeseries_free(smp.ts);
     sim_calendar_free(cal); /* first: it leaves the world's pending events idle */

@@ -22,29 +22,7 @@
 set -uo pipefail
 src=$1 work=$2
 . "$src/tests/integration/checks.bash"
-if [ "$(id -u)" -ne 0 ]; then
-  [ "${CI:-}" = true ] && { echo "FAIL: the replay tests must run as root in CI"; exit 1; }
-  echo "SKIP: starting Postfix instances needs root" >&2
-  exit 0
-fi
-command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || { echo "FAIL: postfix is not installed"; exit 1; }
-rm -rf "$work"
-mkdir -p "$work"
-ls -d /tmp/tempfail-replay.* >"$work/before" 2>/dev/null
-# The work directories the replays of this test kept (a failed replay keeps its own, for the
-# post-mortem) are removed at the end.
-trap 'ls -d /tmp/tempfail-replay.* 2>/dev/null | grep -vxFf "$work/before" | xargs -r rm -rf' EXIT
-export NO_COLOR=1
-
-# Processes of a replay still running: Postfix's (MAIL_CONFIG names an instance of a replay's work
-# directory) or testsmtpd's (its arguments do).
-leftovers() {
-  grep -lsa 'MAIL_CONFIG=/tmp/tempfail-replay\.' /proc/[0-9]*/environ >/dev/null 2>&1 ||
-    pgrep -f 'testsmtpd.*tempfail-replay\.' >/dev/null 2>&1
-}
-no_leftovers() { ! leftovers || { echo "  processes left running:"; pgrep -af 'tempfail-replay\.|postfix'; return 1; }; }
-
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+. "$src/tests/integration/replay.bash"
 
 # accounted DIR: every injected message exactly once, every one delivered.
 accounted() {

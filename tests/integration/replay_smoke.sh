@@ -12,26 +12,7 @@
 set -uo pipefail
 src=$1 work=$2
 . "$src/tests/integration/checks.bash"
-if [ "$(id -u)" -ne 0 ]; then
-  [ "${CI:-}" = true ] && { echo "FAIL: the replay tests must run as root in CI"; exit 1; }
-  echo "SKIP: starting Postfix instances needs root" >&2
-  exit 0
-fi
-rm -rf "$work"
-mkdir -p "$work"
-ls -d /tmp/tempfail-replay.* >"$work/before" 2>/dev/null
-# The work directories the replays of this test kept (a failed replay keeps its own, for the
-# post-mortem) are removed at the end.
-trap 'ls -d /tmp/tempfail-replay.* 2>/dev/null | grep -vxFf "$work/before" | xargs -r rm -rf' EXIT
-export NO_COLOR=1
-# Processes of a replay still running: Postfix's (MAIL_CONFIG names an instance of a replay's work
-# directory) or testsmtpd's (its arguments do).
-leftovers() {
-  grep -lsa 'MAIL_CONFIG=/tmp/tempfail-replay\.' /proc/[0-9]*/environ >/dev/null 2>&1 ||
-    pgrep -f 'testsmtpd.*tempfail-replay\.' >/dev/null 2>&1
-}
-no_leftovers() { ! leftovers || { echo "  processes left running:"; pgrep -af 'tempfail-replay\.|postfix'; return 1; }; }
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+. "$src/tests/integration/replay.bash"
 
 cat >"$work/smoke.yaml" <<'YAML'
 name: replay-smoke
@@ -117,7 +98,7 @@ check "external: a replay keeps its work directory on request" [ -d "$kept/mta1/
 pfx=$(mktemp -d /tmp/tempfail-replay.external.XXXXXX)
 chmod 755 "$pfx"
 stop_external() { postfix -c "$pfx/etc" stop >/dev/null 2>&1 || true; }
-trap 'stop_external; ls -d /tmp/tempfail-replay.* 2>/dev/null | grep -vxFf "$work/before" | xargs -r rm -rf' EXIT
+trap 'stop_external; replay_cleanup' EXIT
 mkdir -p "$pfx/etc" "$pfx/queue" "$pfx/data"
 chown postfix "$pfx/data"
 sed "s|$kept/mta1|$pfx|g" "$kept/mta1/etc/main.cf" >"$pfx/etc/main.cf"
