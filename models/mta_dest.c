@@ -190,10 +190,11 @@ static void dest_revive(mta_dest *d, sim_time_t now, const char *cause)
 
 /*
  * qmgr_queue_done: Postfix deletes an in-core queue that has nothing to do, nothing in delivery and
- * is neither dead nor suspended, and the next message for the destination gets a new one: the
- * initial window, no feedback, no fail cohorts, last_done 0 (so on-demand caching starts off
- * again). The destination's statistics go on. The model applies it when a dead queue's timer ends;
- * Postfix also does it in qmgr_entry_done whenever a queue empties, which the model does not yet.
+ * is neither dead nor suspended (qmgr_entry_done, after every entry it is done with; and when a dead
+ * queue's timer ends), and the next message for the destination gets a new one: the initial window,
+ * no feedback, no fail cohorts, last_done 0 (so on-demand caching starts off again: a delivery
+ * that follows one which emptied the queue is not "back to back"). The destination's statistics go
+ * on.
  */
 static void dest_discard_if_empty(mta_dest *d, sim_time_t now)
 {
@@ -325,9 +326,10 @@ void mta_dest_feedback(mta_entry *e, bool hop_failed, const char *reason, sim_ti
 
 void mta_dest_entry_done(mta_entry *e, sim_time_t now)
 {
-    mta_transport_rt *tr = e->dest->tr;
+    mta_dest *d = e->dest;
     entry_release(e, now);
-    mta_dest_dispatch(tr, now);
+    dest_discard_if_empty(d, now);
+    mta_dest_dispatch(d->tr, now);
 }
 
 /* ---- construction ---- */

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,7 +365,10 @@ static void test_rundir_errors_name_file_and_line(void **state)
         by_attempts += r->attempts[i];
     assert_int_equal(rows, r->nmsg);
     assert_int_equal(by_attempts, r->nmsg);
-    /* the histogram's quantiles agree with the summary's to the bin's resolution (2.3%) */
+    /* the histogram's quantiles agree with the summary's to the two accuracies together: the
+     * histogram answers a bin's upper edge (at most 10^(1/100) = 2.33% above the true value, never
+     * below it), the summary's sketch is within 0.5% either way (sim_stat.c), both of the same rank
+     * ceil(q n). So histogram / summary lies in [1 / 1.005, 1.0233 / 0.995]. */
     static const char *const qn[] = {"p50", "p95", "p99"};
     static const double qs[] = {0.5, 0.95, 0.99};
     for (int q = 0; q < 3; q++) {
@@ -372,7 +376,7 @@ static void test_rundir_errors_name_file_and_line(void **state)
                                                     "latency"), qn[q]);
         assert_true(json_is_number(v));
         double want = json_number_value(v), got = results_rundir_lat_quantile(login, qs[q]);
-        if (!(got >= want * 0.999 && got <= want * 1.024))
+        if (!(got >= want / 1.005 && got <= want * pow(10, 0.01) / 0.995))
             fail_msg("login %s: histogram %g, summary %g", qn[q], got, want);
     }
     assert_string_equal(results_rundir_name(r), "plots");
