@@ -27,7 +27,12 @@ typedef struct latency_config {
     bool tls;                      /* the MTA uses STARTTLS when offered */
     uint32_t tls_round_trips;      /* extra round trips for STARTTLS + handshake (default 2) */
     sim_dist tls_cpu;              /* seconds of CPU per handshake on the sending host */
-    uint32_t cores;                /* the sending host's cores (shared by all handshakes); 0 = unlimited */
+    uint32_t cores;                /* the sending host's cores (shared by all the CPU below); 0 = unlimited */
+    /* The host's own work, on the same cores (master(8), qmgr(8), smtp(8), scache, smtpd(8), cleanup(8)): */
+    sim_dist cpu_per_delivery;     /* seconds per delivery request: qmgr's selection and the agent's
+                                      work around the SMTP session (queue file read, status report) */
+    sim_dist cpu_per_message;      /* seconds per arriving message: smtpd + cleanup (before the fsync) */
+    sim_dist cpu_process_start;    /* seconds to spawn an smtp(8) process (fork, exec, configuration read) */
     /* Disk */
     bool disk_enabled;             /* false = instantaneous disk */
     sim_dist disk_fsync;           /* seconds per queue-file write+fsync on the shared disk */

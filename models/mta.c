@@ -2,8 +2,9 @@
  * mta - a Postfix host: queues, queue manager and delivery agents (postfix-model.md sections 2-7).
  *
  * Life of a message:
- *   submit    cleanup writes and fsyncs the queue file through the shared disk, then the file is in
- *             incoming/ (disk completions are FIFO, so one event serves the whole disk queue);
+ *   submit    smtpd and cleanup work on the host's cores (cpu.per_message), cleanup writes and fsyncs
+ *             the queue file through the shared disk, then the file is in incoming/ (files reach it
+ *             in arrival order, so one event serves the whole arrival queue);
  *   activate  the queue manager moves files into the active queue while it holds fewer than
  *             qmgr_message_active_limit, alternating between incoming and the current deferred scan;
  *             each recipient is resolved to a destination queue (transport, nexthop) and grouped into
@@ -220,14 +221,24 @@ void mta_host_submit(mta_host *h, const traffic_msg *tm, const uint16_t *domains
         m->rcpt[i] = (mta_rcpt){.domain = domains[i], .status = RS_PENDING};
     h->n_incoming++;
     const latency_config *lat = &h->env->cfg->latency;
-    if (!lat->disk_enabled) {
+    sim_time_t cpu = latency_draw(&lat->cpu_per_message, h->rng), ready = now;
+    if (cpu > 0) {
+        /* smtpd + cleanup on the host's cores; files reach incoming/ in the order they arrived */
+        ready = latency_resource_acquire(&h->cpu, now, cpu, NULL);
+        if (ready < h->arrival_done)
+            ready = h->arrival_done;
+        h->arrival_done = ready;
+    } else if (!lat->disk_enabled) {
         incoming_add(h, m, now);
         return;
     }
-    sim_time_t service = 0;
-    for (uint32_t k = 0; k < lat->disk_writes_per_message; k++)
-        service += latency_draw(&lat->disk_fsync, h->rng);
-    m->disk_done = latency_resource_acquire(&h->disk, now, service, NULL);
+    if (lat->disk_enabled) {
+        sim_time_t service = 0;
+        for (uint32_t k = 0; k < lat->disk_writes_per_message; k++)
+            service += latency_draw(&lat->disk_fsync, h->rng);
+        ready = latency_resource_acquire(&h->disk, ready, service, NULL);
+    }
+    m->disk_done = ready;
     m->c.state = MS_INCOMING;
     if (h->disk_tail)
         h->disk_tail->next = m;

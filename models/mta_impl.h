@@ -100,7 +100,8 @@ struct mta_host {
     size_t dest_table_cap;
     mta_dest **dest_of;       /* per global domain */
     /* queues */
-    mta_msg *disk_head, *disk_tail;
+    mta_msg *disk_head, *disk_tail; /* arriving: cleanup's CPU and fsync, in arrival order */
+    sim_time_t arrival_done;  /* when the last arriving message's CPU stage ends */
     sim_event disk_ev;
     mta_msg *in_head, *in_tail;
     mta_msg *scan_head, *scan_tail;
@@ -146,7 +147,9 @@ void mta_dest_pool_free(mta_host *h);
 /* mta_deliver.c */
 /* Starts a delivery agent on entry e of destination d. */
 void mta_deliver_start(mta_dest *d, mta_entry *e, sim_time_t now);
-void mta_deliver_pool_init(mta_host *h); /* process ids from 1001 + 10000 * host index */
+void mta_deliver_pool_init(mta_host *h); /* after h->tr; process ids from 1001 + 10000 * host index */
+/* smtp(8) processes spawned so far. */
+uint64_t mta_deliver_spawned(const mta_host *h);
 void mta_deliver_pool_free(mta_host *h);
 
 #endif

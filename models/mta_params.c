@@ -72,11 +72,16 @@ void mta_config_defaults(mta_config *c)
     c->bounce_queue_lifetime = 5 * SIM_DAY;
     c->qmgr_message_active_limit = 20000;
     c->qmgr_message_recipient_limit = 20000;
+    c->max_use = 100;
+    c->max_idle = 100 * SIM_SEC;
     c->apppool = (mta_apppool_config){.workers = 10, .retry_delay = 60 * SIM_SEC, .jitter = 0, .max_attempts = 0,
                                       .reuse = false};
     c->latency.dns_mx = (sim_dist){.kind = SIM_DIST_CONSTANT};
     c->latency.tls_round_trips = 2;
     c->latency.tls_cpu = (sim_dist){.kind = SIM_DIST_CONSTANT};
+    c->latency.cpu_per_delivery = (sim_dist){.kind = SIM_DIST_CONSTANT};
+    c->latency.cpu_per_message = (sim_dist){.kind = SIM_DIST_CONSTANT};
+    c->latency.cpu_process_start = (sim_dist){.kind = SIM_DIST_CONSTANT};
     c->latency.disk_fsync = (sim_dist){.kind = SIM_DIST_CONSTANT};
     c->latency.disk_writes_per_message = 1;
     c->latency.disk_writes_per_delivery = 1;

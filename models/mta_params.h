@@ -86,6 +86,8 @@ typedef struct mta_config {
     sim_time_t bounce_queue_lifetime;     /* 5d */
     uint32_t qmgr_message_active_limit;   /* 20000 */
     uint32_t qmgr_message_recipient_limit;/* 20000 */
+    uint32_t max_use;                     /* 100: deliveries one smtp(8) process makes before it exits; 0 = no limit */
+    sim_time_t max_idle;                  /* 100s: an idle smtp(8) process exits after this long; 0 = never */
     mta_transport_config *transports;     /* transports[0] is "smtp", the default for unmapped domains */
     size_t ntransports;
     mta_apppool_config apppool;

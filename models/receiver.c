@@ -140,6 +140,8 @@ sim_time_t receiver_rtt(receiver *r) { return latency_draw(&r->cfg->rtt, r->net_
 
 sim_time_t receiver_think(receiver *r) { return latency_draw(&r->cfg->latency, r->net_rng); }
 
+sim_time_t receiver_connect_cost(receiver *r) { return latency_draw(&r->cfg->connect_latency, r->net_rng); }
+
 sim_time_t receiver_process(receiver *r, sim_time_t now)
 {
     sim_time_t service = latency_draw(&r->cfg->service, r->net_rng), start;

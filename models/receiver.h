@@ -47,6 +47,9 @@ typedef struct receiver_config {
     sim_dist rtt;         /* seconds per round trip from the sender (default constant 30ms) */
     double bandwidth;     /* bytes/s for DATA transfer (default 12.5e6 = 100 Mbit/s) */
     sim_dist latency;     /* server think time added to each reply (default constant 0) */
+    sim_dist connect_latency; /* from the accepted TCP connection to the server's first decision (its
+                             master handing the connection to an smtpd process, the anvil query):
+                             paid before the greeting or a 421 (default constant 0) */
     sim_dist service;     /* service time of one accepted message (default constant 0) */
     uint32_t capacity;    /* parallel servers for `service`; 0 = unlimited */
     bool starttls;        /* offers STARTTLS (default true) */
@@ -88,6 +91,8 @@ static inline void receiver_count_reply(receiver *r, int code) { policy_count_re
 sim_time_t receiver_rtt(receiver *r);
 /* Draws the server's think time for one reply. */
 sim_time_t receiver_think(receiver *r);
+/* The server's cost of a new connection before it decides (connect_latency). */
+sim_time_t receiver_connect_cost(receiver *r);
 /* An accepted message arriving at end of data: returns when its processing completes. */
 sim_time_t receiver_process(receiver *r, sim_time_t now);
 /* The policy's counters since the end of the warm-up (open sessions: now). */

@@ -5,7 +5,9 @@
  * time plus any tarpit for that reply:
  *
  *   t0            agent starts; DNS lookup unless the destination's answer is cached
- *   S1 = t+r      the server accepts the TCP connection: policy CONNECT, the greeting leaves after d
+ *   S1 = t+r+k    the server has the TCP connection (one r) and has spent k (connect_latency: its
+ *                 master hands the connection to an smtpd process, anvil is asked): policy CONNECT,
+ *                 the greeting (or a 421) leaves after d
  *   S2 = S1+d+r   EHLO reaches the server: policy HELO
  *   C  = S2+d+r/2 the client has the EHLO reply; with TLS: STARTTLS (r), the handshake's CPU on the
  *                 host's cores, its round trips, EHLO again (r)
@@ -14,7 +16,7 @@
  *   R             the client has the final reply: processing (receiver capacity) + d + r/2
  *
  * Every event of a request is a server-side instant except the client-side DNS answer, connect failures
- * and the final receptions. A reused connection skips straight to S3 after an RSET probe (one r); a
+ * and the final receptions. A reused connection skips straight to S3 after an RSET probe (r + d); a
  * connection the server closed meanwhile (idle timeout, per-session limit) is noticed there and replaced.
  *
  * Simplifications (docs/internals.md): one address per MX host; one round-trip time per connection;
@@ -386,7 +388,8 @@ static void build_order(smtp_request *req)
     req->next_addr = 0;
 }
 
-/* Takes an idle cached session: an RSET probe first (one round trip), then the pipelined transaction. */
+/* Takes an idle cached session: an RSET probe first (a round trip and the server's think time), then
+ * the pipelined transaction. */
 static void reuse(smtp_request *req, smtp_conn *c, sim_time_t now)
 {
     cache_unlink(c);
@@ -396,8 +399,9 @@ static void reuse(smtp_request *req, smtp_conn *c, sim_time_t now)
     req->sess_count++;
     if (req->p->mx_session_limit > 0 && req->sess_count >= req->p->mx_session_limit)
         req->final = true;
-    req->t_setup_done = now + c->rtt;
-    schedule(req, SMTP_ST_MAIL, now + c->rtt + c->rtt / 2);
+    sim_time_t rset = c->rtt + receiver_think(c->rcv);
+    req->t_setup_done = now + rset;
+    schedule(req, SMTP_ST_MAIL, now + rset + c->rtt / 2);
 }
 
 static void next_addr(smtp_request *req, sim_time_t now)
@@ -437,7 +441,7 @@ static void next_addr(smtp_request *req, sim_time_t now)
         schedule(req, SMTP_ST_CONNFAIL, now + p->connect_timeout);
         break;
     default:
-        schedule(req, SMTP_ST_CONNECT, now + rtt);
+        schedule(req, SMTP_ST_CONNECT, now + rtt + receiver_connect_cost(req->rcv));
     }
 }
 

@@ -170,13 +170,14 @@ static json_t *scenario_json_mta(const mta_config *m)
     json_object_set_new(o, "source_ips", scenario_json_strv(m->source_ips, m->nsource_ips));
     json_object_set_new(
         o, "postfix",
-        json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "queue_run_delay", scenario_json_time(m->queue_run_delay),
+        json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:o}", "queue_run_delay", scenario_json_time(m->queue_run_delay),
                   "minimal_backoff_time", scenario_json_time(m->minimal_backoff_time), "maximal_backoff_time",
                   scenario_json_time(m->maximal_backoff_time), "maximal_queue_lifetime",
                   scenario_json_time(m->maximal_queue_lifetime), "bounce_queue_lifetime",
                   scenario_json_time(m->bounce_queue_lifetime), "qmgr_message_active_limit",
                   (json_int_t)m->qmgr_message_active_limit, "qmgr_message_recipient_limit",
-                  (json_int_t)m->qmgr_message_recipient_limit));
+                  (json_int_t)m->qmgr_message_recipient_limit, "max_use", (json_int_t)m->max_use, "max_idle",
+                  scenario_json_time(m->max_idle)));
     json_t *tr = json_object();
     for (size_t i = 0; i < m->ntransports; i++)
         json_object_set_new(tr, m->transports[i].name, scenario_json_transport(&m->transports[i]));
@@ -193,7 +194,11 @@ static json_t *scenario_json_mta(const mta_config *m)
     json_object_set_new(o, "tls",
                         json_pack("{s:b, s:I, s:o}", "enabled", l->tls, "round_trips", (json_int_t)l->tls_round_trips,
                                   "cpu", scenario_json_dist(&l->tls_cpu)));
-    json_object_set_new(o, "cpu", json_pack("{s:I}", "cores", (json_int_t)l->cores));
+    json_object_set_new(o, "cpu",
+                        json_pack("{s:I, s:o, s:o, s:o}", "cores", (json_int_t)l->cores, "per_delivery",
+                                  scenario_json_dist(&l->cpu_per_delivery), "per_message",
+                                  scenario_json_dist(&l->cpu_per_message), "process_start",
+                                  scenario_json_dist(&l->cpu_process_start)));
     json_object_set_new(o, "disk",
                         json_pack("{s:b, s:o, s:I, s:I}", "enabled", l->disk_enabled, "fsync",
                                   scenario_json_dist(&l->disk_fsync), "writes_per_message",
@@ -265,10 +270,11 @@ static json_t *scenario_json_receiver(const receiver_config *r)
     json_t *rules = json_array();
     for (size_t i = 0; i < r->policy.nrules; i++)
         json_array_append_new(rules, scenario_json_rule(&r->policy.rules[i]));
-    return json_pack("{s:s, s:o, s:o, s:o, s:{s:o, s:f}, s:o, s:o, s:I, s:b, s:o, s:o, s:o}", "name", r->name,
+    return json_pack("{s:s, s:o, s:o, s:o, s:{s:o, s:f}, s:o, s:o, s:o, s:I, s:b, s:o, s:o, s:o}", "name", r->name,
                      "description", scenario_json_str(r->description), "domains",
                      scenario_json_strv(r->domains, r->ndomains), "mx", mx, "network", "rtt",
                      scenario_json_dist(&r->rtt), "bandwidth", r->bandwidth, "latency", scenario_json_dist(&r->latency),
+                     "connect_latency", scenario_json_dist(&r->connect_latency),
                      "service", scenario_json_dist(&r->service), "capacity", (json_int_t)r->capacity, "starttls",
                      r->starttls, "preset", scenario_json_str(r->policy.preset), "hostname",
                      scenario_json_str(r->policy.hostname), "policy", rules);

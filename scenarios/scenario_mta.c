@@ -84,6 +84,8 @@ static const scenario_mta_global scenario_mta_globals[] = {
     {"bounce_queue_lifetime", SCENARIO_MTA_DAYS, MC(bounce_queue_lifetime)},
     {"qmgr_message_active_limit", SCENARIO_MTA_UINT1, MC(qmgr_message_active_limit)},
     {"qmgr_message_recipient_limit", SCENARIO_MTA_UINT1, MC(qmgr_message_recipient_limit)},
+    {"max_use", SCENARIO_MTA_UINT, MC(max_use)},
+    {"max_idle", SCENARIO_MTA_TIME, MC(max_idle)},
     {"connection_cache_ttl_limit", SCENARIO_MTA_TIME, (size_t)-1},
 };
 #undef MC
@@ -675,9 +677,12 @@ static bool scenario_mta_latency(scenario_conv *c, yaml_node_t *mta, mta_config 
         scenario_conv_pop(c, old);
     }
     if ((v = scenario_conv_get(c, mta, "cpu"))) {
-        static const char *const keys[] = {"cores"};
+        static const char *const keys[] = {"cores", "per_delivery", "per_message", "process_start"};
         old = scenario_conv_push_key(c, "cpu");
-        if (!scenario_conv_keys(c, v, keys, 1) || !scenario_conv_u32(c, v, "cores", false, 0, &l->cores))
+        if (!scenario_conv_keys(c, v, keys, 4) || !scenario_conv_u32(c, v, "cores", false, 0, &l->cores) ||
+            !scenario_dist_field(c, v, "per_delivery", SCENARIO_CONV_SECONDS, &l->cpu_per_delivery) ||
+            !scenario_dist_field(c, v, "per_message", SCENARIO_CONV_SECONDS, &l->cpu_per_message) ||
+            !scenario_dist_field(c, v, "process_start", SCENARIO_CONV_SECONDS, &l->cpu_process_start))
             return false;
         scenario_conv_pop(c, old);
     }
@@ -852,6 +857,9 @@ void scenario_mta_free(mta_config *m)
     free(m->transports);
     sim_dist_free(&m->latency.dns_mx);
     sim_dist_free(&m->latency.tls_cpu);
+    sim_dist_free(&m->latency.cpu_per_delivery);
+    sim_dist_free(&m->latency.cpu_per_message);
+    sim_dist_free(&m->latency.cpu_process_start);
     sim_dist_free(&m->latency.disk_fsync);
     memset(m, 0, sizeof(*m));
 }

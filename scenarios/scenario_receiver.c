@@ -467,6 +467,7 @@ static void scenario_receiver_defaults(receiver_config *r)
     r->rtt = sim_dist_constant(0.030);
     r->bandwidth = 12.5e6;
     r->latency = sim_dist_constant(0);
+    r->connect_latency = sim_dist_constant(0);
     r->service = sim_dist_constant(0);
     r->starttls = true;
 }
@@ -522,8 +523,9 @@ static bool scenario_receiver_domains(scenario_conv *c, yaml_node_t *v, receiver
 
 static bool scenario_receiver_convert(scenario_conv *c, yaml_node_t *map, receiver_config *r, const scenario *s)
 {
-    static const char *const keys[] = {"name",     "description", "domains", "mx",     "network",  "latency",
-                                       "service",  "capacity",    "starttls", "preset", "hostname", "policy"};
+    static const char *const keys[] = {"name",     "description", "domains",  "mx",     "network",
+                                       "latency",  "connect_latency", "service", "capacity", "starttls",
+                                       "preset",   "hostname",    "policy"};
     yaml_node_t *v;
     size_t old;
     scenario_receiver_defaults(r);
@@ -549,6 +551,7 @@ static bool scenario_receiver_convert(scenario_conv *c, yaml_node_t *map, receiv
         scenario_conv_pop(c, old);
     }
     if (!scenario_dist_field(c, map, "latency", SCENARIO_CONV_SECONDS, &r->latency) ||
+        !scenario_dist_field(c, map, "connect_latency", SCENARIO_CONV_SECONDS, &r->connect_latency) ||
         !scenario_dist_field(c, map, "service", SCENARIO_CONV_SECONDS, &r->service) ||
         !scenario_conv_u32(c, map, "capacity", false, 0, &r->capacity) ||
         !scenario_conv_bool(c, map, "starttls", false, &r->starttls))
@@ -691,6 +694,7 @@ void scenario_receiver_free(receiver_config *r)
     free(r->mx);
     sim_dist_free(&r->rtt);
     sim_dist_free(&r->latency);
+    sim_dist_free(&r->connect_latency);
     sim_dist_free(&r->service);
     for (size_t i = 0; i < r->policy.nrules; i++)
         free(r->policy.rules[i].reply);

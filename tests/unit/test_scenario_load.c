@@ -609,6 +609,11 @@ static void test_full(void **state)
     assert_true(s->mta.latency.disk_enabled);
     assert_int_equal(s->mta.latency.disk_writes_per_delivery, 0);
     assert_int_equal(s->mta.latency.cores, 4);
+    assert_true(s->mta.latency.cpu_per_delivery.a == 0.003);
+    assert_int_equal(s->mta.latency.cpu_per_message.kind, SIM_DIST_EXPONENTIAL);
+    assert_true(s->mta.latency.cpu_process_start.a == 0.020);
+    assert_int_equal(s->mta.max_use, 10);
+    assert_int_equal(s->mta.max_idle, 30 * SIM_SEC);
     /* apppool given with kind postfix: accepted, but said */
     assert_int_equal(s->nwarnings, 1);
     assert_non_null(strstr(s->warnings[0], "mta.apppool: ignored: mta.kind is postfix"));
@@ -618,6 +623,7 @@ static void test_full(void **state)
     assert_null(o->mx[0].listen[2]);
     assert_int_equal(o->mx[1].state, RECEIVER_MX_TIMEOUT);
     assert_true(o->bandwidth == 125e6);
+    assert_true(o->connect_latency.a == 0.040);
     assert_false(o->starttls);
     assert_string_equal(o->policy.hostname, "smtp-in.orange.test");
     assert_int_equal(o->policy.nrules, 12);
@@ -646,7 +652,7 @@ static void test_full(void **state)
     assert_int_equal(scenario_receiver_for_domain(s, "nowhere.test"), s->nreceivers - 1);
 
     assert_int_equal(s->nexpect, 2);
-    assert_int_equal(s->expect[1].line, 90);
+    assert_int_equal(s->expect[1].line, 93);
     assert_int_equal(s->expect[1].column, 5);
     scenario_free(s);
 }

@@ -292,6 +292,31 @@ static void test_421_greeting_defers_all_and_fails_the_hop(void **state)
     assert_int_equal(pstats(f)->replies_by_code[421], 1);
 }
 
+/* The receiver's cost of a new connection (connect_latency) comes before its first decision: the
+ * greeting, or the 421, leaves that much later, for the accepted and the refused alike. */
+static void test_connect_latency_delays_greeting_and_421(void **state)
+{
+    (void)state;
+    for (int refuse = 0; refuse < 2; refuse++) {
+        fixture f;
+        fx_init(&f, 1);
+        f.rc.connect_latency = sim_dist_constant(0.2);
+        fx_start(&f);
+        if (refuse)
+            assert_int_equal(policy_force(f.rcv->pol, 1, "421 4.7.0 too many connections"), 0);
+        delivery d;
+        deliver(&f, &d, 1);
+        if (refuse) {
+            assert_true(d.hop_failed);
+            assert_int_equal(d.done_at, 55 * MS + 200 * MS); /* DNS 10 + connect 30 + 200 + 15 */
+        } else {
+            assert_int_equal(d.r[0].status, SMTP_RCPT_DELIVERED);
+            assert_int_equal(d.req.t_setup_done, 85 * MS + 200 * MS);
+        }
+        fx_free(&f);
+    }
+}
+
 /* A 4xx to RCPT defers that recipient only; the others are delivered, and it is no hop failure. */
 static void test_4xx_rcpt_defers_one_recipient(void **state)
 {
@@ -335,6 +360,27 @@ static void test_cached_session_is_reused_and_counted_idle(void **state)
     /* No DNS and no handshake: the RSET probe, then the transaction. */
     assert_int_equal(b.r[0].when - b.started, 30 * MS + 15 * MS + 30 * MS + 100 + 15 * MS);
     assert_int_equal(smtp_client_cached(f->cl), 1);
+}
+
+/* The RSET probe of a reused session is a reply like any other: it pays the server's think time.
+ * With 50 ms of think time: RSET (30 + 50), the pipelined commands (15, 50 for their replies, 30
+ * for the 354's round trip, the body), the final reply (50 + 15). */
+static void test_rset_probe_pays_think_time(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, 1);
+    f.rc.latency = sim_dist_constant(0.05);
+    fx_start(&f);
+    smtp_conn *cache = NULL;
+    delivery a, b;
+    deliver_and_cache(&f, &a, &cache);
+    start(&f, &b, 1, (how){.cache = &cache, .load = true, .store = true}, 1 * SIM_SEC);
+    run_until(&f, 2 * SIM_SEC);
+    assert_int_equal(b.r[0].conn_use, 2);
+    assert_int_equal(b.req.t_setup_done - b.started, 80 * MS);
+    assert_int_equal(b.r[0].when - b.started, 80 * MS + 15 * MS + 50 * MS + 30 * MS + 100 + 50 * MS + 15 * MS);
+    fx_free(&f);
 }
 
 static void test_cached_session_expires(void **state)
@@ -581,8 +627,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_accepting_receiver_gets_every_recipient, setup_one_mx, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_delivery_time_line, setup_one_mx, teardown),
         cmocka_unit_test_setup_teardown(test_421_greeting_defers_all_and_fails_the_hop, setup_one_mx, teardown),
+        cmocka_unit_test(test_connect_latency_delays_greeting_and_421),
         cmocka_unit_test(test_4xx_rcpt_defers_one_recipient),
         cmocka_unit_test_setup_teardown(test_cached_session_is_reused_and_counted_idle, setup_one_mx, teardown),
+        cmocka_unit_test(test_rset_probe_pays_think_time),
         cmocka_unit_test_setup_teardown(test_cached_session_expires, setup_one_mx, teardown),
         cmocka_unit_test_setup_teardown(test_no_reuse_without_cache_load, setup_one_mx, teardown),
         cmocka_unit_test(test_dns_answer_cached_until_ttl),
