@@ -56,6 +56,7 @@ static int speedup(mta_config *m, double k, double back, bool tls_everywhere, ch
         {&m->maximal_backoff_time, "maximal_backoff_time"},
         {&m->maximal_queue_lifetime, "maximal_queue_lifetime"},
         {&m->bounce_queue_lifetime, "bounce_queue_lifetime"},
+        {&m->max_idle, "max_idle"},
     };
     for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++)
         if (scale(global[i].t, k, back, "", global[i].name, err, errlen) < 0)
@@ -104,6 +105,19 @@ int harness_speedup_mta(mta_config *m, double k, bool tls_everywhere, char *err,
 int harness_speedup_mta_scenario(mta_config *m, double k, bool tls_everywhere, char *err, size_t errlen)
 {
     return speedup(m, k, k, tls_everywhere, err, errlen);
+}
+
+void harness_speedup_costs(scenario *s, double k)
+{
+    latency_config *l = &s->mta.latency;
+    sim_dist_scale(&l->cpu_per_delivery, k);
+    sim_dist_scale(&l->cpu_per_message, k);
+    sim_dist_scale(&l->cpu_process_start, k);
+    sim_dist_scale(&l->tls_cpu, k);
+    for (size_t i = 0; i < s->nreceivers; i++) {
+        sim_dist_scale(&s->receivers[i].connect_latency, k);
+        sim_dist_scale(&s->receivers[i].latency, k);
+    }
 }
 
 bool harness_speedup_tls_everywhere(const scenario *s)

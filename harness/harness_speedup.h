@@ -30,6 +30,12 @@ int harness_speedup_mta(mta_config *m, double k, bool tls_everywhere, char *err,
 /* The same rounding, expressed back in scenario time (each timer round(t / k) * k): what the
  * simulation of a validation runs, so that it models exactly the timers the real Postfix has. */
 int harness_speedup_mta_scenario(mta_config *m, double k, bool tls_everywhere, char *err, size_t errlen);
+/* The machine's own costs do not speed up: a replay at K runs the scenario's timers K times faster on
+ * the same CPU, so in scenario time the host's CPU work (mta.cpu.per_delivery, per_message,
+ * process_start, tls.cpu) and the receiver's (connect_latency, latency) last K times as long. Scales
+ * them by k for the simulation a replay at K is compared with. Network round trips, bandwidth and a
+ * receiver's service time are the scenario's world, which testsmtpd does not reproduce: unchanged. */
+void harness_speedup_costs(scenario *s, double k);
 /* Whether every receiver the scenario's mail can reach offers STARTTLS. */
 bool harness_speedup_tls_everywhere(const scenario *s);
 

@@ -145,6 +145,31 @@ void sim_dist_free(sim_dist *d)
     d->n = 0;
 }
 
+void sim_dist_scale(sim_dist *d, double k)
+{
+    switch (d->kind) {
+    case SIM_DIST_CONSTANT:
+    case SIM_DIST_EXPONENTIAL:
+        d->a *= k;
+        return;
+    case SIM_DIST_UNIFORM:
+        d->a *= k;
+        d->b *= k;
+        return;
+    case SIM_DIST_LOGNORMAL: /* ln(k x) = ln k + ln x */
+        d->a += log(k);
+        return;
+    case SIM_DIST_GAMMA:
+    case SIM_DIST_PARETO:
+        d->b *= k;
+        return;
+    case SIM_DIST_EMPIRICAL:
+        for (size_t i = 0; i < d->n; i++)
+            d->values[i] *= k;
+        return;
+    }
+}
+
 sim_dist sim_dist_copy(const sim_dist *d)
 {
     sim_dist c = *d;

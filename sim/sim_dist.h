@@ -50,6 +50,8 @@ double sim_dist_median(const sim_dist *d);
 int sim_dist_empirical(sim_dist *d, double *values, size_t n);
 /* Frees the empirical values, if any; the struct itself belongs to the caller. */
 void sim_dist_free(sim_dist *d);
+/* Multiplies every draw by k > 0 (a change of time unit): the same shape, k times the values. */
+void sim_dist_scale(sim_dist *d, double k);
 /* Deep copy (duplicates empirical values). */
 sim_dist sim_dist_copy(const sim_dist *d);
 /* "lognormal(median=0.02, p99=0.4)"-style description for manifests and error messages. */

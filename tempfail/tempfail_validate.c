@@ -4,7 +4,9 @@
  *
  * The simulated runs use exactly the timers the replayed Postfix runs: each is rounded to the whole
  * seconds of the speedup (harness_speedup_mta_scenario), so a difference in the table is a
- * difference of the model, not of the configuration. The replay of seed S injects the very messages
+ * difference of the model, not of the configuration. The machine's costs (host CPU, the receiver's
+ * connect and reply latency) do not speed up, so they last K times as long in scenario time
+ * (harness_speedup_costs). The replay of seed S injects the very messages
  * the simulation of seed S generated, so the first pair is also shown side by side by `compare`.
  */
 #include "tempfail/tempfail.h"
@@ -210,6 +212,7 @@ int tempfail_validate_main(int argc, char **argv)
             scenario_free(s);
             goto out;
         }
+        harness_speedup_costs(s, k);
         snprintf(dir, sizeof(dir), "%s/sim-%llu", out, (unsigned long long)(base + i));
         tempfail_run_opts ro = {.out_dir = dir, .quiet = true, .no_progress = true, .plots = false};
         int rc = tempfail_run_scenario(s, &ro);

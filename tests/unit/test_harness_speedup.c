@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
@@ -84,6 +85,32 @@ static void test_every_time_is_whole_seconds(void **state)
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         assert_int_equal(t[i], want[i]);
     assert_int_equal(smtp.p.transport_rate_delay, 0); /* off stays off */
+    assert_int_equal(m.max_idle, 50 * SIM_SEC);
+}
+
+/* The machine's costs last K times as long in scenario time; the scenario's world does not change. */
+static void test_costs_scale_with_the_speedup(void **state)
+{
+    (void)state;
+    scenario s = {0};
+    receiver_config r[2] = {{.rtt = sim_dist_constant(0.001), .connect_latency = sim_dist_constant(0.002),
+                             .latency = {.kind = SIM_DIST_EXPONENTIAL, .a = 0.0005}, .service = sim_dist_constant(1)},
+                            {.rtt = sim_dist_constant(0.03)}};
+    s.receivers = r;
+    s.nreceivers = 2;
+    mta_transport_config smtp;
+    fixture_mta(&s.mta, &smtp);
+    s.mta.latency.cpu_per_delivery = sim_dist_constant(0.004);
+    s.mta.latency.cpu_process_start = sim_dist_lognormal_median_p99(0.01, 0.05);
+    s.mta.latency.tls_cpu = sim_dist_constant(0.003);
+    harness_speedup_costs(&s, 3);
+    assert_true(fabs(s.mta.latency.cpu_per_delivery.a - 0.012) < 1e-12);
+    assert_true(fabs(sim_dist_median(&s.mta.latency.cpu_process_start) - 0.03) < 1e-12);
+    assert_true(fabs(s.mta.latency.tls_cpu.a - 0.009) < 1e-12);
+    assert_true(s.mta.latency.cpu_per_message.a == 0); /* 0 stays 0 */
+    assert_true(fabs(r[0].connect_latency.a - 0.006) < 1e-12);
+    assert_true(fabs(r[0].latency.a - 0.0015) < 1e-12);
+    assert_true(r[0].rtt.a == 0.001 && r[0].service.a == 1 && r[1].rtt.a == 0.03);
 }
 
 int main(void)
@@ -91,6 +118,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_speedups),
         cmocka_unit_test(test_every_time_is_whole_seconds),
+        cmocka_unit_test(test_costs_scale_with_the_speedup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

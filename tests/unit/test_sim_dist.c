@@ -201,6 +201,33 @@ static void test_copy_free(void **state)
     sim_dist_free(&gc); /* no values: harmless */
 }
 
+/* Scaling by k multiplies every draw by k: the same stream of draws, each k times as large (the
+ * median and the mean follow), for every kind. */
+static void test_scale(void **state)
+{
+    (void)state;
+    static const double v[] = {1, 2, 3};
+    sim_dist e = {0};
+    assert_int_equal(sim_dist_empirical(&e, dup_values(v, 3), 3), 0);
+    sim_dist ds[] = {sim_dist_constant(0.5), {.kind = SIM_DIST_UNIFORM, .a = 1, .b = 2},
+                     {.kind = SIM_DIST_EXPONENTIAL, .a = 0.1}, sim_dist_lognormal_median_p99(0.02, 0.4),
+                     {.kind = SIM_DIST_GAMMA, .a = 2, .b = 3}, {.kind = SIM_DIST_PARETO, .a = 2.5, .b = 1}, e};
+    for (size_t i = 0; i < sizeof(ds) / sizeof(ds[0]); i++) {
+        sim_dist s = sim_dist_copy(&ds[i]);
+        sim_dist_scale(&s, 4);
+        gsl_rng *r1 = gsl_rng_alloc(gsl_rng_taus2), *r2 = gsl_rng_alloc(gsl_rng_taus2);
+        for (int n = 0; n < 100; n++) {
+            double x = sim_dist_sample(&ds[i], r1), y = sim_dist_sample(&s, r2);
+            expect_close("scaled draw", "x4", y, 4 * x, 1e-9);
+        }
+        expect_close("median", "x4", sim_dist_median(&s), 4 * sim_dist_median(&ds[i]), 1e-9);
+        gsl_rng_free(r1);
+        gsl_rng_free(r2);
+        sim_dist_free(&s);
+    }
+    sim_dist_free(&e);
+}
+
 static void test_describe(void **state)
 {
     (void)state;
@@ -284,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_empirical),
         cmocka_unit_test(test_empirical_rejects),
         cmocka_unit_test(test_copy_free),
+        cmocka_unit_test(test_scale),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_exp1_ziggurat),
