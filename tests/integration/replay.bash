@@ -8,6 +8,14 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 0
 fi
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || { echo "FAIL: postfix is not installed"; exit 1; }
+# One replay test at a time on a machine, and none beside a replay run under the same lock
+# (docs/replay.md): the clean-up and the leftover checks below look at every replay's directories
+# and processes, and a concurrent one would be swept away or counted as left over.
+# The test runs again under the lock (-o: the Postfix daemons it starts do not inherit it).
+if [ -z "${TEMPFAIL_REPLAY_LOCKED:-}" ]; then
+  export TEMPFAIL_REPLAY_LOCKED=1
+  exec flock -o -w 3600 -E 75 /tmp/tempfail-replay.lock bash "$0" "$@"
+fi
 rm -rf "$work"
 mkdir -p "$work"
 ls -d /tmp/tempfail-replay.* >"$work/before" 2>/dev/null
