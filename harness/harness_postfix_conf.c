@@ -110,16 +110,19 @@ static bool conf_value_format(harness_text *t, scenario_mta_type type, const voi
         return true;
     case SCENARIO_MTA_FEEDBACK: {
         const mta_feedback *f = v;
+        mta_feedback back;
+        char text[sizeof(buf) + 16];
         /* The shortest form that reads back as the same number. */
         for (int prec = 6; prec <= 17; prec++) {
             snprintf(buf, sizeof(buf), "%.*g", prec, f->value);
             if (strtod(buf, NULL) == f->value)
                 break;
         }
-        harness_text_printf(t, "%s%s", buf,
-                            f->kind == MTA_FEEDBACK_CONCURRENCY        ? "/concurrency"
-                            : f->kind == MTA_FEEDBACK_SQRT_CONCURRENCY ? "/sqrt_concurrency"
-                                                                       : "");
+        snprintf(text, sizeof(text), "%s%s", buf, f->kind == MTA_FEEDBACK_CONCURRENCY ? "/concurrency" : "");
+        /* Never a value qmgr_feedback_init would ignore (and replace with 1) without saying so here. */
+        if (mta_feedback_parse(text, &back) < 0 || back.kind != f->kind || back.value != f->value)
+            return conf_fail(err, errlen, "%s: %s: Postfix would ignore this feedback (it takes 0 to 1)", key, text);
+        harness_text_printf(t, "%s", text);
         return true;
     }
     case SCENARIO_MTA_NUMBER: {

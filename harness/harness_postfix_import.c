@@ -212,6 +212,26 @@ static const char imp_wrapper[] = "name: import\n"
                                   "    - { name: c, arrivals: { process: poisson, rate: 1/s }, size: 1KB,"
                                   " domains: { import.test: 1 } }\n";
 
+/* The loader's "import:LINE:COL: path: what", placed where the value came from: "file:line: name:
+ * what"; false for a line the section did not take from the files. */
+static bool imp_place(const imp_yaml *y, const char *text, char *buf, size_t len)
+{
+    size_t pre = 0;
+    for (const char *c = imp_wrapper; *c; c++)
+        pre += *c == '\n';
+    char *end;
+    long line = strncmp(text, "import:", 7) == 0 ? strtol(text + 7, &end, 10) : 0;
+    const char *rest = line ? strstr(end, ": ") : NULL;
+    const char *msg = rest ? strstr(rest + 2, ": ") : NULL;
+    size_t yl = line > (long)pre ? (size_t)line - pre : 0;
+    if (!msg || yl == 0 || yl > y->n || !y->o[yl].file)
+        return false;
+    snprintf(buf, len, "%s:%d: %s: %s", y->o[yl].file, y->o[yl].line, y->o[yl].name, msg + 2);
+    return true;
+}
+
+/* The loader's warnings too: a feedback value Postfix ignores ("1/sqrt_concurrency") loads, as 1,
+ * with Postfix's own warning, and the operator reads it at its main.cf line. */
 static bool imp_check(harness_postfix_read *m, const imp_yaml *y)
 {
     harness_text doc = {0};
@@ -219,21 +239,17 @@ static bool imp_check(harness_postfix_read *m, const imp_yaml *y)
     scenario_error e;
     scenario *s = scenario_load_text(doc.s, doc.len, "import", NULL, 0, &e);
     harness_text_clear(&doc);
+    char placed[sizeof(e.message) + 256];
     if (s) {
+        for (size_t i = 0; i < s->nwarnings; i++)
+            harness_postfix_read_warn(m, "%s",
+                                      imp_place(y, s->warnings[i], placed, sizeof(placed)) ? placed : s->warnings[i]);
         scenario_free(s);
         return true;
     }
-    size_t pre = 0;
-    for (const char *c = imp_wrapper; *c; c++)
-        pre += *c == '\n';
-    char *end;
-    long line = strncmp(e.message, "import:", 7) == 0 ? strtol(e.message + 7, &end, 10) : 0;
-    const char *rest = line ? strstr(end, ": ") : NULL;
-    const char *msg = rest ? strstr(rest + 2, ": ") : NULL;
-    size_t yl = line > (long)pre ? (size_t)line - pre : 0;
-    if (!msg || yl == 0 || yl > y->n || !y->o[yl].file)
+    if (!imp_place(y, e.message, placed, sizeof(placed)))
         return harness_postfix_read_fail(m, "the imported section does not load: %s", e.message);
-    return harness_postfix_read_fail(m, "%s:%d: %s: %s", y->o[yl].file, y->o[yl].line, y->o[yl].name, msg + 2);
+    return harness_postfix_read_fail(m, "%s", placed);
 }
 
 int harness_postfix_import(const harness_postfix_input *main_cf, const harness_postfix_input *master_cf,

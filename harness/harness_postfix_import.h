@@ -12,7 +12,10 @@
  *     when all the entries of a transport share one.
  * Everything else is listed in the warnings, one line each, "main.cf:12: myhostname: not used by
  * the model": parameters the model has no use for, qmgr parameters given as -o (qmgr reads main.cf
- * only, so they have no effect there), subdomain and address keys, per-domain nexthops.
+ * only, so they have no effect there), subdomain and address keys, per-domain nexthops; and the
+ * loader's warnings about values it takes, at the file:line they came from ("main.cf:7:
+ * default_destination_concurrency_positive_feedback: ignoring malformed or unreasonable feedback:
+ * 1/sqrt_concurrency (Postfix uses 1)", as Postfix 3.7 itself warns).
  *
  * The files tempfail generates (harness_postfix_conf.h) carry "#tempfail:" comments: their instance
  * block is skipped without warnings, their map's nexthops are the replay's server addresses (not

@@ -1,14 +1,34 @@
 /*
  * mta_params - Postfix's defaults (global/mail_params.h, postfix-model.md section 1) and the
- * concurrency feedback forms of qmgr_feedback.c.
+ * concurrency feedback values of qmgr_feedback.c.
+ *
+ * Feedback is parsed the way Postfix 3.7's qmgr_feedback_init parses it, with the same sscanf()
+ * formats, because operators copy tuning recipes that Postfix itself reads otherwise than they look.
+ * sscanf(value, "%lf %1[/] %30s%c") decides the form:
+ *
+ *   1 conversion:  a number (strtod's syntax, leading blanks skipped) and no '/' after it. Whatever
+ *                  else follows is ignored: "0.5 ", "1x" and "1 concurrency" are 0.5, 1 and 1.
+ *   3 conversions: number '/' word, blanks allowed around the '/', the word at most 30 characters
+ *                  with nothing after it, not even a blank. The word is "concurrency" in any case
+ *                  (name_code without NAME_CODE_FLAG_STRICT_CASE), giving number/window; or a
+ *                  number alone (sscanf "%lf%c" == 1) in [1/INT_MAX, INT_MAX], under a numerator
+ *                  in [0, INT_MAX], giving their quotient ("2/4" is 0.5).
+ *   otherwise:     an error ("", "abc", "1/", "1/0", "1/concurrencyx", "1/8 ", "1/2/3").
+ *
+ * Then the result - the number, the number over "concurrency", or the quotient - must lie in [0, 1]
+ * ("2", "2/concurrency" and "1/0.5" fail; "0.5/2" is 0.25). On an error Postfix logs "warning:
+ * <parameter>: ignoring malformed or unreasonable feedback: <value>" and uses 1. That includes
+ * "1/sqrt_concurrency": the name is in the table only #ifdef QMGR_FEEDBACK_IDX_SQRT_WIN, which qmgr.h
+ * has kept under #if 0 since 2007 (HISTORY 20071207), so a Postfix 3.7 told to use inverse square
+ * root feedback runs with +1/-1.
  */
 #include "models/mta_params.h"
 
 #include <errno.h>
-#include <math.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void mta_transport_params_defaults(mta_transport_params *p)
 {
@@ -87,57 +107,39 @@ void mta_config_defaults(mta_config *c)
     c->latency.disk_writes_per_delivery = 1;
 }
 
+/* qmgr_feedback.c INCLUSIVE_BOUNDS: false for NaN. */
+static bool mta_feedback_within(double val, double low, double high) { return val >= low && val <= high; }
+
 int mta_feedback_parse(const char *s, mta_feedback *out)
 {
-    char *end;
-    errno = 0;
-    double num = strtod(s, &end);
-    if (end == s || errno || !isfinite(num) || num < 0)
-        return -EINVAL;
-    while (*end == ' ')
-        end++;
-    if (*end == 0) {
-        if (num > 1)
-            return -EINVAL;
-        *out = (mta_feedback){MTA_FEEDBACK_CONSTANT, num};
-        return 0;
+    double enum_val, denom_val;
+    char denom_str[30 + 1], slash[1 + 1], junk;
+    mta_feedback f = {MTA_FEEDBACK_CONSTANT, -1}; /* assume error */
+
+    switch (sscanf(s, "%lf %1[/] %30s%c", &enum_val, slash, denom_str, &junk)) {
+    case 1:
+        f.value = enum_val;
+        break;
+    case 3:
+        if (strcasecmp(denom_str, "concurrency") == 0)
+            f = (mta_feedback){MTA_FEEDBACK_CONCURRENCY, enum_val};
+        else if (mta_feedback_within(enum_val, 0, INT_MAX) && sscanf(denom_str, "%lf%c", &denom_val, &junk) == 1 &&
+                 mta_feedback_within(denom_val, 1.0 / INT_MAX, INT_MAX))
+            f.value = enum_val / denom_val;
+        break;
     }
-    if (*end++ != '/')
+    if (!mta_feedback_within(f.value, 0, 1)) {
+        *out = (mta_feedback){MTA_FEEDBACK_CONSTANT, 1};
         return -EINVAL;
-    while (*end == ' ')
-        end++;
-    if (strcmp(end, "concurrency") == 0) {
-        *out = (mta_feedback){MTA_FEEDBACK_CONCURRENCY, num};
-        return 0;
     }
-    if (strcmp(end, "sqrt_concurrency") == 0) {
-        *out = (mta_feedback){MTA_FEEDBACK_SQRT_CONCURRENCY, num};
-        return 0;
-    }
-    char *end2;
-    double den = strtod(end, &end2);
-    if (end2 == end || *end2 != 0 || !(den > 0) || num / den > 1)
-        return -EINVAL;
-    *out = (mta_feedback){MTA_FEEDBACK_CONSTANT, num / den};
+    *out = f;
     return 0;
 }
 
+/* Postfix clamps nothing here: the value is in [0, 1] and a ready queue's window is at least 1. */
 double mta_feedback_value(const mta_feedback *f, uint32_t window)
 {
-    double w = window > 0 ? (double)window : 1.0;
-    double v;
-    switch (f->kind) {
-    case MTA_FEEDBACK_CONCURRENCY:
-        v = f->value / w;
-        break;
-    case MTA_FEEDBACK_SQRT_CONCURRENCY:
-        v = f->value / sqrt(w);
-        break;
-    default:
-        v = f->value;
-    }
-    /* qmgr_feedback.c clamps the result to [0, 1]. */
-    return v < 0 ? 0 : v > 1 ? 1 : v;
+    return f->kind == MTA_FEEDBACK_CONSTANT ? f->value : f->value / window;
 }
 
 int mta_feedback_format(const mta_feedback *f, char *buf, size_t len)
@@ -145,8 +147,6 @@ int mta_feedback_format(const mta_feedback *f, char *buf, size_t len)
     switch (f->kind) {
     case MTA_FEEDBACK_CONCURRENCY:
         return snprintf(buf, len, "%g/concurrency", f->value);
-    case MTA_FEEDBACK_SQRT_CONCURRENCY:
-        return snprintf(buf, len, "%g/sqrt_concurrency", f->value);
     default:
         return snprintf(buf, len, "%g", f->value);
     }

@@ -16,11 +16,13 @@
 #include "models/latency.h"
 #include "sim/sim_time.h"
 
-/* Concurrency feedback g(N)/f(N): "N", "N/M", "N/concurrency", "N/sqrt_concurrency" (qmgr_feedback.c). */
-typedef enum { MTA_FEEDBACK_CONSTANT, MTA_FEEDBACK_CONCURRENCY, MTA_FEEDBACK_SQRT_CONCURRENCY } mta_feedback_kind;
+/* Concurrency feedback g(N)/f(N), as Postfix 3.7 has it (qmgr.h QMGR_FEEDBACK, qmgr_feedback.c): a
+ * constant ("1", "1/4", "0.25") or a constant over the window ("1/concurrency"). Postfix 3.7 has no
+ * other kind: its 1/sqrt(window) feedback has been compiled out since the 2.5 snapshots. */
+typedef enum { MTA_FEEDBACK_CONSTANT, MTA_FEEDBACK_CONCURRENCY } mta_feedback_kind;
 typedef struct mta_feedback {
     mta_feedback_kind kind;
-    double value; /* CONSTANT: the value in [0,1]; otherwise the numerator */
+    double value; /* in [0,1]: CONSTANT: the feedback; CONCURRENCY: the numerator (qmgr's base) */
 } mta_feedback;
 
 /* Per-transport parameters, resolved: the transport's override, else the global, else Postfix's default. */
@@ -105,9 +107,13 @@ uint32_t mta_transport_initial_concurrency(const mta_transport_params *p);
 void mta_transport_params_resolve(mta_transport_params *p);
 /* Fills c with Postfix's defaults; no transports yet (the loader adds "smtp", transports[0]). */
 void mta_config_defaults(mta_config *c);
-/* Parses "1", "1/4", "1/concurrency", "1/sqrt_concurrency". Returns 0 or -EINVAL. */
+/*
+ * Reads a feedback value exactly as Postfix 3.7's qmgr_feedback_init does (mta_params.c says how).
+ * Returns 0 with *out set, or -EINVAL for a value Postfix would log as "ignoring malformed or
+ * unreasonable feedback" - and *out is then what Postfix uses instead: the constant 1.
+ */
 int mta_feedback_parse(const char *s, mta_feedback *out);
-/* g(N) for a window of N. */
+/* g(N) for a window of N >= 1 (QMGR_FEEDBACK_VAL). */
 double mta_feedback_value(const mta_feedback *f, uint32_t window);
 int mta_feedback_format(const mta_feedback *f, char *buf, size_t len);
 

@@ -2,11 +2,12 @@
  * mta_queue - the concurrency window arithmetic of Postfix's queue manager.
  *
  * Postfix grows the window by g(N) per success and shrinks it by f(N) per failure, where g and f are the
- * feedback forms ("1", "1/4", "1/concurrency", "1/sqrt_concurrency"). Steps are taken with a hysteresis
- * of 1/2 a step: a positive step happens at the END of 1/g successes (success + g/2 >= 1), a negative
- * step at the START of 1/f failures (failure - f/2 < 0). One consequence, which operators see in their
- * logs and which the tests pin down: with f > 2/3 and failure == 0 (a new queue, or right after an
- * increase) the first failure lowers the window by 2 - the defaults go 5 -> 3 -> 2 -> dead.
+ * feedback values ("1", "1/4", "1/concurrency"; Postfix 3.7 has no other form, mta_params.c). Steps are
+ * taken with a hysteresis of 1/2 a step: a positive step happens at the END of 1/g successes (success +
+ * g/2 >= 1), a negative step at the START of 1/f failures (failure - f/2 < 0). One consequence, which
+ * operators see in their logs and which the tests pin down: with f > 2/3 and failure == 0 (a new queue,
+ * or right after an increase) the first failure lowers the window by 2 - the defaults go 5 -> 3 -> 2 ->
+ * dead.
  *
  * Independently of the window, each failure adds 1/window to fail_cohorts (a cohort is a window's
  * worth of failed deliveries); any success resets it. When it reaches failed_cohort_limit the queue is

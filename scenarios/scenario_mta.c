@@ -203,11 +203,14 @@ static bool scenario_mta_value(scenario_conv *c, yaml_node_t *n, scenario_mta_ty
     case SCENARIO_MTA_FEEDBACK:
         if (!(t = scenario_conv_scalar(c, n, "a feedback value")))
             return false;
-        if (mta_feedback_parse(t, dst) < 0)
+        /* get_mail_conf_str(name, def, 1, 0): qmgr reads neither parameter when it is empty. */
+        if (!*t)
             return scenario_conv_fail(c, n,
-                                      "expected a feedback like 1, 1/4, 1/concurrency or 1/sqrt_concurrency "
-                                      "(from 0 to 1), got '%s'",
-                                      t);
+                                      "expected a feedback like 1, 1/4 or 1/concurrency, got nothing (Postfix's "
+                                      "queue manager stops: fatal: bad string length 0 < 1)");
+        /* A value Postfix 3.7 ignores gets its warning, and the 1 it uses (mta_params.c). */
+        if (mta_feedback_parse(t, dst) < 0)
+            return scenario_conv_warn(c, n, "ignoring malformed or unreasonable feedback: %s (Postfix uses 1)", t);
         return true;
     case SCENARIO_MTA_NUMBER:
         if (!scenario_conv_node_number(c, n, dst))

@@ -481,6 +481,70 @@ static void test_import_errors(void **state)
     }
 }
 
+/*
+ * Feedback Postfix 3.7 ignores ("1/sqrt_concurrency", compiled out of qmgr since 2.5): the import
+ * keeps the value as written and says, at its main.cf line, what Postfix logs and does (1); the
+ * scenario it makes runs with 1. Generation writes only forms Postfix takes as written.
+ */
+static void test_feedback_postfix_ignores(void **state)
+{
+    (void)state;
+    static const char main_cf[] = "default_destination_concurrency_positive_feedback = 1/sqrt_concurrency\n"
+                                  "default_destination_concurrency_negative_feedback = 1/concurrency\n";
+    static const char warn_want[] = "main.cf:1: default_destination_concurrency_positive_feedback: ignoring malformed or "
+                                    "unreasonable feedback: 1/sqrt_concurrency (Postfix uses 1)\n";
+    expect_import("main.cf", main_cf, NULL, NULL, NULL,
+                  "~    default_destination_concurrency_positive_feedback: \"1/sqrt_concurrency\"   # main.cf:1\n"
+                  "    default_destination_concurrency_negative_feedback: \"1/concurrency\"   # main.cf:2\n",
+                  warn_want);
+
+    harness_postfix_input mc = {main_cf, strlen(main_cf), "main.cf"};
+    char *yaml = NULL, *warn = NULL, err[512] = "";
+    assert_int_equal(harness_postfix_import(&mc, NULL, NULL, &yaml, &warn, err, sizeof(err)), 0);
+    size_t n = strlen(HEAD) + strlen(yaml) + 1;
+    char *doc = malloc(n);
+    assert_non_null(doc);
+    snprintf(doc, n, "%s%s", HEAD, yaml);
+    scenario *s = load(doc);
+    const mta_transport_params *p = &s->mta.transports[0].p;
+    assert_true(p->positive_feedback.kind == MTA_FEEDBACK_CONSTANT && p->positive_feedback.value == 1);
+    assert_true(p->negative_feedback.kind == MTA_FEEDBACK_CONCURRENCY && p->negative_feedback.value == 1);
+    assert_int_equal(s->nwarnings, 1);
+    assert_non_null(strstr(s->warnings[0], ": mta.postfix.default_destination_concurrency_positive_feedback: ignoring "
+                                           "malformed or unreasonable feedback: 1/sqrt_concurrency (Postfix uses 1)"));
+
+    /* ... and the replay's Postfix is given what it would run with: the default 1, so not a word. */
+    harness_postfix_files f;
+    generate(s, &f);
+    assert_null(strstr(f.main_cf, "sqrt"));
+    assert_null(strstr(f.main_cf, "default_destination_concurrency_positive_feedback"));
+    assert_non_null(strstr(f.main_cf, "\ndefault_destination_concurrency_negative_feedback = 1/concurrency\n"));
+    harness_postfix_files_clear(&f);
+
+    /* A feedback value out of Postfix's range can only come from a broken caller: refused, never written. */
+    s->mta.transports[0].p.positive_feedback.value = 2;
+    assert_int_equal(harness_postfix_conf_generate(s, &instance, &f, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "mta.postfix.default_destination_concurrency_positive_feedback: 2: Postfix would ignore "
+                             "this feedback (it takes 0 to 1)");
+    assert_null(f.main_cf);
+    scenario_free(s);
+    free(doc);
+    free(yaml);
+    free(warn);
+
+    /* Accepted forms are written in the one form Postfix reads back the same, and round-trip. */
+    expect_generated("mta:\n  postfix:\n    default_destination_concurrency_positive_feedback: 0.5/2\n"
+                     "    default_destination_concurrency_negative_feedback: 0.5/Concurrency\n",
+                     NULL, NULL, NULL);
+    s = load(HEAD "mta:\n  postfix:\n    default_destination_concurrency_positive_feedback: 0.5/2\n"
+                  "    default_destination_concurrency_negative_feedback: 0.5/Concurrency\n");
+    generate(s, &f);
+    assert_non_null(strstr(f.main_cf, "\ndefault_destination_concurrency_positive_feedback = 0.25\n"));
+    assert_non_null(strstr(f.main_cf, "\ndefault_destination_concurrency_negative_feedback = 0.5/concurrency\n"));
+    harness_postfix_files_clear(&f);
+    scenario_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_import_operator_files),
         cmocka_unit_test(test_import_postconf_forms),
         cmocka_unit_test(test_import_errors),
+        cmocka_unit_test(test_feedback_postfix_ignores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

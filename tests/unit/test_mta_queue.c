@@ -24,11 +24,12 @@ static mta_queue_window window_of(const mta_transport_params *p)
     return w;
 }
 
-/* Feeds consecutive failures (busy = 1 each time) and records the window after each; -1 = dead. */
+/* Feeds consecutive failures (busy = 1 each time) and records the window after each; -1 = dead.
+ * The feedback is read as Postfix reads it: a value it ignores runs as 1. */
 static void failures(const char *negative, int n, const int *expected)
 {
     mta_transport_params p = params();
-    assert_int_equal(mta_feedback_parse(negative, &p.negative_feedback), 0);
+    (void)mta_feedback_parse(negative, &p.negative_feedback);
     mta_queue_window w = window_of(&p);
     assert_int_equal(w.window, 5);
     for (int i = 0; i < n; i++) {
@@ -53,6 +54,15 @@ static void test_one_over_concurrency(void **state)
     (void)state;
     static const int want[] = {4, 4, 4, 3, -1};
     failures("1/concurrency", 5, want);
+}
+
+/* Postfix 3.7 has no 1/sqrt_concurrency (qmgr.h: #if 0): it warns and uses 1, so the window goes
+ * the defaults' way, 5 -> 3 -> 2 -> dead, not 5 -> 4 -> 3 -> 3 -> dead as 1/sqrt(N) would. */
+static void test_sqrt_concurrency_is_the_default(void **state)
+{
+    (void)state;
+    static const int want[] = {3, 2, -1};
+    failures("1/sqrt_concurrency", 3, want);
 }
 
 static void test_window_one_dies_at_once(void **state)
@@ -90,11 +100,13 @@ static void test_positive_growth(void **state)
         {"1", 20, 100, 20},        /* capped at the limit 20 */
         {"1/2", 20, 4, 7},         /* a step at the end of every 2 successes */
         {"1/concurrency", 20, 6, 6}, /* 1/5 per success: the step comes after 5 (+ half-step hysteresis) */
+        {"1/sqrt_concurrency", 5, 1, 6}, /* ignored by Postfix 3.7: one step per success, as "1" */
+        {"2", 5, 1, 6},                  /* out of range: ignored, 1 */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         mta_transport_params p;
         mta_transport_params_defaults(&p);
-        assert_int_equal(mta_feedback_parse(cases[i].positive, &p.positive_feedback), 0);
+        (void)mta_feedback_parse(cases[i].positive, &p.positive_feedback);
         mta_queue_window w = window_of(&p);
         for (int k = 0; k < cases[i].successes; k++) {
             w.busy = cases[i].busy;
@@ -153,6 +165,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_5_3_2_dead),   cmocka_unit_test(test_one_over_concurrency),
+        cmocka_unit_test(test_sqrt_concurrency_is_the_default),
         cmocka_unit_test(test_window_one_dies_at_once), cmocka_unit_test(test_cohort_limit_zero_never_dead),
         cmocka_unit_test(test_positive_growth),       cmocka_unit_test(test_success_resets_cohorts),
         cmocka_unit_test(test_revival),               cmocka_unit_test(test_initial_clamped_to_limit),

@@ -276,9 +276,9 @@ static const struct {
     {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    preset: orang\n", NULL,
      "t.yaml:10:13: receivers[r1].preset: unknown preset 'orang' (did you mean 'orange'?)"},
     /* main.cf */
-    {BASE "mta:\n  postfix:\n    default_destination_concurrency_negative_feedback: 2\n", NULL,
-     "t.yaml:9:56: mta.postfix.default_destination_concurrency_negative_feedback: expected a feedback like 1, 1/4, "
-     "1/concurrency or 1/sqrt_concurrency (from 0 to 1), got '2'"},
+    {BASE "mta:\n  postfix:\n    default_destination_concurrency_negative_feedback: \"\"\n", NULL,
+     "t.yaml:9:56: mta.postfix.default_destination_concurrency_negative_feedback: expected a feedback like 1, 1/4 or "
+     "1/concurrency, got nothing (Postfix's queue manager stops: fatal: bad string length 0 < 1)"},
     {BASE "mta:\n  postfix:\n    minimal_backoff_time: $queue_run_delay\n", NULL,
      "t.yaml:9:27: mta.postfix.minimal_backoff_time: parameter references like '$queue_run_delay' are not supported; "
      "write the value itself"},
@@ -519,7 +519,8 @@ static void test_transports(void **state)
     assert_int_equal(p->destination_concurrency_limit, 2);   /* block > slowmx_ > default_ */
     assert_int_equal(p->initial_destination_concurrency, 2); /* slowmx_ said 3: clamped to the limit */
     assert_true(p->failed_cohort_limit == 10);
-    assert_int_equal(p->positive_feedback.kind, MTA_FEEDBACK_SQRT_CONCURRENCY);
+    assert_int_equal(p->positive_feedback.kind, MTA_FEEDBACK_CONCURRENCY);
+    assert_true(p->positive_feedback.value == 0.5);
     assert_int_equal(p->negative_feedback.kind, MTA_FEEDBACK_CONSTANT);
     assert_int_equal(p->destination_recipient_limit, 20);
     assert_int_equal(p->maxproc, 4);
@@ -530,6 +531,90 @@ static void test_transports(void **state)
     assert_int_equal(relay->p.destination_rate_delay, SIM_SEC);
     assert_int_equal(relay->p.destination_concurrency_limit, 1); /* forced by the rate delay */
     assert_int_equal(relay->p.initial_destination_concurrency, 1);
+    scenario_free(s);
+}
+
+/*
+ * Feedback as Postfix 3.7 reads it (models/mta_params.c): what it accepts loads as before, without a
+ * word; what it ignores loads as 1 with its own warning at the value - "1/sqrt_concurrency" first.
+ */
+static void test_feedback_as_postfix_reads_it(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        mta_feedback_kind kind;
+        double want;
+    } accepted[] = {
+        {"1", MTA_FEEDBACK_CONSTANT, 1},          {"1/8", MTA_FEEDBACK_CONSTANT, 0.125},
+        {"0.125", MTA_FEEDBACK_CONSTANT, 0.125},  {"2/4", MTA_FEEDBACK_CONSTANT, 0.5},
+        {"0.5/2", MTA_FEEDBACK_CONSTANT, 0.25},   {"1 / 4", MTA_FEEDBACK_CONSTANT, 0.25},
+        {"0", MTA_FEEDBACK_CONSTANT, 0},          {"1x", MTA_FEEDBACK_CONSTANT, 1},
+        {"1/concurrency", MTA_FEEDBACK_CONCURRENCY, 1}, {"1/ concurrency", MTA_FEEDBACK_CONCURRENCY, 1},
+        {"0.5/Concurrency", MTA_FEEDBACK_CONCURRENCY, 0.5},
+    };
+    static const char *const ignored[] = {"1/sqrt_concurrency", "2", "-1", "1/0", "abc", "1/concurrencyx",
+                                          "2/concurrency", "1/0.5", "1/", "1/8 ", "nan"};
+    char text[1024], want[512];
+    for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+        snprintf(text, sizeof(text), BASE "mta:\n  postfix:\n    default_destination_concurrency_negative_feedback: \"%s\"\n",
+                 accepted[i].value);
+        scenario *s = load_ok(text, NULL, 0);
+        const mta_feedback *f = &s->mta.transports[0].p.negative_feedback;
+        if (s->nwarnings != 0 || f->kind != accepted[i].kind || f->value != accepted[i].want)
+            fail_msg("'%s': %zu warnings, kind %d value %g", accepted[i].value, s->nwarnings, (int)f->kind, f->value);
+        scenario_free(s);
+    }
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+        snprintf(text, sizeof(text), BASE "mta:\n  postfix:\n    default_destination_concurrency_negative_feedback: \"%s\"\n",
+                 ignored[i]);
+        scenario *s = load_ok(text, NULL, 0);
+        const mta_feedback *f = &s->mta.transports[0].p.negative_feedback;
+        snprintf(want, sizeof(want),
+                 "t.yaml:9:56: mta.postfix.default_destination_concurrency_negative_feedback: ignoring malformed or "
+                 "unreasonable feedback: %s (Postfix uses 1)",
+                 ignored[i]);
+        if (s->nwarnings != 1 || strcmp(s->warnings[0], want) != 0 || f->kind != MTA_FEEDBACK_CONSTANT || f->value != 1)
+            fail_msg("'%s': %zu warnings (%s), kind %d value %g", ignored[i], s->nwarnings,
+                     s->nwarnings ? s->warnings[0] : "", (int)f->kind, f->value);
+        scenario_free(s);
+    }
+
+    /* The per-transport forms, plain YAML and --set: each warned where it is written. The ignored
+     * transport value is 1, not the global's 1/4 (qmgr looks up the transport's own parameter). */
+    const char *sets[] = {"mta.postfix.default_destination_concurrency_positive_feedback=1/sqrt_concurrency"};
+    scenario *s = load_ok(BASE "mta:\n  postfix:\n"
+                               "    default_destination_concurrency_negative_feedback: 1/4\n"
+                               "    slow_destination_concurrency_negative_feedback: 1/sqrt_concurrency\n"
+                               "  transports:\n"
+                               "    slow:\n"
+                               "      domains: [x.test]\n"
+                               "      destination_concurrency_positive_feedback: 0.5/sqrt_concurrency\n",
+                          sets, 1);
+    assert_int_equal(s->nwarnings, 3);
+    assert_string_equal(s->warnings[0], "t.yaml:10:53: mta.postfix.slow_destination_concurrency_negative_feedback: "
+                                        "ignoring malformed or unreasonable feedback: 1/sqrt_concurrency (Postfix "
+                                        "uses 1)");
+    assert_string_equal(s->warnings[1], "--set mta.postfix.default_destination_concurrency_positive_feedback="
+                                        "1/sqrt_concurrency: mta.postfix.default_destination_concurrency_positive_"
+                                        "feedback: ignoring malformed or unreasonable feedback: 1/sqrt_concurrency "
+                                        "(Postfix uses 1)");
+    assert_string_equal(s->warnings[2], "t.yaml:14:50: mta.transports.slow.destination_concurrency_positive_feedback: "
+                                        "ignoring malformed or unreasonable feedback: 0.5/sqrt_concurrency (Postfix "
+                                        "uses 1)");
+    const mta_transport_params *smtp = &transport(s, "smtp")->p, *slow = &transport(s, "slow")->p;
+    assert_true(smtp->negative_feedback.kind == MTA_FEEDBACK_CONSTANT && smtp->negative_feedback.value == 0.25);
+    assert_true(smtp->positive_feedback.kind == MTA_FEEDBACK_CONSTANT && smtp->positive_feedback.value == 1);
+    assert_true(slow->negative_feedback.kind == MTA_FEEDBACK_CONSTANT && slow->negative_feedback.value == 1);
+    assert_true(slow->positive_feedback.kind == MTA_FEEDBACK_CONSTANT && slow->positive_feedback.value == 1);
+    scenario_free(s);
+
+    /* An empty string is no feedback at all: Postfix's qmgr refuses to start (get_mail_conf_str with a
+     * minimum length of 1), and the loader refuses it (the error table). A bare "name:" is the
+     * loader's "name =" of postconf -n, the default, like for any parameter. */
+    s = load_ok(BASE "mta:\n  postfix:\n    default_destination_concurrency_positive_feedback:\n", NULL, 0);
+    assert_int_equal(s->nwarnings, 0);
+    assert_true(s->mta.transports[0].p.positive_feedback.value == 1);
     scenario_free(s);
 }
 
@@ -806,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_default),      cmocka_unit_test(test_examples),  cmocka_unit_test(test_errors),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_defaults),  cmocka_unit_test(test_transports),
+        cmocka_unit_test(test_feedback_as_postfix_reads_it),
         cmocka_unit_test(test_postconf_paste), cmocka_unit_test(test_full),    cmocka_unit_test(test_set_scalars),
         cmocka_unit_test(test_set_lists),    cmocka_unit_test(test_json),
     };
