@@ -47,14 +47,15 @@ int results_validate_tolerance(results_validate *v, const char *text, char *err,
         char *end;
         errno = 0;
         double x = strtod(eq + 1, &end);
-        bool pct = *end == '%';
-        if (pct)
-            end++;
+        bool pct = *end == '%', pp = strncmp(end, "pp", 2) == 0;
+        end += pct ? 1 : pp ? 2 : 0;
         if (errno || end == eq + 1 || *end || !(x >= 0) || !isfinite(x)) {
-            snprintf(err, errlen, "--tolerance %s: expected a share like 25%% or 0.25", text);
+            snprintf(err, errlen, "--tolerance %s: expected a share like 25%% or 0.25, or percentage points like 5pp",
+                     text);
             return -EINVAL;
         }
-        v->fig[i].tolerance = pct ? x / 100 : x;
+        v->fig[i].tolerance = pct || pp ? x / 100 : x;
+        v->fig[i].absolute = pp;
         return 0;
     }
     char keys[256] = "";
@@ -112,7 +113,7 @@ void results_validate_compute(results_validate *v, const json_t *const *sim, siz
     v->failed = 0;
     for (size_t i = 0; i < RESULTS_VALIDATE_NFIG; i++) {
         results_validate_fig *f = &v->fig[i];
-        double sum = 0, sq = 0, mn = INFINITY, mx = -INFINITY, rsum = 0;
+        double sum = 0, sq = 0, mn = INFINITY, mx = -INFINITY, rsum = 0, rmn = INFINITY, rmx = -INFINITY;
         f->nsim = f->nreal = 0;
         for (size_t k = 0; k < nsim; k++) {
             double x = results_validate_value(sim[k], f->key);
@@ -129,6 +130,8 @@ void results_validate_compute(results_validate *v, const json_t *const *sim, siz
             if (!isnan(x)) {
                 f->nreal++;
                 rsum += x;
+                rmn = fmin(rmn, x);
+                rmx = fmax(rmx, x);
             }
         }
         f->sim_mean = f->nsim ? sum / (double)f->nsim : NAN;
@@ -136,11 +139,15 @@ void results_validate_compute(results_validate *v, const json_t *const *sim, siz
         f->sim_min = f->nsim ? mn : NAN;
         f->sim_max = f->nsim ? mx : NAN;
         f->real_mean = f->nreal ? rsum / (double)f->nreal : NAN;
+        f->real_min = f->nreal ? rmn : NAN;
+        f->real_max = f->nreal ? rmx : NAN;
         f->diff = f->nsim && f->nreal && f->sim_mean != 0 ? (f->real_mean - f->sim_mean) / fabs(f->sim_mean) : NAN;
         if (isnan(f->tolerance))
             f->pass = true;
         else if (!f->nsim || !f->nreal)
             f->pass = false;
+        else if (f->absolute)
+            f->pass = fabs(f->real_mean - f->sim_mean) <= f->tolerance + 1e-12;
         else if (f->sim_mean == 0)
             f->pass = f->real_mean == 0;
         else
@@ -164,24 +171,32 @@ static void fmt(char *buf, size_t len, double x, bool duration)
 
 void results_validate_print(FILE *out, const results_validate *v, size_t nsim, size_t nreal)
 {
-    fprintf(out, "%-30s %12s %10s %12s %9s %10s  %s\n", "figure", "simulation", "(sd)", "replay", "diff",
-            "tolerance", "");
+    bool range = nreal > 1;
+    fprintf(out, "%-30s %12s %10s %12s %19s %9s %10s  %s\n", "figure", "simulation", "(sd)", "replay",
+            range ? "(min-max)" : "", "diff", "tolerance", "");
     fprintf(out, "%-30s %12s %10s %12s\n", "", nsim == 1 ? "1 seed" : "", "", nreal == 1 ? "" : "mean");
     for (size_t i = 0; i < RESULTS_VALIDATE_NFIG; i++) {
         const results_validate_fig *f = &v->fig[i];
-        char a[32], sd[32], b[32], d[32], tol[32];
+        char a[32], sd[32], b[32], lo[32], hi[32], r[72] = "", d[32], tol[32];
         fmt(a, sizeof(a), f->sim_mean, f->duration);
         fmt(sd, sizeof(sd), f->sim_sd, f->duration);
         fmt(b, sizeof(b), f->real_mean, f->duration);
-        if (isnan(f->diff))
+        if (range && f->nreal) {
+            fmt(lo, sizeof(lo), f->real_min, f->duration);
+            fmt(hi, sizeof(hi), f->real_max, f->duration);
+            snprintf(r, sizeof(r), "%s-%s", lo, hi);
+        }
+        if (f->absolute && f->nsim && f->nreal)
+            snprintf(d, sizeof(d), "%+.1fpp", 100 * (f->real_mean - f->sim_mean));
+        else if (isnan(f->diff))
             snprintf(d, sizeof(d), f->nsim && f->nreal && f->sim_mean == 0 ? (f->real_mean == 0 ? "0%%" : "new") : "-");
         else
             snprintf(d, sizeof(d), "%+.1f%%", 100 * f->diff);
         if (isnan(f->tolerance))
             snprintf(tol, sizeof(tol), "-");
         else
-            snprintf(tol, sizeof(tol), "±%.0f%%", 100 * f->tolerance);
-        fprintf(out, "%-30s %12s %10s %12s %9s %10s  %s\n", f->what, a, sd, b, d, tol,
+            snprintf(tol, sizeof(tol), f->absolute ? "±%.0fpp" : "±%.0f%%", 100 * f->tolerance);
+        fprintf(out, "%-30s %12s %10s %12s %19s %9s %10s  %s\n", f->what, a, sd, b, r, d, tol,
                 isnan(f->tolerance) ? "" : f->pass ? "ok" : "OUTSIDE");
     }
     fprintf(out, "%zu simulated run%s, %zu replay%s: %zu figure%s outside %s tolerance\n", nsim, nsim == 1 ? "" : "s",
@@ -199,8 +214,11 @@ json_t *results_validate_json(const results_validate *v)
         json_object_set_new(x, "simulation_min", isnan(f->sim_min) ? json_null() : results_json_real(f->sim_min));
         json_object_set_new(x, "simulation_max", isnan(f->sim_max) ? json_null() : results_json_real(f->sim_max));
         json_object_set_new(x, "replay_mean", isnan(f->real_mean) ? json_null() : results_json_real(f->real_mean));
+        json_object_set_new(x, "replay_min", isnan(f->real_min) ? json_null() : results_json_real(f->real_min));
+        json_object_set_new(x, "replay_max", isnan(f->real_max) ? json_null() : results_json_real(f->real_max));
         json_object_set_new(x, "difference", isnan(f->diff) ? json_null() : results_json_real(f->diff));
         json_object_set_new(x, "tolerance", isnan(f->tolerance) ? json_null() : results_json_real(f->tolerance));
+        json_object_set_new(x, "tolerance_absolute", json_boolean(f->absolute));
         json_object_set_new(x, "pass", json_boolean(f->pass));
         json_object_set_new(o, f->key, x);
     }
