@@ -420,6 +420,31 @@ static void traffic_fill(traffic *t, const traffic_source *s, gsl_rng *r, traffi
     m->rcpt_domain = t->rcpt;
 }
 
+uint32_t traffic_class_max_rcpt(const traffic_class_config *c)
+{
+    const sim_dist *d = &c->recipients;
+    switch (d->kind) {
+    case SIM_DIST_CONSTANT:
+        return (uint32_t)traffic_clamp_round(d->a, 1, TRAFFIC_MAX_RCPT);
+    case SIM_DIST_UNIFORM: /* [a, b): nothing rounds above b's rounding */
+        return (uint32_t)traffic_clamp_round(d->b, 1, TRAFFIC_MAX_RCPT);
+    case SIM_DIST_EMPIRICAL: /* sorted ascending */
+        return d->n ? (uint32_t)traffic_clamp_round(d->values[d->n - 1], 1, TRAFFIC_MAX_RCPT) : 1;
+    default:
+        return TRAFFIC_MAX_RCPT;
+    }
+}
+
+uint32_t traffic_max_rcpt(const traffic_config *cfg)
+{
+    uint32_t most = 1;
+    for (size_t i = 0; i < cfg->nclasses; i++) {
+        uint32_t n = traffic_class_max_rcpt(&cfg->classes[i]);
+        most = n > most ? n : most;
+    }
+    return most;
+}
+
 /* ---- life cycle ---- */
 
 traffic *traffic_create(const traffic_config *cfg, uint64_t seed, uint32_t replication, sim_time_t horizon)

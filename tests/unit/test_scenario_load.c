@@ -220,6 +220,12 @@ static const struct {
      NULL,
      "t.yaml:5:42: traffic.classes[0].arrivals.rate: expected a rate like 20/s, 1000/h, 5/min, got '10/fortnight'"},
     {BASE "mta:\n  hosts: 0\n", NULL, "t.yaml:8:10: mta.hosts: must be at least 1, got 0"},
+    {"name: t\ntraffic:\n  classes:\n    - name: a\n      arrivals: {process: poisson, rate: 1/s}\n"
+     "      recipients: 65536\n      domains: {x.test: 1}\n",
+     NULL, "t.yaml:6:19: traffic.classes[0].recipients: must be a whole number from 1 to 65535"},
+    {"name: t\ntraffic:\n  classes:\n    - name: a\n      arrivals: {process: poisson, rate: 1/s}\n"
+     "      recipients: 2.5\n      domains: {x.test: 1}\n",
+     NULL, "t.yaml:6:19: traffic.classes[0].recipients: must be a whole number from 1 to 65535"},
     {BASE "mta:\n  source_ips: [192.0.2.1, 300.1.1.1]\n", NULL,
      "t.yaml:8:27: mta.source_ips[1]: expected an IP address like 192.0.2.1 or 2001:db8::1, got '300.1.1.1'"},
     {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    mx: [{host: mx.x.test, state: down}]\n", NULL,
@@ -424,6 +430,13 @@ static void test_defaults(void **state)
     assert_true(c->size.kind == SIM_DIST_CONSTANT && c->size.a == 4096);
     assert_true(c->recipients.kind == SIM_DIST_CONSTANT && c->recipients.a == 1);
     assert_string_equal(c->sender, "noreply@tempfail.test");
+    scenario_free(s);
+    /* a list of thousands is one message; TRAFFIC_MAX_RCPT is the most */
+    s = load_ok(BASE, (const char *[]){"traffic.classes[0].recipients=65535"}, 1);
+    assert_true(s->traffic.classes[0].recipients.a == TRAFFIC_MAX_RCPT);
+    scenario_free(s);
+    s = load_ok(BASE, NULL, 0);
+    c = &s->traffic.classes[0];
     assert_int_equal(c->resend.after, 0);
 
     const mta_config *m = &s->mta;
