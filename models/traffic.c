@@ -420,6 +420,29 @@ static void traffic_fill(traffic *t, const traffic_source *s, gsl_rng *r, traffi
     m->rcpt_domain = t->rcpt;
 }
 
+sim_time_t traffic_arrivals_end(const traffic_arrivals *a)
+{
+    switch (a->kind) {
+    case TRAFFIC_BURST:
+        return a->start + a->over;
+    case TRAFFIC_TRACE:
+        return a->ntimes ? (a->times[a->ntimes - 1] / SIM_SEC + 1) * SIM_SEC : 0;
+    case TRAFFIC_SCHEDULE: {
+        if (a->period > 0 || a->nsteps == 0)
+            return SIM_TIME_NEVER;
+        size_t k = a->nsteps;
+        while (k > 0 && a->steps[k - 1].rate == 0)
+            k--;
+        return k == a->nsteps ? SIM_TIME_NEVER : k == 0 ? 0 : a->steps[k].at;
+    }
+    case TRAFFIC_PERIODIC:
+        return a->every == 0 ? a->start + 1 : SIM_TIME_NEVER;
+    case TRAFFIC_POISSON:
+        return a->rate == 0 ? 0 : SIM_TIME_NEVER;
+    }
+    return SIM_TIME_NEVER;
+}
+
 uint32_t traffic_class_max_rcpt(const traffic_class_config *c)
 {
     const sim_dist *d = &c->recipients;

@@ -144,6 +144,16 @@ bool traffic_next(traffic *t, traffic_msg *m);
 bool traffic_resend(traffic *t, const traffic_msg *orig, uint32_t made, sim_time_t now, traffic_msg *m);
 
 /*
+ * Where an arrival process ends: it has no arrival at or after the time returned. BURST: start +
+ * over. TRACE: the whole second after its last time. SCHEDULE without a period whose last steps have
+ * rate 0: the first of those steps. PERIODIC with every == 0 (a single batch): just after start. 0
+ * for a process without arrivals (an empty trace, a zero rate). SIM_TIME_NEVER for the processes
+ * that go on for ever: POISSON, PERIODIC, a repeating SCHEDULE or one that ends at a rate above 0.
+ * The loader's default `duration` is the latest end when no class goes on for ever.
+ */
+sim_time_t traffic_arrivals_end(const traffic_arrivals *a);
+
+/*
  * The most recipients a message of class c can have: the largest value of its `recipients`
  * distribution, rounded as messages round it, for a constant, a uniform or an empirical one;
  * TRAFFIC_MAX_RCPT for a distribution without an upper end. traffic_max_rcpt: over every class.

@@ -466,6 +466,58 @@ static void test_recipient_distribution(void **state)
     traffic_free(t);
 }
 
+/* Where each process ends; with that as the horizon, a bounded one loses no arrival. */
+static void test_arrivals_end(void **state)
+{
+    (void)state;
+    sim_time_t trace[] = {500 * SIM_MSEC, 5 * SIM_SEC, 90 * SIM_SEC};
+    sim_time_t trace_whole[] = {0, 2 * SIM_SEC};
+    traffic_rate_step falls[] = {{0, 5}, {10 * SIM_SEC, 0}, {20 * SIM_SEC, 0}};
+    traffic_rate_step rises[] = {{0, 0}, {10 * SIM_SEC, 5}};
+    traffic_rate_step zero[] = {{0, 0}};
+    static const sim_time_t NEVER = SIM_TIME_NEVER;
+    struct {
+        traffic_arrivals a;
+        sim_time_t want;
+    } cases[] = {
+        {{.kind = TRAFFIC_BURST, .count = 50, .start = 0, .over = 20 * SIM_SEC}, 20 * SIM_SEC},
+        {{.kind = TRAFFIC_BURST, .count = 50, .start = 15 * SIM_MIN, .over = 10 * SIM_MIN}, 25 * SIM_MIN},
+        {{.kind = TRAFFIC_TRACE, .times = trace, .ntimes = 3}, 91 * SIM_SEC},
+        {{.kind = TRAFFIC_TRACE, .times = trace_whole, .ntimes = 2}, 3 * SIM_SEC}, /* after a whole second: the next */
+        {{.kind = TRAFFIC_TRACE, .times = NULL, .ntimes = 0}, 0},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = falls, .nsteps = 3}, 10 * SIM_SEC},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = falls, .nsteps = 2}, 10 * SIM_SEC},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = falls, .nsteps = 3, .period = SIM_MIN}, NEVER},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = rises, .nsteps = 2}, NEVER},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = zero, .nsteps = 1}, 0},
+        {{.kind = TRAFFIC_PERIODIC, .count = 3, .start = 5 * SIM_SEC, .every = 0}, 5 * SIM_SEC + 1},
+        {periodic(3, 0, SIM_MIN), NEVER},
+        {poisson(2), NEVER},
+        {poisson(0), 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sim_time_t end = traffic_arrivals_end(&cases[i].a);
+        if (end != cases[i].want)
+            fail_msg("case %zu: end %lld, want %lld", i, (long long)end, (long long)cases[i].want);
+        if (end == NEVER)
+            continue;
+        traffic_class_config c = class_with("c", cases[i].a);
+        traffic_config cfg = {&c, 1};
+        traffic *all = traffic_create(&cfg, SEED, 0, SIM_TIME_NEVER), *cut = traffic_create(&cfg, SEED, 0, end);
+        traffic_msg m;
+        uint64_t n_all = 0, n_cut = 0;
+        while (traffic_next(all, &m)) {
+            assert_true(m.arrival < end);
+            n_all++;
+        }
+        while (traffic_next(cut, &m))
+            n_cut++;
+        assert_int_equal(n_all, n_cut);
+        traffic_free(all);
+        traffic_free(cut);
+    }
+}
+
 /* The most recipients a class can send: what a replay's Postfix must take in one transaction. */
 static void test_max_rcpt(void **state)
 {
@@ -950,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_recipient_counts),
         cmocka_unit_test(test_recipient_distribution),
         cmocka_unit_test(test_max_rcpt),
+        cmocka_unit_test(test_arrivals_end),
         cmocka_unit_test(test_size_clamping),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_independence),
