@@ -1,9 +1,11 @@
 /*
  * harness_maillog_stats - counting a Postfix log (what is counted, and why so: see the header).
  *
- * Two small hash tables of our own: the count tables (open addressing over an index array, rows in
- * first-seen order so a table can be listed without its hash) and the open messages (chained, so a
- * message that is done can be unlinked and freed). Both hash with sim_hash's FNV-1a.
+ * Three small hash tables of our own: the count tables (open addressing over an index array, rows in
+ * first-seen order so a table can be listed without its hash), the open messages (chained, so a
+ * message that is done can be unlinked and freed), and each open message's deferred recipients (open
+ * addressing with backward-shift deletion: a message of thousands of recipients costs no more per
+ * line than one of a few). All hash with sim_hash's FNV-1a.
  */
 #include "harness/harness_maillog_stats.h"
 
@@ -84,7 +86,7 @@ harness_maillog_count *harness_maillog_table_sorted(const harness_maillog_table 
 typedef struct msg {
     struct msg *next;
     char *key;       /* "host queue_id" */
-    char **rcpt;     /* recipients deferred and not yet done */
+    char **rcpt;     /* recipients deferred and not yet done: a set of cap slots (a power of two) */
     size_t nrcpt, cap;
     int64_t when;    /* its last deferral's time */
     double delay;    /* and delay= */
@@ -119,11 +121,61 @@ static void msg_grow(struct harness_maillog_msgs *m)
     free(ob);
 }
 
+/* The slot holding rcpt in e's set, or the empty one it would take (e->cap > 0). */
+static size_t rcpt_slot(const msg *e, const char *rcpt)
+{
+    size_t k = sim_hash_str(SIM_HASH_INIT, rcpt) & (e->cap - 1);
+    while (e->rcpt[k] && strcmp(e->rcpt[k], rcpt) != 0)
+        k = (k + 1) & (e->cap - 1);
+    return k;
+}
+
+static void rcpt_add(msg *e, const char *rcpt)
+{
+    if (e->cap && e->rcpt[rcpt_slot(e, rcpt)])
+        return;
+    if (2 * (e->nrcpt + 1) > e->cap) {
+        char **old = e->rcpt;
+        size_t ocap = e->cap;
+        e->cap = ocap ? 2 * ocap : 4;
+        e->rcpt = sim_xcalloc(e->cap, sizeof(*e->rcpt));
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i])
+                e->rcpt[rcpt_slot(e, old[i])] = old[i];
+        free(old);
+    }
+    e->rcpt[rcpt_slot(e, rcpt)] = sim_xstrdup(rcpt);
+    e->nrcpt++;
+}
+
+/* Removes rcpt (if there), moving back the entries its slot held up (Knuth's algorithm R). */
+static void rcpt_remove(msg *e, const char *rcpt)
+{
+    if (!e->cap)
+        return;
+    size_t mask = e->cap - 1, i = rcpt_slot(e, rcpt);
+    if (!e->rcpt[i])
+        return;
+    free(e->rcpt[i]);
+    e->rcpt[i] = NULL;
+    e->nrcpt--;
+    for (size_t j = (i + 1) & mask; e->rcpt[j]; j = (j + 1) & mask) {
+        size_t home = sim_hash_str(SIM_HASH_INIT, e->rcpt[j]) & mask;
+        /* The entry at j may move to the hole at i unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays)
+            continue;
+        e->rcpt[i] = e->rcpt[j];
+        e->rcpt[j] = NULL;
+        i = j;
+    }
+}
+
 static void msg_drop(struct harness_maillog_msgs *m, msg **p)
 {
     msg *e = *p;
     *p = e->next;
-    for (size_t i = 0; i < e->nrcpt; i++)
+    for (size_t i = 0; i < e->cap; i++)
         free(e->rcpt[i]);
     free(e->rcpt);
     free(e->key);
@@ -146,12 +198,7 @@ static void msg_delivery(struct harness_maillog_msgs *m, const harness_maillog_r
         if (!*p)
             return;
         msg *e = *p;
-        for (size_t i = 0; i < e->nrcpt; i++)
-            if (strcmp(e->rcpt[i], r->rcpt) == 0) {
-                free(e->rcpt[i]);
-                e->rcpt[i] = e->rcpt[--e->nrcpt];
-                break;
-            }
+        rcpt_remove(e, r->rcpt);
         if (e->nrcpt == 0)
             msg_drop(m, p);
         return;
@@ -168,11 +215,7 @@ static void msg_delivery(struct harness_maillog_msgs *m, const harness_maillog_r
     msg *e = *p;
     e->when = r->when;
     e->delay = r->delay;
-    for (size_t i = 0; i < e->nrcpt; i++)
-        if (strcmp(e->rcpt[i], r->rcpt) == 0)
-            return;
-    e->rcpt = sim_xgrow(e->rcpt, &e->cap, e->nrcpt + 1, sizeof(*e->rcpt), 2);
-    e->rcpt[e->nrcpt++] = sim_xstrdup(r->rcpt);
+    rcpt_add(e, r->rcpt);
 }
 
 static void msg_close(struct harness_maillog_msgs *m, const harness_maillog_rec *r)

@@ -53,6 +53,7 @@ static const char *const conf_plumbing =
     "postlog    unix-dgram n  -       n       -       1       postlogd\n";
 
 #define CONF_DEFAULT_PROCESS_LIMIT 100u /* Postfix's default_process_limit: master.cf's "-" */
+#define CONF_SMTPD_RECIPIENT_LIMIT 1000u /* Postfix's smtpd_recipient_limit */
 
 static bool conf_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static bool conf_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -339,6 +340,12 @@ static bool conf_main_cf(const scenario *s, const harness_postfix_instance *in, 
                         in->myhostname ? in->myhostname : "tempfail-mta.test",
                         in->inet_interfaces ? in->inet_interfaces : "127.0.0.1",
                         in->inet_protocols ? in->inet_protocols : "ipv4");
+    /* The traffic comes in over SMTP, one transaction per message: smtpd must take as many
+     * recipients as a message of the scenario can have (Postfix's smtpd_recipient_limit is 1000;
+     * beyond it, 452 4.5.3 "Too many recipients"). */
+    uint32_t rcpt = traffic_max_rcpt(&s->traffic);
+    if (rcpt > CONF_SMTPD_RECIPIENT_LIMIT)
+        harness_text_printf(t, "smtpd_recipient_limit = %" PRIu32 "\n", rcpt);
     if (in->smtp_bind_address)
         harness_text_printf(t, "smtp_bind_address = %s\n", in->smtp_bind_address);
     if (in->feedback_debug)

@@ -15,6 +15,9 @@
  * written, except smtp_tls_security_level: the model's default is STARTTLS when offered, Postfix's
  * is none, so it is always written.
  *
+ * The instance's smtpd takes the injected traffic: its smtpd_recipient_limit is raised from Postfix's
+ * 1000 to the most recipients a message of the scenario can have (traffic_max_rcpt), when more.
+ *
  * Routing: smtp_dns_support_level = disabled, and a texthash: transport map (no postmap needed)
  * sends each domain to its receiver's server addresses, given by the caller in MX order, as a
  * nexthop list ("smtp:[127.0.0.2]:2525,[127.0.0.3]:2525": Postfix 3.5 and later try the list in

@@ -649,6 +649,8 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
                  r.nhosts);
         return HARNESS_REPLAY_EUSAGE;
     }
+    if (harness_testsmtpd_check(s, err, errlen) < 0)
+        return HARNESS_REPLAY_EUSAGE;
     char serr[512];
     if (harness_speedup_mta(&s->mta, r.k, harness_speedup_tls_everywhere(s), serr, sizeof(serr)) < 0) {
         snprintf(err, errlen, "--speedup %g: %s", r.k, serr);
@@ -706,8 +708,10 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
     return status;
 }
 
-char *harness_replay_external_transport(const scenario *s)
+char *harness_replay_external_transport(const scenario *s, char *err, size_t errlen)
 {
+    if (harness_testsmtpd_check(s, err, errlen) < 0)
+        return NULL;
     harness_text t = {0};
     harness_text_printf(&t, "# transport_maps entries that send the scenario's domains to the replay's testsmtpd\n");
     for (size_t i = 0; i < s->nreceivers; i++) {
@@ -717,8 +721,8 @@ char *harness_replay_external_transport(const scenario *s)
         for (size_t d = 0; d < rc->ndomains; d++) {
             harness_text_printf(&t, "%s\tsmtp:", rc->domains[d]);
             for (size_t m = 0; m < rc->nmx; m++) {
-                char ip[32];
-                harness_testsmtpd_addr(i, m, ip, sizeof(ip));
+                char ip[HARNESS_TESTSMTPD_ADDR_MAX];
+                harness_testsmtpd_addr(s, i, m, ip, sizeof(ip));
                 harness_text_printf(&t, "%s[%s]:%d", m ? "," : "", ip, HARNESS_REPLAY_EXTERNAL_PORT);
             }
             harness_text_printf(&t, "\n");

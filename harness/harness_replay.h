@@ -63,7 +63,8 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
                        size_t errlen);
 
 /* The transport_maps lines that route the scenario's domains to testsmtpd at the fixed external
- * addresses (127.64.R.M:2525), for an operator to paste (EXTERNAL). Returns a malloc'ed text. */
-char *harness_replay_external_transport(const scenario *s);
+ * addresses (harness_testsmtpd_addr, port 2525), for an operator to paste (EXTERNAL). Returns a
+ * malloc'ed text, or NULL with err when two MX hosts would share an address (harness_testsmtpd_check). */
+char *harness_replay_external_transport(const scenario *s, char *err, size_t errlen);
 
 #endif

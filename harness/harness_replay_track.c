@@ -56,7 +56,7 @@ void harness_replay_track_free(harness_replay_track *t)
         for (size_t k = 0; k < e->nrec; k++)
             free(e->rec[k].rcpt);
         free(e->rec);
-        for (uint32_t k = 0; k < e->nfinal; k++)
+        for (uint32_t k = 0; k < e->fcap; k++)
             free(e->final[k]);
         free(e->final);
         free((char *)e->m.domain);
@@ -147,12 +147,33 @@ static harness_replay_entry *harness_replay_entry_get(harness_replay_track *t, u
 
 /* ---- the live state ---- */
 
-static bool harness_replay_final_has(const harness_replay_entry *e, const char *rcpt)
+/* Where rcpt is in the set of final recipients, or the empty slot it would take. */
+static char **harness_replay_final_slot(char **set, uint32_t cap, const char *rcpt)
 {
-    for (uint32_t i = 0; i < e->nfinal; i++)
-        if (strcmp(e->final[i], rcpt) == 0)
-            return true;
-    return false;
+    size_t k = sim_hash_str(SIM_HASH_INIT, rcpt) & (cap - 1);
+    while (set[k] && strcmp(set[k], rcpt) != 0)
+        k = (k + 1) & (cap - 1);
+    return &set[k];
+}
+
+/* Adds rcpt to the entry's final recipients; false when it was there already. */
+static bool harness_replay_final_add(harness_replay_entry *e, const char *rcpt)
+{
+    if (e->fcap && *harness_replay_final_slot(e->final, e->fcap, rcpt))
+        return false;
+    if (2 * (e->nfinal + 1) > e->fcap) {
+        uint32_t cap = e->fcap ? 2 * e->fcap : 8;
+        char **set = sim_xcalloc(cap, sizeof(*set));
+        for (uint32_t i = 0; i < e->fcap; i++)
+            if (e->final[i])
+                *harness_replay_final_slot(set, cap, e->final[i]) = e->final[i];
+        free(e->final);
+        e->final = set;
+        e->fcap = cap;
+    }
+    *harness_replay_final_slot(e->final, e->fcap, rcpt) = sim_xstrdup(rcpt);
+    e->nfinal++;
+    return true;
 }
 
 static void harness_replay_settle(harness_replay_track *t, harness_replay_entry *e)
@@ -208,10 +229,7 @@ static void harness_replay_apply(harness_replay_track *t, harness_replay_entry *
         e->any_bounced = true;
     if (r->status == HARNESS_MAILLOG_EXPIRED_RCPT)
         e->expired = true;
-    if (!harness_replay_final_has(e, r->rcpt)) {
-        e->final = sim_xreallocarray(e->final, e->nfinal + 1, sizeof(*e->final));
-        e->final[e->nfinal++] = sim_xstrdup(r->rcpt);
-    }
+    harness_replay_final_add(e, r->rcpt);
     if (e->nfinal >= e->m.nrcpt)
         harness_replay_settle(t, e);
 }

@@ -27,8 +27,10 @@ typedef struct harness_replay_entry {
     harness_replay_rec *rec;
     size_t nrec, caprec;
     /* live state, from the records applied so far (claimed entries) */
-    char **final;                   /* recipients with a final record */
-    uint32_t nfinal;
+    char **final;                   /* recipients with a final record: a set, fcap slots (a power of
+                                       two, open addressing), so that a message of thousands of
+                                       recipients costs no more per line than one of a few */
+    uint32_t nfinal, fcap;
     uint32_t attempts;              /* passes through the active queue with a record */
     bool seen_active, pass_has_record;
     bool any_bounced, expired, removed;

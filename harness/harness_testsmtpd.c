@@ -4,6 +4,7 @@
  */
 #include "harness/harness_testsmtpd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,14 +42,78 @@ static void harness_testsmtpd_free_addrs(harness_testsmtpd *t)
     t->nreceivers = 0;
 }
 
-void harness_testsmtpd_addr(size_t r, size_t m, char *buf, size_t len)
+/* An IPv4 address in 127.0.0.0/8: the loopback network, which never leaves the machine. */
+static bool harness_testsmtpd_loopback(const char *a)
 {
-    snprintf(buf, len, "127.%u.%u.%u", (unsigned)(64 + r / 256) & 0xff, (unsigned)(r % 256), (unsigned)(m + 1) & 0xff);
+    unsigned char b[4];
+    return a && inet_pton(AF_INET, a, b) == 1 && b[0] == 127;
+}
+
+void harness_testsmtpd_addr(const scenario *s, size_t r, size_t m, char *buf, size_t len)
+{
+    const char *named = r < s->nreceivers && m < s->receivers[r].nmx ? s->receivers[r].mx[m].address : NULL;
+    if (harness_testsmtpd_loopback(named))
+        snprintf(buf, len, "%s", named);
+    else
+        snprintf(buf, len, "127.%u.%u.%u", (unsigned)(64 + r / 256) & 0xff, (unsigned)(r % 256),
+                 (unsigned)(m + 1) & 0xff);
 }
 
 bool harness_testsmtpd_served(const scenario *s, size_t i)
 {
     return i + 1 < s->nreceivers || s->receivers[i].ndomains > 0;
+}
+
+typedef struct harness_testsmtpd_where {
+    char addr[HARNESS_TESTSMTPD_ADDR_MAX];
+    size_t r, m;
+} harness_testsmtpd_where;
+
+static int harness_testsmtpd_where_cmp(const void *a, const void *b)
+{
+    const harness_testsmtpd_where *x = a, *y = b;
+    int d = strcmp(x->addr, y->addr);
+    if (d)
+        return d;
+    return x->r != y->r ? (x->r < y->r ? -1 : 1) : (x->m > y->m) - (x->m < y->m);
+}
+
+int harness_testsmtpd_check(const scenario *s, char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nreceivers; i++)
+        if (harness_testsmtpd_served(s, i))
+            n += s->receivers[i].nmx;
+    harness_testsmtpd_where *v = sim_xcalloc(n ? n : 1, sizeof(*v));
+    n = 0;
+    for (size_t i = 0; i < s->nreceivers; i++)
+        for (size_t m = 0; harness_testsmtpd_served(s, i) && m < s->receivers[i].nmx; m++) {
+            harness_testsmtpd_addr(s, i, m, v[n].addr, sizeof(v[n].addr));
+            v[n].r = i;
+            v[n++].m = m;
+        }
+    qsort(v, n, sizeof(*v), harness_testsmtpd_where_cmp);
+    int rc = 0;
+    for (size_t k = 1; k < n && rc == 0; k++) {
+        if (strcmp(v[k - 1].addr, v[k].addr) != 0)
+            continue;
+        /* The loader keeps the scenario's addresses unique, and the replay's own ones are: one of the
+         * two is the scenario's, the other the replay's for a host that names no loopback address. */
+        const harness_testsmtpd_where *named = &v[k], *own = &v[k - 1];
+        if (!harness_testsmtpd_loopback(s->receivers[named->r].mx[named->m].address)) {
+            named = &v[k - 1];
+            own = &v[k];
+        }
+        const receiver_config *rn = &s->receivers[named->r], *ro = &s->receivers[own->r];
+        snprintf(err, errlen,
+                 "receivers[%s].mx[%zu].address: %s is where the replay listens for MX host %s of receiver '%s', "
+                 "which names no loopback address (MX host M of receiver R gets 127.(64 + R / 256).(R %% 256).(M + "
+                 "1)): choose another, or give that host an address too",
+                 rn->name, named->m, named->addr, ro->mx[own->m].host, ro->name);
+        rc = -EINVAL;
+    }
+    free(v);
+    return rc;
 }
 
 /* Reads the ready file into t->addrs. 0, or -EINVAL with err. */
@@ -136,8 +201,8 @@ int harness_testsmtpd_start(harness_testsmtpd *t, const char *bin, const char *s
             continue;
         const receiver_config *r = &s->receivers[i];
         for (size_t m = 0; m < r->nmx; m++) {
-            char a[512], ip[32];
-            harness_testsmtpd_addr(i, m, ip, sizeof(ip));
+            char a[512], ip[HARNESS_TESTSMTPD_ADDR_MAX];
+            harness_testsmtpd_addr(s, i, m, ip, sizeof(ip));
             snprintf(a, sizeof(a), "%s/%s=%s:%d", r->name, r->mx[m].host, ip, port);
             argv[n++] = sim_xstrdup("--listen");
             argv[n++] = sim_xstrdup(a);

@@ -2,7 +2,10 @@
  * harness_testsmtpd - the replay's receivers: one testsmtpd serving every receiver of the scenario,
  * each MX host on its own loopback address, the policies' clock running as fast as the replay.
  *
- * MX host m of receiver r listens on 127.64.0.0/10 (127.(64 + r / 256).(r % 256).(m + 1)), port 0
+ * MX host m of receiver r listens on the address the scenario names for it (mx[m].address) when that
+ * is a loopback one (127.0.0.0/8), so that the replay's log shows the address the simulated log
+ * shows; otherwise - no address, or one elsewhere, where a replay must never send mail - on
+ * 127.64.0.0/10 (127.(64 + r / 256).(r % 256).(m + 1)). Either way, port 0
  * (or the caller's, for an operator's MTA that needs addresses known in advance): the kernel picks
  * a free port, and the ready file says which, so two replays (or a replay and a test)
  * never fight over a port, and testsmtpd's per-IP counting sees each Postfix's own source address.
@@ -39,8 +42,13 @@ typedef struct harness_testsmtpd {
  */
 int harness_testsmtpd_start(harness_testsmtpd *t, const char *bin, const char *scenario_path, const scenario *s,
                             double clock_rate, int port, const char *dir, char *err, size_t errlen);
-/* The address MX host m of receiver r listens on: "127.64.0.1" (no port). */
-void harness_testsmtpd_addr(size_t r, size_t m, char *buf, size_t len);
+/* The address MX host m of receiver r of s listens on: "127.64.0.1" (no port). */
+void harness_testsmtpd_addr(const scenario *s, size_t r, size_t m, char *buf, size_t len);
+/* Whether every MX host the replay serves gets an address of its own: a loopback address the
+ * scenario names may be the one the replay gives another host that names none. 0, or -EINVAL with
+ * err naming both ("receivers[b].mx[0].address: 127.64.0.1 is where the replay listens for MX host
+ * mx.a.test of receiver 'a', ..."). */
+int harness_testsmtpd_check(const scenario *s, char *err, size_t errlen);
 /* Whether the replay serves receiver i: every named one, and the implicit default when it owns a
  * domain of the traffic. */
 bool harness_testsmtpd_served(const scenario *s, size_t i);

@@ -52,6 +52,8 @@ typedef struct mta_entry {
     uint32_t nrcpt, cap;
     uint16_t *rcpt; /* indices into msg->rcpt; kept across reuse */
 } mta_entry;
+/* Recipient indices of a message fit mta_entry.rcpt (models/traffic.h says why the limit is there). */
+_Static_assert(TRAFFIC_MAX_RCPT - 1 <= UINT16_MAX, "mta_entry.rcpt cannot index every recipient of a message");
 
 struct mta_dest {
     mta_dest_stats st;

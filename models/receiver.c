@@ -31,12 +31,12 @@ static void refresh(receiver *r, sim_time_t now)
 }
 
 /*
- * The address logs show for MX host j of receiver `index`; never on a wire. The first 8 MX hosts of the
- * first 60 receivers keep the addresses they have always had, in the documentation ranges of RFC 5737
- * (198.51.100.10-249, then 203.0.113.10-249). Every other pair gets one of its own in the benchmarking
- * range 198.18.0.0/15 of RFC 2544: RECEIVER_MX_MAX per receiver, RECEIVER_MAX receivers, which fill it.
+ * The made-up address of MX host j of receiver `index`. The first 8 MX hosts of the first 60 receivers
+ * keep the addresses they have always had, in the documentation ranges of RFC 5737 (198.51.100.10-249,
+ * then 203.0.113.10-249). Every other pair gets one of its own in the benchmarking range
+ * 198.18.0.0/15 of RFC 2544: RECEIVER_MX_MAX per receiver, RECEIVER_MAX receivers, which fill it.
  */
-static void mx_address(uint32_t index, size_t j, char *buf, size_t len)
+void receiver_mx_default_address(uint32_t index, size_t j, char *buf, size_t len)
 {
     unsigned n = 10 + index * 8 + (unsigned)j;
     if (j < 8 && n < 250) {
@@ -82,8 +82,8 @@ receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t s
     r->mx_addr = sim_xcalloc(cfg->nmx, sizeof(char *));
     for (size_t j = 0; j < cfg->nmx; j++) {
         char buf[32];
-        mx_address(index, j, buf, sizeof(buf));
-        r->mx_addr[j] = sim_xstrdup(buf);
+        receiver_mx_default_address(index, j, buf, sizeof(buf));
+        r->mx_addr[j] = sim_xstrdup(cfg->mx[j].address ? cfg->mx[j].address : buf);
     }
     sim_tavg_init(&r->sessions, 0, 0);
     sim_tavg_init(&r->busy, 0, 0);

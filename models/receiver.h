@@ -19,8 +19,9 @@
 #include "sim/sim_dist.h"
 #include "sim/sim_time.h"
 
-/* Every (receiver, MX host) pair gets an address of its own in the logs; these bound how many there
- * can be (receiver_create refuses more rather than let two servers share an address). */
+/* Every (receiver, MX host) pair gets an address of its own in the logs, the scenario's or a made-up
+ * one; these bound how many there can be (receiver_create refuses more rather than let two servers
+ * share an address). */
 #define RECEIVER_MX_MAX 128  /* MX hosts per receiver */
 #define RECEIVER_MAX 1024    /* receivers: index < RECEIVER_MAX */
 
@@ -35,6 +36,9 @@ typedef struct receiver_mx_config {
     uint32_t preference;  /* lower first; equal preferences are shuffled per delivery */
     receiver_mx_state state;
     char **listen;        /* testsmtpd: "127.0.0.2:2525" addresses for this MX host; NULL-terminated or NULL */
+    char *address;        /* its IP address as logs show it ("127.64.0.1", "2001:db8::10", as inet_ntop
+                             writes it); NULL: a made-up one (receiver_mx_default_address). The loader
+                             checks that it is valid and that no two MX hosts of a run share one. */
 } receiver_mx_config;
 
 typedef struct receiver_config {
@@ -65,7 +69,7 @@ typedef struct receiver {
     gsl_rng *policy_rng;      /* "policy/<name>": random faults */
     gsl_rng *net_rng;         /* "network/<name>": round trips, think times, service times */
     latency_resource service; /* `capacity` servers for end-of-data processing */
-    char **mx_addr;           /* a made-up address per MX host, for logs; unique across receivers */
+    char **mx_addr;           /* per MX host, the address logs show: cfg->mx[j].address, or a made-up one */
     uint32_t cap;             /* the first concurrency_per_ip limit (0 = none), for reports */
     sim_tavg sessions, busy, idle;
     uint64_t peak, peak_busy, peak_idle;
@@ -74,6 +78,13 @@ typedef struct receiver {
     policy_stats base;        /* the policy's counters at the end of the warm-up */
     uint64_t queued;          /* messages it accepted, for its "queued as" ids */
 } receiver;
+
+/*
+ * The address logs show for MX host j of receiver `index` when the scenario names none: made up, in
+ * ranges reserved for documentation and benchmarks (RFC 5737, RFC 2544), never on a wire, and unique
+ * per (index, j) for index < RECEIVER_MAX and j < RECEIVER_MX_MAX.
+ */
+void receiver_mx_default_address(uint32_t index, size_t j, char *buf, size_t len);
 
 /* Returns NULL and fills err on an invalid policy, or beyond RECEIVER_MX_MAX or RECEIVER_MAX. */
 receiver *receiver_create(const receiver_config *cfg, uint32_t index, uint64_t seed, uint32_t replication,

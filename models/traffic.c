@@ -420,6 +420,54 @@ static void traffic_fill(traffic *t, const traffic_source *s, gsl_rng *r, traffi
     m->rcpt_domain = t->rcpt;
 }
 
+sim_time_t traffic_arrivals_end(const traffic_arrivals *a)
+{
+    switch (a->kind) {
+    case TRAFFIC_BURST:
+        return a->start + a->over;
+    case TRAFFIC_TRACE:
+        return a->ntimes ? (a->times[a->ntimes - 1] / SIM_SEC + 1) * SIM_SEC : 0;
+    case TRAFFIC_SCHEDULE: {
+        if (a->period > 0 || a->nsteps == 0)
+            return SIM_TIME_NEVER;
+        size_t k = a->nsteps;
+        while (k > 0 && a->steps[k - 1].rate == 0)
+            k--;
+        return k == a->nsteps ? SIM_TIME_NEVER : k == 0 ? 0 : a->steps[k].at;
+    }
+    case TRAFFIC_PERIODIC:
+        return a->every == 0 ? a->start + 1 : SIM_TIME_NEVER;
+    case TRAFFIC_POISSON:
+        return a->rate == 0 ? 0 : SIM_TIME_NEVER;
+    }
+    return SIM_TIME_NEVER;
+}
+
+uint32_t traffic_class_max_rcpt(const traffic_class_config *c)
+{
+    const sim_dist *d = &c->recipients;
+    switch (d->kind) {
+    case SIM_DIST_CONSTANT:
+        return (uint32_t)traffic_clamp_round(d->a, 1, TRAFFIC_MAX_RCPT);
+    case SIM_DIST_UNIFORM: /* [a, b): nothing rounds above b's rounding */
+        return (uint32_t)traffic_clamp_round(d->b, 1, TRAFFIC_MAX_RCPT);
+    case SIM_DIST_EMPIRICAL: /* sorted ascending */
+        return d->n ? (uint32_t)traffic_clamp_round(d->values[d->n - 1], 1, TRAFFIC_MAX_RCPT) : 1;
+    default:
+        return TRAFFIC_MAX_RCPT;
+    }
+}
+
+uint32_t traffic_max_rcpt(const traffic_config *cfg)
+{
+    uint32_t most = 1;
+    for (size_t i = 0; i < cfg->nclasses; i++) {
+        uint32_t n = traffic_class_max_rcpt(&cfg->classes[i]);
+        most = n > most ? n : most;
+    }
+    return most;
+}
+
 /* ---- life cycle ---- */
 
 traffic *traffic_create(const traffic_config *cfg, uint64_t seed, uint32_t replication, sim_time_t horizon)

@@ -81,8 +81,20 @@ typedef struct traffic_config {
     size_t nclasses;
 } traffic_config;
 
+/*
+ * Recipients of one message, at most. Postfix itself has no such limit: a queue file holds any
+ * number, qmgr reads at most qmgr_message_recipient_limit (20000) recipients of one message into
+ * memory at a time and the rest as those are done, and only smtpd caps what one SMTP transaction
+ * may carry (smtpd_recipient_limit, 1000). So messages with thousands of recipients are ordinary
+ * where a list or an alias is expanded into one queue file - and a replay, which submits over SMTP,
+ * raises its private Postfix's smtpd_recipient_limit to what the scenario can send
+ * (traffic_max_rcpt, harness_postfix_conf.c). 65,535 is beyond any list a sender puts in one message
+ * rather than in batches, and keeps a recipient's index within its message 16 bits wide: a delivery
+ * request holds 2 bytes per recipient (mta_entry, models/mta_impl.h, asserts it).
+ */
+#define TRAFFIC_MAX_RCPT 65535
+
 /* One generated message. Recipient domains index into the class's domains array. */
-#define TRAFFIC_MAX_RCPT 1000
 typedef struct traffic_msg {
     uint64_t id;          /* 1, 2, 3, ... in generation order (re-sends included) */
     uint32_t cls;         /* index into config classes */
@@ -130,6 +142,24 @@ bool traffic_next(traffic *t, traffic_msg *m);
  * False, drawing nothing, when the class has no re-sends (after == 0) or made >= max. orig and m may point to the same message.
  */
 bool traffic_resend(traffic *t, const traffic_msg *orig, uint32_t made, sim_time_t now, traffic_msg *m);
+
+/*
+ * Where an arrival process ends: it has no arrival at or after the time returned. BURST: start +
+ * over. TRACE: the whole second after its last time. SCHEDULE without a period whose last steps have
+ * rate 0: the first of those steps. PERIODIC with every == 0 (a single batch): just after start. 0
+ * for a process without arrivals (an empty trace, a zero rate). SIM_TIME_NEVER for the processes
+ * that go on for ever: POISSON, PERIODIC, a repeating SCHEDULE or one that ends at a rate above 0.
+ * The loader's default `duration` is the latest end when no class goes on for ever.
+ */
+sim_time_t traffic_arrivals_end(const traffic_arrivals *a);
+
+/*
+ * The most recipients a message of class c can have: the largest value of its `recipients`
+ * distribution, rounded as messages round it, for a constant, a uniform or an empirical one;
+ * TRAFFIC_MAX_RCPT for a distribution without an upper end. traffic_max_rcpt: over every class.
+ */
+uint32_t traffic_class_max_rcpt(const traffic_class_config *c);
+uint32_t traffic_max_rcpt(const traffic_config *cfg);
 
 /*
  * Expected messages per second of a class at time t (for documentation and Little's law checks).

@@ -259,14 +259,19 @@ static json_t *scenario_json_rule(const policy_rule_config *r)
     return o;
 }
 
-static json_t *scenario_json_receiver(const receiver_config *r)
+/* index: the receiver's, for the made-up address of an MX host that names none (as the logs show it). */
+static json_t *scenario_json_receiver(const receiver_config *r, uint32_t index)
 {
     static const char *const states[] = {"up", "refuse", "timeout"};
     json_t *mx = json_array();
-    for (size_t i = 0; i < r->nmx; i++)
-        json_array_append_new(mx, json_pack("{s:s, s:I, s:s, s:o}", "host", r->mx[i].host, "preference",
+    for (size_t i = 0; i < r->nmx; i++) {
+        char made[40];
+        receiver_mx_default_address(index, i, made, sizeof(made));
+        json_array_append_new(mx, json_pack("{s:s, s:s, s:I, s:s, s:o}", "host", r->mx[i].host, "address",
+                                            r->mx[i].address ? r->mx[i].address : made, "preference",
                                             (json_int_t)r->mx[i].preference, "state", states[r->mx[i].state],
                                             "listen", scenario_json_strv(r->mx[i].listen, (size_t)-1)));
+    }
     json_t *rules = json_array();
     for (size_t i = 0; i < r->policy.nrules; i++)
         json_array_append_new(rules, scenario_json_rule(&r->policy.rules[i]));
@@ -306,7 +311,7 @@ json_t *scenario_to_json(const scenario *s)
     json_object_set_new(o, "mta", scenario_json_mta(&s->mta));
     json_t *rs = json_array();
     for (size_t i = 0; i < s->nreceivers; i++)
-        json_array_append_new(rs, scenario_json_receiver(&s->receivers[i]));
+        json_array_append_new(rs, scenario_json_receiver(&s->receivers[i], (uint32_t)i));
     json_object_set_new(o, "receivers", rs);
     json_t *ex = json_array();
     for (size_t i = 0; i < s->nexpect; i++)

@@ -133,6 +133,107 @@ static bool scenario_load_names(scenario_conv *c, yaml_node_t *root, scenario *s
     return true;
 }
 
+/*
+ * The horizon, where arrivals stop. `duration` when given; else, when every class's arrivals end (a
+ * burst, a trace, a schedule that falls to rate 0: traffic_arrivals_end), the end of the last of
+ * them, so that a scenario need not keep `duration` in step with its bursts by hand; else 1h.
+ *
+ * Then what the horizon would cut off without a word: a burst that ends after it, a periodic class
+ * whose first batch is not before it, a trace that lies wholly after it - messages that would never
+ * arrive - are errors, at `duration` when the scenario gives it (the value to change), else at the
+ * class. A trace that runs past it is only a warning: taking the first hour of a day's trace is
+ * what a shorter duration is for.
+ */
+static bool scenario_load_duration(scenario_conv *c, yaml_node_t *root, scenario *s, bool *derived)
+{
+    yaml_node_t *dn = scenario_conv_get(c, root, "duration");
+    const traffic_config *tc = &s->traffic;
+    sim_time_t last = 0;
+    size_t endless = tc->nclasses; /* the first class whose arrivals go on for ever */
+    for (size_t i = 0; i < tc->nclasses; i++) {
+        sim_time_t e = traffic_arrivals_end(&tc->classes[i].arrivals);
+        if (e == SIM_TIME_NEVER) {
+            if (endless == tc->nclasses)
+                endless = i;
+        } else if (e > last) {
+            last = e;
+        }
+    }
+    *derived = !dn && endless == tc->nclasses && last > 0;
+    if (*derived)
+        s->duration = last;
+    char dur[64], by[300] = "";
+    sim_time_format(dur, sizeof(dur), s->duration);
+    if (!dn && endless < tc->nclasses)
+        snprintf(by, sizeof(by), " (the default, as class '%s' has arrivals for ever)", tc->classes[endless].name);
+    yaml_node_t *list = scenario_conv_get(c, scenario_conv_get(c, root, "traffic"), "classes");
+    for (size_t i = 0; i < tc->nclasses; i++) {
+        const traffic_class_config *k = &tc->classes[i];
+        const traffic_arrivals *a = &k->arrivals;
+        yaml_node_t *an = scenario_conv_get(c, scenario_conv_node(c, list->data.sequence.items.start[i]), "arrivals");
+        static const char *const subject[TRAFFIC_PROCESS_COUNT] = {
+            [TRAFFIC_BURST] = "the burst", [TRAFFIC_PERIODIC] = "the periodic arrivals", [TRAFFIC_TRACE] = "the trace"};
+        char what[700] = "", fix[200] = "", t1[64], t2[64], t3[64];
+        bool least = false; /* fix: "at least T", else "longer than T" */
+        if (a->kind == TRAFFIC_BURST && a->start + a->over > s->duration) {
+            sim_time_format(t1, sizeof(t1), a->start + a->over);
+            sim_time_format(t2, sizeof(t2), a->start);
+            sim_time_format(t3, sizeof(t3), a->over);
+            snprintf(what, sizeof(what),
+                     "ends at %s (start %s + over %s), after duration %s%s: its messages from %s on would never arrive",
+                     t1, t2, t3, dur, by, dur);
+            snprintf(fix, sizeof(fix), "%s", t1);
+            least = true;
+        } else if (a->kind == TRAFFIC_PERIODIC && a->start >= s->duration) {
+            sim_time_format(t1, sizeof(t1), a->start);
+            snprintf(what, sizeof(what), "start at %s, not before duration %s%s: the class would send nothing", t1,
+                     dur, by);
+            snprintf(fix, sizeof(fix), "%s", t1);
+        } else if (a->kind == TRAFFIC_TRACE && a->ntimes > 0) {
+            size_t cut = 0;
+            while (cut < a->ntimes && a->times[a->ntimes - 1 - cut] >= s->duration)
+                cut++;
+            sim_time_format(t1, sizeof(t1), a->times[0]);
+            if (cut == a->ntimes) {
+                snprintf(what, sizeof(what),
+                         "has its first arrival at %s, not before duration %s%s: the class would send nothing", t1,
+                         dur, by);
+                snprintf(fix, sizeof(fix), "%s", t1);
+            } else if (cut > 0) {
+                size_t o = scenario_conv_push_key(c, "traffic");
+                scenario_conv_push_key(c, "classes");
+                scenario_conv_push_index(c, i);
+                scenario_conv_push_key(c, "arrivals");
+                scenario_conv_push_key(c, "file");
+                bool ok = scenario_conv_warn(c, scenario_conv_get(c, an, "file"),
+                                             "%zu of the trace's %zu arrivals %s at or after duration %s%s: not "
+                                             "simulated",
+                                             cut, a->ntimes, cut == 1 ? "is" : "are", dur, by);
+                scenario_conv_pop(c, o);
+                if (!ok)
+                    return false;
+            }
+        }
+        if (!what[0])
+            continue;
+        if (dn) {
+            static const char leave[] = ", or leave it out: it then defaults to the end of the arrivals";
+            scenario_conv_push_key(c, "duration");
+            return scenario_conv_fail(c, dn,
+                                      "%s of class '%s' (traffic.classes[%zu].arrivals) %s; make duration %s %s%s",
+                                      subject[a->kind], k->name, i, what, least ? "at least" : "longer than", fix,
+                                      endless == tc->nclasses ? leave : "");
+        }
+        scenario_conv_push_key(c, "traffic");
+        scenario_conv_push_key(c, "classes");
+        scenario_conv_push_index(c, i);
+        scenario_conv_push_key(c, "arrivals");
+        return scenario_conv_fail(c, an, "%s of class '%s' %s; set a duration %s %s", subject[a->kind], k->name, what,
+                                  least ? "of at least" : "longer than", fix);
+    }
+    return true;
+}
+
 static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario *s)
 {
     static const char *const keys[] = {"name",         "description", "seed",    "replication", "duration",
@@ -169,10 +270,6 @@ static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario 
         !scenario_conv_positive(c, root, "drain_cap", s->drain_cap) ||
         !scenario_conv_positive(c, root, "sample_every", s->sample_every))
         return false;
-    if (s->warmup >= s->duration) {
-        scenario_conv_push_key(c, "warmup");
-        return scenario_conv_fail(c, scenario_conv_get(c, root, "warmup"), "must be shorter than duration");
-    }
     if ((v = scenario_conv_get(c, root, "until"))) {
         int u;
         old = scenario_conv_push_key(c, "until");
@@ -197,6 +294,16 @@ static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario 
     if (!scenario_traffic_convert(c, v, &s->traffic))
         return false;
     scenario_conv_pop(c, old);
+    bool derived;
+    if (!scenario_load_duration(c, root, s, &derived))
+        return false;
+    if (s->warmup >= s->duration) {
+        char t[64];
+        sim_time_format(t, sizeof(t), s->duration);
+        scenario_conv_push_key(c, "warmup");
+        return scenario_conv_fail(c, scenario_conv_get(c, root, "warmup"), "must be shorter than duration%s%s%s",
+                                  derived ? " (" : "", derived ? t : "", derived ? ", the end of the arrivals)" : "");
+    }
 
     v = scenario_conv_get(c, root, "mta");
     old = scenario_conv_push_key(c, "mta");

@@ -412,9 +412,52 @@ static bool scenario_receiver_listen(scenario_conv *c, yaml_node_t *v, receiver_
     return true;
 }
 
+/*
+ * An MX host's IP address, as a real MTA's log shows it: IPv4 or IPv6, stored as inet_ntop writes it
+ * (2001:DB8:0::10 becomes 2001:db8::10), so that equal addresses compare equal. An address no server
+ * can have (unspecified, broadcast, multicast) is refused.
+ */
+static bool scenario_receiver_address(scenario_conv *c, yaml_node_t *v, char **out)
+{
+    size_t old = scenario_conv_push_key(c, "address");
+    const char *t = scenario_conv_scalar(c, v, "an IP address");
+    if (!t)
+        return false;
+    unsigned char bin[16];
+    char canon[INET6_ADDRSTRLEN];
+    const char *why = NULL;
+    if (inet_pton(AF_INET, t, bin) == 1) {
+        if (memcmp(bin, "\0\0\0\0", 4) == 0)
+            why = "the unspecified address";
+        else if (memcmp(bin, "\xff\xff\xff\xff", 4) == 0)
+            why = "the broadcast address";
+        else if ((bin[0] & 0xf0) == 0xe0)
+            why = "a multicast address";
+        inet_ntop(AF_INET, bin, canon, sizeof(canon));
+    } else if (inet_pton(AF_INET6, t, bin) == 1) {
+        static const unsigned char zero[16];
+        if (memcmp(bin, zero, 16) == 0)
+            why = "the unspecified address";
+        else if (bin[0] == 0xff)
+            why = "a multicast address";
+        inet_ntop(AF_INET6, bin, canon, sizeof(canon));
+    } else {
+        size_t l = strlen(t);
+        if (l > 2 && t[0] == '[' && t[l - 1] == ']')
+            return scenario_conv_fail(c, v, "write the address without brackets: '%.*s'", (int)(l - 2), t + 1);
+        return scenario_conv_fail(c, v, "expected an IP address like 192.0.2.10 or 2001:db8::10, got '%s'", t);
+    }
+    if (why)
+        return scenario_conv_fail(c, v, "%s is %s: no MX host has it", t, why);
+    if (!(*out = strdup(canon)))
+        return scenario_conv_nomem(c);
+    scenario_conv_pop(c, old);
+    return true;
+}
+
 static bool scenario_receiver_mx(scenario_conv *c, yaml_node_t *list, receiver_config *r)
 {
-    static const char *const keys[] = {"host", "preference", "state", "listen"};
+    static const char *const keys[] = {"host", "preference", "state", "listen", "address"};
     static const char *const states[] = {[RECEIVER_MX_UP] = "up", [RECEIVER_MX_REFUSE] = "refuse",
                                          [RECEIVER_MX_TIMEOUT] = "timeout"};
     size_t old = scenario_conv_push_key(c, "mx");
@@ -434,7 +477,7 @@ static bool scenario_receiver_mx(scenario_conv *c, yaml_node_t *list, receiver_c
         size_t o2 = scenario_conv_push_index(c, i);
         r->nmx = i + 1;
         mx->preference = 10;
-        if (!scenario_conv_keys(c, m, keys, 4))
+        if (!scenario_conv_keys(c, m, keys, 5))
             return false;
         yaml_node_t *v = scenario_conv_need(c, m, "host");
         if (!v)
@@ -454,6 +497,8 @@ static bool scenario_receiver_mx(scenario_conv *c, yaml_node_t *list, receiver_c
             scenario_conv_pop(c, o3);
         }
         if ((v = scenario_conv_get(c, m, "listen")) && !scenario_receiver_listen(c, v, mx))
+            return false;
+        if ((v = scenario_conv_get(c, m, "address")) && !scenario_receiver_address(c, v, &mx->address))
             return false;
         scenario_conv_pop(c, o2);
     }
@@ -600,6 +645,107 @@ static bool scenario_receiver_convert(scenario_conv *c, yaml_node_t *map, receiv
     return true;
 }
 
+/* One MX host's address in the logs, for the uniqueness check below. */
+typedef struct scenario_receiver_addr {
+    const char *addr; /* the scenario's, or made (in made) */
+    char made[40];
+    uint32_t r, m;    /* receiver and MX host index */
+} scenario_receiver_addr;
+
+static int scenario_receiver_addr_cmp(const void *a, const void *b)
+{
+    const scenario_receiver_addr *x = a, *y = b;
+    int d = strcmp(x->addr, y->addr);
+    if (d)
+        return d;
+    return x->r != y->r ? (x->r < y->r ? -1 : 1) : (x->m > y->m) - (x->m < y->m);
+}
+
+static bool scenario_receiver_addr_named(const scenario *s, const scenario_receiver_addr *a)
+{
+    return s->receivers[a->r].mx[a->m].address != NULL;
+}
+
+/*
+ * No two MX hosts of a run may show the same address in the logs: two servers behind one address
+ * would make a log, and the replay that listens there, ambiguous. The made-up addresses of MX hosts
+ * that name none are unique by construction (receiver_mx_default_address), so a clash involves at
+ * least one address the scenario names; the error points at it (the later one when both are named)
+ * and names the other host. The implicit default receiver counts only when it owns a domain.
+ */
+static bool scenario_receiver_unique_addresses(scenario_conv *c, yaml_node_t *list, const scenario *s)
+{
+    size_t n = 0, named = 0;
+    for (size_t i = 0; i < s->nreceivers; i++)
+        for (size_t j = 0; j < s->receivers[i].nmx; j++)
+            named += s->receivers[i].mx[j].address != NULL;
+    if (named == 0)
+        return true;
+    for (size_t i = 0; i < s->nreceivers; i++)
+        if (i + 1 < s->nreceivers || s->receivers[i].ndomains > 0)
+            n += s->receivers[i].nmx;
+    scenario_receiver_addr *v = calloc(n, sizeof(*v));
+    if (!v)
+        return scenario_conv_nomem(c);
+    n = 0;
+    for (size_t i = 0; i < s->nreceivers; i++) {
+        if (i + 1 == s->nreceivers && s->receivers[i].ndomains == 0)
+            continue;
+        for (size_t j = 0; j < s->receivers[i].nmx; j++) {
+            scenario_receiver_addr *a = &v[n++];
+            a->r = (uint32_t)i;
+            a->m = (uint32_t)j;
+            a->addr = s->receivers[i].mx[j].address;
+            if (!a->addr) {
+                receiver_mx_default_address(a->r, j, a->made, sizeof(a->made));
+                a->addr = a->made;
+            }
+        }
+    }
+    qsort(v, n, sizeof(*v), scenario_receiver_addr_cmp);
+    /* Of all clashes, the one whose named address comes first in the file. */
+    const scenario_receiver_addr *at = NULL, *other = NULL;
+    for (size_t k = 1; k < n; k++) {
+        if (strcmp(v[k - 1].addr, v[k].addr) != 0 || (k >= 2 && strcmp(v[k - 2].addr, v[k].addr) == 0))
+            continue;
+        /* v[k - 1], v[k]: the first two of a group, in file order. */
+        const scenario_receiver_addr *x = &v[k], *y = &v[k - 1];
+        if (!scenario_receiver_addr_named(s, x)) {
+            x = &v[k - 1];
+            y = &v[k];
+        }
+        if (!at || x->r < at->r || (x->r == at->r && x->m < at->m)) {
+            at = x;
+            other = y;
+        }
+    }
+    bool ok = true;
+    if (at) {
+        const receiver_config *rx = &s->receivers[at->r], *ry = &s->receivers[other->r];
+        yaml_node_t *mx = scenario_conv_get(c, scenario_conv_node(c, list->data.sequence.items.start[at->r]), "mx");
+        yaml_node_t *item = scenario_conv_node(c, mx->data.sequence.items.start[at->m]);
+        char whose[400];
+        if (other->r + 1 == s->nreceivers)
+            snprintf(whose, sizeof(whose), "MX host %s of the implicit receiver 'default'", ry->mx[other->m].host);
+        else
+            snprintf(whose, sizeof(whose), "MX host %s of receiver '%s'", ry->mx[other->m].host, ry->name);
+        scenario_conv_push_key(c, "receivers");
+        scenario_conv_push_name(c, rx->name);
+        scenario_conv_push_key(c, "mx");
+        scenario_conv_push_index(c, at->m);
+        scenario_conv_push_key(c, "address");
+        if (scenario_receiver_addr_named(s, other))
+            ok = scenario_conv_fail(c, scenario_conv_get(c, item, "address"),
+                                    "%s is already the address of %s: two MX hosts cannot share one", at->addr, whose);
+        else
+            ok = scenario_conv_fail(c, scenario_conv_get(c, item, "address"),
+                                    "%s is the address the logs give %s, which names none: choose another%s", at->addr,
+                                    whose, other->r + 1 == s->nreceivers ? "" : ", or give that one an address too");
+    }
+    free(v);
+    return ok;
+}
+
 bool scenario_receiver_convert_all(scenario_conv *c, yaml_node_t *list, scenario *s)
 {
     size_t n = 0;
@@ -677,7 +823,7 @@ bool scenario_receiver_convert_all(scenario_conv *c, yaml_node_t *list, scenario
                 return scenario_conv_nomem(c);
         }
     }
-    return scenario_receiver_finish(c, d);
+    return scenario_receiver_finish(c, d) && scenario_receiver_unique_addresses(c, list, s);
 }
 
 void scenario_receiver_free(receiver_config *r)
@@ -689,6 +835,7 @@ void scenario_receiver_free(receiver_config *r)
     free(r->domains);
     for (size_t i = 0; i < r->nmx; i++) {
         free(r->mx[i].host);
+        free(r->mx[i].address);
         scenario_conv_strv_free(r->mx[i].listen);
     }
     free(r->mx);

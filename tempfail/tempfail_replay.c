@@ -33,10 +33,11 @@ static const char replay_usage[] =
     "       tempfail replay SCENARIO.yaml --print-transport\n"
     "\n"
     "Replays a scenario through a real MTA: testsmtpd enforces the scenario's receivers on loopback\n"
-    "addresses (each MX host its own 127.64.R.M), the very messages `tempfail run` simulates for the\n"
-    "seed are injected over SMTP at their arrival times, and the MTA's own log becomes a run directory\n"
-    "in the format of a simulated run (messages.csv, timeseries.csv, summary.json, charts, report.html),\n"
-    "so `tempfail compare` holds the simulation against reality.\n"
+    "addresses (each MX host its own: its mx[].address when that is in 127.0.0.0/8, else 127.64.R.M),\n"
+    "the very messages `tempfail run` simulates for the seed are injected over SMTP at their arrival\n"
+    "times, and the MTA's own log becomes a run directory in the format of a simulated run\n"
+    "(messages.csv, timeseries.csv, summary.json, charts, report.html), so `tempfail compare` holds\n"
+    "the simulation against reality.\n"
     "\n"
     "  --mta postfix         one private Postfix per MTA host of the scenario (mta.hosts), each with its\n"
     "                        own configuration, queue and log under /tmp, generated from the scenario's\n"
@@ -247,11 +248,15 @@ int tempfail_replay_main(int argc, char **argv)
     if (rep_given)
         s->replication = (uint32_t)rep;
     if (print) {
-        char *t = harness_replay_external_transport(s);
-        fputs(t, stdout);
+        char terr[1024];
+        char *t = harness_replay_external_transport(s, terr, sizeof(terr));
+        if (t)
+            fputs(t, stdout);
+        else
+            fprintf(stderr, "tempfail: %s\n", terr);
+        status = t ? TEMPFAIL_OK : TEMPFAIL_USAGE;
         free(t);
         scenario_free(s);
-        status = TEMPFAIL_OK;
         goto out;
     }
     char bin[PATH_MAX];

@@ -6,7 +6,8 @@
  *
  * That last one needs a server that testsmtpd is not (it always offers PIPELINING): a small
  * scripted one, forked, on a loopback port, that refuses a command arriving before the reply to
- * the previous one, so an injector that pipelines without leave fails here.
+ * the previous one, so an injector that pipelines without leave fails here. The same server, with
+ * PIPELINING, takes messages of thousands of recipients in one transaction (testsmtpd takes 1000).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -284,11 +285,13 @@ static void say(int fd, const char *s)
 }
 
 /*
- * One session at a time: no PIPELINING offered; a command that arrives before the reply to the
- * one before is refused with 554 and the session closed; a recipient "bad@..." is refused with
- * 550; the end-of-DATA reply's queue id is "Q" and the content's size in bytes.
+ * One session at a time. Without `pipelining`, PIPELINING is not offered and a command that arrives
+ * before the reply to the one before is refused with 554 and the session closed; with it, it is
+ * offered and commands may come in a stream. A recipient "bad@..." is refused with 550; the
+ * end-of-DATA reply's queue id is "Q" and the content's size in bytes, then "R" and the number of
+ * recipients the transaction was given.
  */
-static void fake_server(int ls)
+static void fake_server(int ls, bool pipelining)
 {
     static line_reader r;
     for (;;) {
@@ -305,12 +308,13 @@ static void fake_server(int ls)
             size_t n = rd_line(&r, line, sizeof(line));
             if (n == 0)
                 break;
-            if (r.len > 0) {
+            if (r.len > 0 && !pipelining) {
                 say(fd, "554 5.5.0 pipelining was not offered\r\n");
                 break;
             }
             if (strncasecmp(line, "EHLO ", 5) == 0) {
-                say(fd, "250-fake.test\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n");
+                say(fd, pipelining ? "250-fake.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+                                   : "250-fake.test\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n");
             } else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
                 say(fd, mail ? "503 5.5.1 Error: nested MAIL command\r\n" : "250 2.1.0 Ok\r\n");
                 mail = true;
@@ -331,7 +335,7 @@ static void fake_server(int ls)
                 size_t bytes = 0;
                 while ((n = rd_line(&r, line, sizeof(line))) > 0 && strcmp(line, ".\r\n") != 0)
                     bytes += n;
-                snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as Q%zu\r\n", bytes);
+                snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as Q%zuR%d\r\n", bytes, rcpts);
                 say(fd, reply);
                 mail = false;
             } else if (strncasecmp(line, "RSET", 4) == 0) {
@@ -361,9 +365,9 @@ static void collect(void *ctx, const harness_inject_result *r)
     c->n++;
 }
 
-static void test_lock_step(void **state)
+/* Forks fake_server on a loopback port; its pid, and "127.0.0.1:PORT" in target. */
+static pid_t fake_start(bool pipelining, char *target, size_t len)
 {
-    (void)state;
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -377,12 +381,19 @@ static void test_lock_step(void **state)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(0);
-        fake_server(ls);
+        fake_server(ls, pipelining);
         _exit(0);
     }
     close(ls);
+    snprintf(target, len, "127.0.0.1:%d", ntohs(sa.sin_port));
+    return pid;
+}
+
+static void test_lock_step(void **state)
+{
+    (void)state;
     char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1:%d", ntohs(sa.sin_port));
+    pid_t pid = fake_start(false, target, sizeof(target));
     const char *targets[] = {target};
     collected got = {0};
     harness_inject_opts o = {.targets = targets, .ntargets = 1, .conns = 1, .timeout = 5 * (int64_t)1000000000,
@@ -407,15 +418,15 @@ static void test_lock_step(void **state)
     assert_int_equal(got.n, 4);
     assert_true(got.r[0].ok);
     assert_int_equal(got.r[0].rcpt_accepted, 1);
-    assert_string_equal(got.r[0].queue_id, "Q1000");
+    assert_string_equal(got.r[0].queue_id, "Q1000R1");
     assert_false(got.r[1].ok);
     assert_int_equal(got.r[1].rcpt_accepted, 0);
     assert_string_equal(got.r[1].reply, "550 5.1.1 <bad@example.test>: Recipient address rejected: User unknown");
     if (!got.r[2].ok)
         fail_msg("message after a refused one: %s", got.r[2].reply);
-    assert_string_equal(got.r[2].queue_id, "Q5000");
+    assert_string_equal(got.r[2].queue_id, "Q5000R1");
     assert_true(got.r[3].ok);
-    assert_string_equal(got.r[3].queue_id, "Q333");
+    assert_string_equal(got.r[3].queue_id, "Q333R1");
     harness_inject_stats st;
     harness_inject_get_stats(inj, &st);
     assert_int_equal(st.connects, 1);
@@ -424,6 +435,52 @@ static void test_lock_step(void **state)
     harness_inject_free(inj);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+}
+
+/* A message of thousands of recipients goes in one transaction, pipelined or in lock-step, every
+ * RCPT answered and counted (a replay's private Postfix is told to take them all). */
+static void test_thousands_of_recipients(void **state)
+{
+    (void)state;
+    static const struct {
+        bool pipelining;
+        uint32_t nrcpt;
+    } cases[] = {{true, 5000}, {false, 5000}, {true, 65535}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char target[64];
+        pid_t pid = fake_start(cases[k].pipelining, target, sizeof(target));
+        const char *targets[] = {target};
+        collected got = {0};
+        harness_inject_opts o = {.targets = targets, .ntargets = 1, .conns = 1, .timeout = 20 * (int64_t)1000000000,
+                                 .done = collect, .ctx = &got};
+        char err[256] = "";
+        harness_inject *inj = harness_inject_create(&o, err, sizeof(err));
+        assert_non_null(inj);
+        uint32_t n = cases[k].nrcpt;
+        char **rcpt = calloc(n, sizeof(*rcpt));
+        for (uint32_t i = 0; i < n; i++) {
+            rcpt[i] = malloc(32);
+            snprintf(rcpt[i], 32, "u1.%u@example.test", i);
+        }
+        harness_inject_msg m = {.id = 1, .sender = "s@client.test", .rcpt = (const char *const *)rcpt, .nrcpt = n,
+                                .size = 2000};
+        assert_int_equal(harness_inject_submit(inj, &m), 0);
+        if (harness_inject_run(inj, -1, err, sizeof(err)) != 0)
+            fail_msg("case %zu: run: %s", k, err);
+        assert_int_equal(got.n, 1);
+        if (!got.r[1].ok)
+            fail_msg("case %zu: %s", k, got.r[1].reply);
+        assert_int_equal(got.r[1].rcpt_accepted, n);
+        char want[64];
+        snprintf(want, sizeof(want), "Q2000R%u", n);
+        assert_string_equal(got.r[1].queue_id, want);
+        for (uint32_t i = 0; i < n; i++)
+            free(rcpt[i]);
+        free(rcpt);
+        harness_inject_free(inj);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
 }
 
 int main(void)
@@ -436,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_message_build),
         cmocka_unit_test(test_create_and_submit_checks),
         cmocka_unit_test(test_lock_step),
+        cmocka_unit_test(test_thousands_of_recipients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -302,6 +302,45 @@ static void test_aggregate(void **state)
     harness_maillog_stats_free(st);
 }
 
+/* Messages of thousands of recipients: a message stays in the queue while any recipient's last word
+ * is a deferral, whatever the order of the lines, and leaves with the last of them. */
+static void test_queue_of_big_messages(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t nrcpt, left; /* recipients, and how many get no final line */
+    } cases[] = {{1, 0}, {1, 1}, {5000, 0}, {5000, 1}, {5000, 4999}, {65535, 3}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        harness_maillog_stats *st = harness_maillog_stats_create();
+        harness_maillog_rec r;
+        char line[512];
+        uint32_t n = cases[k].nrcpt;
+        /* two passes of deferrals (the second in another order: a recipient counts once), then
+         * the finals in a third order, all but `left` of them */
+        for (int pass = 0; pass < 3; pass++)
+            for (uint32_t j = 0; j < n; j++) {
+                uint32_t i = pass == 0 ? j : pass == 1 ? n - 1 - j : (uint32_t)(((uint64_t)j * 7919) % n);
+                if (pass == 2 && j >= n - cases[k].left)
+                    break;
+                snprintf(line, sizeof(line),
+                         "Dec  1 11:3%d:00 mx1 postfix/smtp[2]: BIG1: to=<u1.%u@a.test>, relay=mx.a.test[192.0.2.1]:25, "
+                         "delay=%d, delays=0/0/0/0, dsn=%s, status=%s",
+                         pass, i, pass * 60, pass < 2 ? "4.2.0" : "2.0.0",
+                         pass < 2 ? "deferred (host mx.a.test[192.0.2.1] said: 450 4.2.0 later (in reply to RCPT TO command))"
+                                  : "sent (250 2.0.0 Ok)");
+                assert_int_equal(harness_maillog_parse(line, strlen(line), 2026, &r), HARNESS_MAILLOG_DELIVERY);
+                harness_maillog_stats_add(st, &r);
+            }
+        /* 7919 is prime, so the third pass visits distinct recipients (n is not a multiple of it) */
+        double *ages = NULL;
+        size_t q = harness_maillog_stats_queue(st, &ages);
+        if (q != (cases[k].left ? 1u : 0u))
+            fail_msg("case %zu: %zu messages left, want %d", k, q, cases[k].left ? 1 : 0);
+        free(ages);
+        harness_maillog_stats_free(st);
+    }
+}
+
 static void test_quantile(void **state)
 {
     (void)state;
@@ -415,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_aggregate),
+        cmocka_unit_test(test_queue_of_big_messages),
         cmocka_unit_test(test_quantile),
         cmocka_unit_test(test_file_plain_and_gz),
         cmocka_unit_test(test_file_errors),

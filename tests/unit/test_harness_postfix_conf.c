@@ -278,6 +278,59 @@ static void test_smtp_nexthop(void **state)
 }
 
 /* What Postfix cannot say is an error naming the key. */
+/* The instance's smtpd takes a whole message of the scenario in one transaction: its
+ * smtpd_recipient_limit is raised past Postfix's 1000 when a class can send more, and only then;
+ * import skips it with the rest of the instance's lines. */
+static void test_smtpd_recipient_limit(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *recipients;
+        const char *want; /* the line, or NULL: none */
+    } cases[] = {
+        {"1", NULL},
+        {"1000", NULL},
+        {"1001", "smtpd_recipient_limit = 1001\n"},
+        {"5000", "smtpd_recipient_limit = 5000\n"},
+        {"{ dist: uniform, min: 1, max: 3000 }", "smtpd_recipient_limit = 3000\n"},
+        {"{ dist: lognormal, median: 3, p99: 50 }", "smtpd_recipient_limit = 65535\n"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char doc[2048];
+        snprintf(doc, sizeof(doc),
+                 "name: t\ntraffic:\n  classes:\n"
+                 "    - { name: c, arrivals: { process: poisson, rate: 1/s }, domains: { orange.test: 1 } }\n"
+                 "    - { name: d, arrivals: { process: poisson, rate: 1/s }, recipients: %s,\n"
+                 "        domains: { gmail.test: 1, other.test: 1 } }\n"
+                 "receivers:\n  - { name: orange, domains: [orange.test] }\n  - { name: gmail, domains: [gmail.test] }\n",
+                 cases[k].recipients);
+        scenario *s = load(doc);
+        harness_postfix_files f;
+        generate(s, &f);
+        const char *scen = scenario_block(&f);
+        const char *at = strstr(f.main_cf, "smtpd_recipient_limit");
+        if (cases[k].want) {
+            const char *line = strstr(f.main_cf, cases[k].want);
+            if (!line || line > scen)
+                fail_msg("case %zu: no '%s' in the instance's lines:\n%s", k, cases[k].want, f.main_cf);
+        } else if (at) {
+            fail_msg("case %zu: smtpd_recipient_limit written:\n%s", k, f.main_cf);
+        }
+        harness_postfix_input mc = {f.main_cf, strlen(f.main_cf), "main.cf"};
+        harness_postfix_input ms = {f.master_cf, strlen(f.master_cf), "master.cf"};
+        harness_postfix_input tm = {f.transport, strlen(f.transport), "transport"};
+        char *yaml = NULL, *warn = NULL, err[512] = "";
+        if (harness_postfix_import(&mc, &ms, &tm, &yaml, &warn, err, sizeof(err)) != 0)
+            fail_msg("case %zu: import: %s", k, err);
+        assert_string_equal(warn, "");
+        assert_null(strstr(yaml, "smtpd_recipient_limit"));
+        free(yaml);
+        free(warn);
+        harness_postfix_files_clear(&f);
+        scenario_free(s);
+    }
+}
+
 static void test_generate_errors(void **state)
 {
     (void)state;
@@ -553,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_cache_destinations_as_nexthops),
         cmocka_unit_test(test_relay_nexthop),
         cmocka_unit_test(test_smtp_nexthop),
+        cmocka_unit_test(test_smtpd_recipient_limit),
         cmocka_unit_test(test_generate_errors),
         cmocka_unit_test(test_import_operator_files),
         cmocka_unit_test(test_import_postconf_forms),

@@ -210,6 +210,64 @@ static char *fields(const char *text, int n)
 
 /* m1 arrives at 5, active at 8, deferred at 9, active again at 26, sent at 27; m2 arrives at 12,
  * active at 22, sent at 22.5. */
+/* A message of thousands of recipients: delivered when the last one is final, whatever order the
+ * log gives them in, and a recipient logged again (a deferral, then its delivery) counts once. */
+static void test_many_recipients(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t nrcpt, defer_every; /* every defer_every-th recipient is deferred on the first pass */
+    } cases[] = {{5000, 0}, {5000, 7}, {TRAFFIC_MAX_RCPT, 3}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        scenario *s = load();
+        harness_replay_track *t = harness_replay_track_create(s, 1, 1);
+        harness_replay_msg m = msg(1, "3F2A1B00C4", "orange.test", 1);
+        uint32_t n = cases[k].nrcpt, d = cases[k].defer_every;
+        m.nrcpt = n;
+        assert_int_equal(harness_replay_track_injected(t, &m), 0);
+        char text[512];
+        snprintf(text, sizeof(text),
+                 PF "00:01 mta1 postfix/qmgr[31400]: 3F2A1B00C4: from=<noreply@tempfail.test>, size=1234, nrcpt=%u "
+                    "(queue active)",
+                 n);
+        line(t, 0, text);
+        /* the first pass, last recipient first */
+        for (uint32_t i = n; i-- > 0;) {
+            bool defer = d && i % d == 0;
+            snprintf(text, sizeof(text),
+                     PF "00:02 mta1 postfix/smtp[31401]: 3F2A1B00C4: to=<u1.%u@orange.test>, relay=127.0.0.2[127.0.0.2]:2525, "
+                        "delay=1, delays=0.01/0/0.5/0.49, dsn=%s, status=%s",
+                     i, defer ? "4.2.0" : "2.0.0",
+                     defer ? "deferred (host 127.0.0.2[127.0.0.2] said: 450 4.2.0 try later (in reply to RCPT TO command))"
+                           : "sent (250 2.0.0 Ok: queued as ABC)");
+            line(t, 0, text);
+        }
+        if (d) {
+            assert_int_equal(harness_replay_track_state(t, 1), HARNESS_REPLAY_QUEUED);
+            line(t, 0, PF "00:10 mta1 postfix/qmgr[31400]: 3F2A1B00C4: from=<noreply@tempfail.test>, size=1234, "
+                          "nrcpt=1 (queue active)");
+            for (uint32_t i = 0; i < n; i += d) {
+                snprintf(text, sizeof(text),
+                         PF "00:11 mta1 postfix/smtp[31402]: 3F2A1B00C4: to=<u1.%u@orange.test>, "
+                            "relay=127.0.0.2[127.0.0.2]:2525, delay=10, delays=9/0/0.5/0.5, dsn=2.0.0, status=sent "
+                            "(250 2.0.0 Ok: queued as ABD)",
+                         i);
+                /* not final until the last of them */
+                assert_int_equal(harness_replay_track_state(t, 1), HARNESS_REPLAY_QUEUED);
+                line(t, 0, text);
+            }
+        }
+        assert_int_equal(harness_replay_track_state(t, 1), HARNESS_REPLAY_DELIVERED);
+        harness_replay_counts c;
+        harness_replay_track_counts(t, &c);
+        assert_int_equal(c.delivered, 1);
+        assert_int_equal(c.outstanding, 0);
+        assert_int_equal(c.deferrals, d ? (n + d - 1) / d : 0);
+        harness_replay_track_free(t);
+        scenario_free(s);
+    }
+}
+
 static void test_timeseries(void **state)
 {
     (void)state;
@@ -463,7 +521,7 @@ static void test_summary_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lines_to_rows), cmocka_unit_test(test_timeseries), cmocka_unit_test(test_speedup),
+        cmocka_unit_test(test_lines_to_rows), cmocka_unit_test(test_many_recipients), cmocka_unit_test(test_timeseries), cmocka_unit_test(test_speedup),
         cmocka_unit_test(test_events),        cmocka_unit_test(test_summary_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

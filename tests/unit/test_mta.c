@@ -1,7 +1,8 @@
 /*
  * Tests of models/mta.c, a Postfix host's queues: activation into the active queue, recipients
- * grouped into entries per destination, the active-queue limit, backoff and the deferred-queue scan,
- * and the queue lifetime. Each drives one host directly (mta_fixture.h).
+ * grouped into entries per destination (also for messages of thousands of recipients, up to
+ * TRAFFIC_MAX_RCPT), the active-queue limit, backoff and the deferred-queue scan, and the queue
+ * lifetime. Each drives one host directly (mta_fixture.h).
  */
 #include "tests/unit/mta_fixture.h"
 
@@ -87,6 +88,112 @@ static void test_recipients_of_many_destinations_share_one_entry_each(void **sta
     fx_run_until(&f, 60 * SIM_SEC);
     assert_int_equal(fx_count(&f, "smtp", "delivered"), 20);
     fx_free(&f);
+}
+
+/* What happened to each recipient of one big message, from its attempt records' addresses
+ * ("u<id>.<i>@domain", models/mta_record.c). */
+typedef struct big_tally {
+    uint32_t nrcpt;
+    uint32_t *delivered, *deferred;
+    uint64_t other; /* records that are neither, or name no recipient of the message */
+} big_tally;
+
+static big_tally tally;
+
+static void tally_attempt(void *ctx, const mta_attempt_record *r)
+{
+    (void)ctx;
+    unsigned long long id;
+    unsigned i = 0;
+    char c;
+    bool named = sscanf(r->rcpt, "u%llu.%u%c", &id, &i, &c) == 3 ? c == '@' : sscanf(r->rcpt, "u%llu%c", &id, &c) == 2 && c == '@';
+    if (!named || id != 1 || i >= tally.nrcpt)
+        tally.other++;
+    else if (r->status == MTA_STATUS_SENT)
+        tally.delivered[i]++;
+    else if (r->status == MTA_STATUS_DEFERRED)
+        tally.deferred[i]++;
+    else
+        tally.other++;
+}
+
+/*
+ * One message of thousands of recipients: destination_recipient_limit splits it into entries (all
+ * queued at once), every recipient is delivered exactly once - also across deferrals and retries -
+ * and each entry is one SMTP transaction.
+ */
+static void test_message_of_thousands_of_recipients(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t nrcpt, ndomains, limit;
+        double fault;  /* share of RCPTs deferred (a 450), per attempt */
+    } cases[] = {
+        {5000, 1, 50, 0},
+        {5000, 2, 50, 0},
+        {5000, 1, 0, 0},    /* unlimited: one entry */
+        {5000, 1, 50, 0.3}, /* deferred recipients come back on later passes */
+        {TRAFFIC_MAX_RCPT, 3, 50, 0},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 "mta:\n  postfix: { default_destination_recipient_limit: %u, queue_run_delay: 60s,"
+                 " minimal_backoff_time: 60s, maximal_backoff_time: 120s }\n"
+                 "receivers:\n  - { name: a, domains: [a.test, b.test, c.test]%s }\n",
+                 cases[k].limit,
+                 cases[k].fault > 0 ? ", policy: [ { rule: random_fault, stage: rcpt, probability: 0.3 } ]" : "");
+        fx f;
+        fx_init(&f, yaml);
+        f.env.attempt = tally_attempt;
+        uint32_t n = cases[k].nrcpt;
+        tally = (big_tally){.nrcpt = n, .delivered = calloc(n, sizeof(uint32_t)), .deferred = calloc(n, sizeof(uint32_t))};
+        uint16_t *dom = malloc(n * sizeof(*dom));
+        static const char *const names[] = {"a.test", "b.test", "c.test"};
+        uint32_t per[3] = {0};
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t d = i % cases[k].ndomains;
+            dom[i] = fx_domain(&f, names[d]);
+            per[d]++;
+        }
+        traffic_msg m = {.id = f.next_id++, .arrival = 0, .size = 4096, .nrcpt = n, .rcpt_domain = dom};
+        mta_host_submit(f.h, &m, dom, m.id, 0);
+        /* Activation placed them all: ceil(recipients / limit) entries per destination, busy or waiting. */
+        uint32_t entries = 0;
+        for (uint32_t d = 0; d < cases[k].ndomains; d++) {
+            char name[32];
+            snprintf(name, sizeof(name), "smtp:%s", names[d]);
+            mta_dest *q = fx_dest(&f, name);
+            uint32_t want = cases[k].limit ? (per[d] + cases[k].limit - 1) / cases[k].limit : 1;
+            if (q->w.busy + q->todo != want)
+                fail_msg("case %zu, %s: %u busy + %u waiting entries, want %u", k, name, q->w.busy, q->todo, want);
+            entries += want;
+        }
+        fx_run_until(&f, 2 * SIM_HOUR);
+        uint64_t deferred = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (tally.delivered[i] != 1)
+                fail_msg("case %zu: recipient %u delivered %u times", k, i, tally.delivered[i]);
+            deferred += tally.deferred[i];
+        }
+        assert_int_equal(tally.other, 0);
+        assert_int_equal(f.nmsg, 1);
+        assert_int_equal(f.msg[0].outcome, MTA_OUTCOME_DELIVERED);
+        const policy_stats *st = policy_get_stats(f.rcv[0]->pol);
+        assert_int_equal(st->recipients_accepted, n);
+        if (cases[k].fault == 0) {
+            assert_int_equal(deferred, 0);
+            assert_int_equal(st->messages_accepted, entries); /* one transaction per entry */
+            assert_int_equal(f.msg[0].attempts, 1);
+        } else {
+            assert_true(deferred > 0);
+            assert_true(f.msg[0].attempts > 1);
+        }
+        free(dom);
+        free(tally.delivered);
+        free(tally.deferred);
+        fx_free(&f);
+    }
 }
 
 static void test_active_limit_keeps_the_rest_in_incoming(void **state)
@@ -184,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_message_to_twelve_transports_is_dispatched_to_all_at_once),
         cmocka_unit_test(test_recipients_grouped_by_destination_recipient_limit),
         cmocka_unit_test(test_recipients_of_many_destinations_share_one_entry_each),
+        cmocka_unit_test(test_message_of_thousands_of_recipients),
         cmocka_unit_test(test_active_limit_keeps_the_rest_in_incoming),
         cmocka_unit_test(test_deferred_message_is_retried_by_the_scan_after_backoff),
         cmocka_unit_test(test_message_past_queue_lifetime_is_returned),

@@ -1,7 +1,7 @@
 /*
- * test_receiver - the simulated receiver's made-up MX addresses: one per (receiver, MX host), never
- * shared, the historical ones kept where they were already unique, and a clear error rather than an
- * alias when they run out.
+ * test_receiver - the simulated receiver's MX addresses: the scenario's where it names one; else made
+ * up, one per (receiver, MX host), never shared, the historical ones kept where they were already
+ * unique, and a clear error rather than an alias when they run out.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +126,39 @@ static void test_mx_addresses_beyond_in_benchmark_range(void **state)
     rcfg_free(&c);
 }
 
+/* A named address is the one logs show; the others keep their made-up ones, which
+ * receiver_mx_default_address gives for (index, host) too. */
+static void test_named_mx_addresses(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t index;
+        const char *named[3]; /* per MX host; NULL: none */
+        const char *want[3];
+    } cases[] = {
+        {0, {NULL, NULL, NULL}, {"198.51.100.10", "198.51.100.11", "198.51.100.12"}},
+        {0, {"127.64.0.1", NULL, NULL}, {"127.64.0.1", "198.51.100.11", "198.51.100.12"}},
+        {2, {NULL, "2001:db8::10", "192.0.2.77"}, {"198.51.100.26", "2001:db8::10", "192.0.2.77"}},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        rcfg c;
+        rcfg_init(&c, "r", 3);
+        for (size_t j = 0; j < 3; j++)
+            c.mx[j].address = (char *)cases[k].named[j];
+        receiver *r = create(&c, cases[k].index);
+        for (size_t j = 0; j < 3; j++) {
+            char made[40];
+            receiver_mx_default_address(cases[k].index, j, made, sizeof(made));
+            if (strcmp(r->mx_addr[j], cases[k].want[j]) != 0)
+                fail_msg("case %zu, MX %zu: %s, want %s", k, j, r->mx_addr[j], cases[k].want[j]);
+            if (!cases[k].named[j])
+                assert_string_equal(made, r->mx_addr[j]);
+        }
+        receiver_free(r);
+        rcfg_free(&c);
+    }
+}
+
 /* Out of addresses: an error that says why, not an alias. */
 static void test_too_many_mx_hosts_or_receivers(void **state)
 {
@@ -152,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_mx_addresses_unique),
         cmocka_unit_test(test_mx_addresses_unchanged_where_unique),
         cmocka_unit_test(test_mx_addresses_beyond_in_benchmark_range),
+        cmocka_unit_test(test_named_mx_addresses),
         cmocka_unit_test(test_too_many_mx_hosts_or_receivers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,13 @@
     "      - {rule: concurrency_per_ip, limit: 3}\n"                                                              \
     "      - {rule: connection_rate_per_ip, limit: 1000/h}\n"
 
+/* A scenario of classes with these arrivals (each to x.test), after the top-level lines TOP. */
+#define CLASSES(TOP, A1, A2)                                                                                      \
+    "name: t\n" TOP "traffic:\n  classes:\n"                                                                     \
+    "    - {name: a, arrivals: " A1 ", domains: {x.test: 1}}\n"                                                 \
+    "    - {name: b, arrivals: " A2 ", domains: {x.test: 1}}\n"
+#define BURST20 "{process: burst, count: 5, over: 20s}"
+
 static scenario *load(const char *text, const char *const *sets, size_t nsets, scenario_error *err)
 {
     return scenario_load_text(text, strlen(text), "t.yaml", sets, nsets, err);
@@ -220,6 +227,12 @@ static const struct {
      NULL,
      "t.yaml:5:42: traffic.classes[0].arrivals.rate: expected a rate like 20/s, 1000/h, 5/min, got '10/fortnight'"},
     {BASE "mta:\n  hosts: 0\n", NULL, "t.yaml:8:10: mta.hosts: must be at least 1, got 0"},
+    {"name: t\ntraffic:\n  classes:\n    - name: a\n      arrivals: {process: poisson, rate: 1/s}\n"
+     "      recipients: 65536\n      domains: {x.test: 1}\n",
+     NULL, "t.yaml:6:19: traffic.classes[0].recipients: must be a whole number from 1 to 65535"},
+    {"name: t\ntraffic:\n  classes:\n    - name: a\n      arrivals: {process: poisson, rate: 1/s}\n"
+     "      recipients: 2.5\n      domains: {x.test: 1}\n",
+     NULL, "t.yaml:6:19: traffic.classes[0].recipients: must be a whole number from 1 to 65535"},
     {BASE "mta:\n  source_ips: [192.0.2.1, 300.1.1.1]\n", NULL,
      "t.yaml:8:27: mta.source_ips[1]: expected an IP address like 192.0.2.1 or 2001:db8::1, got '300.1.1.1'"},
     {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    mx: [{host: mx.x.test, state: down}]\n", NULL,
@@ -312,6 +325,29 @@ static const struct {
      NULL, "t.yaml:5:40: traffic.classes[0].arrivals.file: cannot open 'nonexistent.txt': No such file or directory"},
     {BASE "expect:\n  - a.latency.p95 = 5\n", NULL,
      "t.yaml:8:5: expect[0]: unknown operator in 'a.latency.p95 = 5' (use <, <=, >, >=, == or !=)"},
+    /* arrivals that duration would cut off: at duration when it is given, else at the class */
+    {CLASSES("duration: 10s\n", BURST20, BURST20), NULL,
+     "t.yaml:2:11: duration: the burst of class 'a' (traffic.classes[0].arrivals) ends at 20s (start 0s + over 20s), "
+     "after duration 10s: its messages from 10s on would never arrive; make duration at least 20s, or leave it out: "
+     "it then defaults to the end of the arrivals"},
+    {CLASSES("duration: 20m\n", "{process: poisson, rate: 1/s}", "{process: burst, count: 5, start: 15m, over: 10m}"),
+     NULL,
+     "t.yaml:2:11: duration: the burst of class 'b' (traffic.classes[1].arrivals) ends at 25m (start 15m + over 10m), "
+     "after duration 20m: its messages from 20m on would never arrive; make duration at least 25m"},
+    {CLASSES("", "{process: poisson, rate: 1/s}", "{process: burst, count: 5, start: 2h, over: 10m}"), NULL,
+     "t.yaml:5:27: traffic.classes[1].arrivals: the burst of class 'b' ends at 2h10m (start 2h + over 10m), after "
+     "duration 1h (the default, as class 'a' has arrivals for ever): its messages from 1h on would never arrive; set "
+     "a duration of at least 2h10m"},
+    {CLASSES("", BURST20, "{process: periodic, count: 5, every: 1m, start: 1h}"), NULL,
+     "t.yaml:5:27: traffic.classes[1].arrivals: the periodic arrivals of class 'b' start at 1h, not before duration 1h "
+     "(the default, as class 'b' has arrivals for ever): the class would send nothing; set a duration longer than 1h"},
+    {CLASSES("duration: 400ms\n", "{process: burst, count: 5, over: 100ms}", "{process: trace, file: " DATA "arrivals.txt}"),
+     NULL,
+     "t.yaml:2:11: duration: the trace of class 'b' (traffic.classes[1].arrivals) has its first arrival at 500ms, not "
+     "before duration 400ms: the class would send nothing; make duration longer than 500ms, or leave it out: it then "
+     "defaults to the end of the arrivals"},
+    {CLASSES("warmup: 20s\n", BURST20, BURST20), NULL,
+     "t.yaml:2:9: warmup: must be shorter than duration (20s, the end of the arrivals)"},
     /* --set: unknown path, bad value */
     {BASE ORANGE, "receivers.orang.policy[0].limit=5",
      "--set receivers.orang.policy[0].limit=5: receivers: no item named 'orang' (did you mean 'orange'?)"},
@@ -349,6 +385,63 @@ static void test_errors(void **state)
         if (strcmp(err.message, broken[i].message) != 0)
             fail_msg("case %zu:\n got:  %s\n want: %s", i, err.message, broken[i].message);
     }
+}
+
+/* Without `duration`, the end of the arrivals when every class's end; else 1h. A given one stands. */
+static void test_duration(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        sim_time_t want;
+        const char *warning; /* the one warning, after "t.yaml:LINE:COL: " (NULL: none) */
+    } cases[] = {
+        {CLASSES("", BURST20, BURST20), 20 * SIM_SEC, NULL},
+        {CLASSES("", BURST20, "{process: burst, count: 5, start: 1m, over: 1m}"), 2 * SIM_MIN, NULL},
+        {CLASSES("", BURST20, "{process: burst, count: 5, start: 1500ms, over: 250ms}"), 20 * SIM_SEC, NULL},
+        /* a trace: the whole second after its last arrival (2h) */
+        {CLASSES("", BURST20, "{process: trace, file: " DATA "arrivals.txt}"), 2 * SIM_HOUR + SIM_SEC, NULL},
+        /* a schedule that falls to 0 for good, without a period */
+        {CLASSES("", BURST20, "{process: schedule, steps: [{at: 0, rate: 1/s}, {at: 10m, rate: 0}]}"), 10 * SIM_MIN,
+         NULL},
+        {CLASSES("", BURST20, "{process: schedule, steps: [{at: 0, rate: 1/s}, {at: 10m, rate: 0}, {at: 20m, rate: 0}]}"),
+         10 * SIM_MIN, NULL},
+        /* classes that send for ever: 1h */
+        {CLASSES("", BURST20, "{process: poisson, rate: 1/s}"), SIM_HOUR, NULL},
+        {CLASSES("", BURST20, "{process: periodic, count: 5, every: 10m}"), SIM_HOUR, NULL},
+        {CLASSES("", BURST20, "{process: schedule, steps: [{at: 0, rate: 1/s}, {at: 10m, rate: 0}], period: 1h}"),
+         SIM_HOUR, NULL},
+        {CLASSES("", BURST20, "{process: schedule, steps: [{at: 0, rate: 0}, {at: 10m, rate: 1/s}]}"), SIM_HOUR, NULL},
+        /* given: kept, and arrivals within it are fine */
+        {CLASSES("duration: 30s\n", BURST20, BURST20), 30 * SIM_SEC, NULL},
+        {CLASSES("duration: 20s\n", BURST20, BURST20), 20 * SIM_SEC, NULL},
+        {CLASSES("duration: 5h\n", "{process: poisson, rate: 1/s}", "{process: burst, count: 5, start: 2h, over: 10m}"),
+         5 * SIM_HOUR, NULL},
+        /* a trace past it: said, not refused */
+        {CLASSES("duration: 1m\n", BURST20, "{process: trace, file: " DATA "arrivals.txt}"), SIM_MIN,
+         "traffic.classes[1].arrivals.file: 2 of the trace's 5 arrivals are at or after duration 1m: not simulated"},
+        {CLASSES("", "{process: poisson, rate: 1/s}", "{process: trace, file: " DATA "arrivals.txt}"), SIM_HOUR,
+         "traffic.classes[1].arrivals.file: 1 of the trace's 5 arrivals is at or after duration 1h (the default, as "
+         "class 'a' has arrivals for ever): not simulated"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        scenario *s = load_ok(cases[i].text, NULL, 0);
+        if (s->duration != cases[i].want)
+            fail_msg("case %zu: duration %lld us, want %lld", i, (long long)s->duration, (long long)cases[i].want);
+        if (!cases[i].warning) {
+            assert_int_equal(s->nwarnings, 0);
+        } else {
+            assert_int_equal(s->nwarnings, 1);
+            const char *w = strstr(s->warnings[0], ": traffic.");
+            if (!w || strcmp(w + 2, cases[i].warning) != 0)
+                fail_msg("case %zu:\n got:  %s\n want: t.yaml:L:C: %s", i, s->warnings[0], cases[i].warning);
+        }
+        scenario_free(s);
+    }
+    /* --set duration= (empty) is as if it were not given */
+    scenario *s = load_ok(CLASSES("duration: 1h\n", BURST20, BURST20), (const char *[]){"duration="}, 1);
+    assert_int_equal(s->duration, 20 * SIM_SEC);
+    scenario_free(s);
 }
 
 /* Bounds the loader checks on sizes written out at length: MX hosts per receiver, receivers. */
@@ -424,6 +517,13 @@ static void test_defaults(void **state)
     assert_true(c->size.kind == SIM_DIST_CONSTANT && c->size.a == 4096);
     assert_true(c->recipients.kind == SIM_DIST_CONSTANT && c->recipients.a == 1);
     assert_string_equal(c->sender, "noreply@tempfail.test");
+    scenario_free(s);
+    /* a list of thousands is one message; TRAFFIC_MAX_RCPT is the most */
+    s = load_ok(BASE, (const char *[]){"traffic.classes[0].recipients=65535"}, 1);
+    assert_true(s->traffic.classes[0].recipients.a == TRAFFIC_MAX_RCPT);
+    scenario_free(s);
+    s = load_ok(BASE, NULL, 0);
+    c = &s->traffic.classes[0];
     assert_int_equal(c->resend.after, 0);
 
     const mta_config *m = &s->mta;
@@ -699,9 +799,11 @@ static void test_full(void **state)
     assert_true(s->mta.latency.cpu_process_start.a == 0.020);
     assert_int_equal(s->mta.max_use, 10);
     assert_int_equal(s->mta.max_idle, 30 * SIM_SEC);
-    /* apppool given with kind postfix: accepted, but said */
-    assert_int_equal(s->nwarnings, 1);
-    assert_non_null(strstr(s->warnings[0], "mta.apppool: ignored: mta.kind is postfix"));
+    /* the trace's arrival at 2h is at the horizon; apppool given with kind postfix: accepted, but said */
+    assert_int_equal(s->nwarnings, 2);
+    assert_string_equal(s->warnings[0], DATA "full.yaml:36:41: traffic.classes[3].arrivals.file: 1 of the trace's 5 "
+                                             "arrivals is at or after duration 2h: not simulated");
+    assert_non_null(strstr(s->warnings[1], "mta.apppool: ignored: mta.kind is postfix"));
 
     const receiver_config *o = find_receiver(s, "orange");
     assert_string_equal(o->mx[0].listen[1], "[::1]:2526");
@@ -880,7 +982,7 @@ static void test_json(void **state)
     json_t *dflt = json_array_get(json_object_get(r, "receivers"), 1);
     assert_string_equal(json_string_value(json_object_get(dflt, "name")), "default");
     assert_int_equal(json_array_size(json_object_get(r, "expect")), 2);
-    assert_int_equal(json_array_size(json_object_get(r, "warnings")), 1);
+    assert_int_equal(json_array_size(json_object_get(r, "warnings")), 2);
     json_decref(r);
     scenario_free(s);
 }
@@ -889,7 +991,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default),      cmocka_unit_test(test_examples),  cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_size_limits),
+        cmocka_unit_test(test_size_limits),       cmocka_unit_test(test_duration),
         cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_defaults),  cmocka_unit_test(test_transports),
         cmocka_unit_test(test_feedback_as_postfix_reads_it),
         cmocka_unit_test(test_postconf_paste), cmocka_unit_test(test_full),    cmocka_unit_test(test_set_scalars),

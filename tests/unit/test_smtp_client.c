@@ -621,6 +621,45 @@ static void test_reuse_keeps_server_addresses_apart(void **state)
     fx_free(&f);
 }
 
+/* An MX host's named address is what the log texts show, wherever they name the server; a host
+ * naming none keeps its made-up one. */
+static void test_named_mx_address_in_log_texts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *address;  /* mx1's; NULL: none named */
+        receiver_mx_state st; /* mx1's state */
+        bool force421;
+        const char *relay, *reply;
+    } cases[] = {
+        {"127.64.0.1", RECEIVER_MX_UP, false, "mx1.a.test[127.64.0.1]:25", NULL},
+        {"2001:db8::10", RECEIVER_MX_UP, false, "mx1.a.test[2001:db8::10]:25", NULL},
+        {NULL, RECEIVER_MX_UP, false, "mx1.a.test[198.51.100.10]:25", NULL},
+        {"127.64.0.1", RECEIVER_MX_UP, true, "mx1.a.test[127.64.0.1]:25",
+         "host mx1.a.test[127.64.0.1] refused to talk to me: 421 4.7.0 busy"},
+        {"127.64.0.1", RECEIVER_MX_REFUSE, false, "none", "connect to mx1.a.test[127.64.0.1]:25: Connection refused"},
+        {"127.64.0.1", RECEIVER_MX_TIMEOUT, false, "none",
+         "connect to mx1.a.test[127.64.0.1]:25: Connection timed out"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        fixture f;
+        fx_init(&f, 1);
+        f.mx[0].address = (char *)cases[k].address;
+        f.mx[0].state = cases[k].st;
+        f.p.mx_address_limit = 1;
+        fx_start(&f);
+        if (cases[k].force421)
+            assert_int_equal(policy_force(f.rcv->pol, 1, "421 4.7.0 busy"), 0);
+        delivery d;
+        deliver(&f, &d, 1);
+        if (strcmp(d.r[0].relay, cases[k].relay) != 0)
+            fail_msg("case %zu: relay %s, want %s", k, d.r[0].relay, cases[k].relay);
+        if (cases[k].reply && strcmp(d.r[0].reply, cases[k].reply) != 0)
+            fail_msg("case %zu: reply '%s', want '%s'", k, d.r[0].reply, cases[k].reply);
+        fx_free(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_equal_preferences_shuffled),
         cmocka_unit_test(test_mx_walk_sorts_all_hosts),
         cmocka_unit_test(test_reuse_keeps_server_addresses_apart),
+        cmocka_unit_test(test_named_mx_address_in_log_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

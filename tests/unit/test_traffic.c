@@ -426,7 +426,8 @@ static void test_recipient_counts(void **state)
         uint32_t want;
     } cases[] = {
         {0, 1}, /* a zeroed sim_dist is the documented default: one recipient */
-        {1, 1}, {3.4, 3}, {3.5, 4}, {-5, 1}, {NAN, 1}, {999.6, TRAFFIC_MAX_RCPT}, {5000, TRAFFIC_MAX_RCPT}, {1e30, TRAFFIC_MAX_RCPT},
+        {1, 1}, {3.4, 3}, {3.5, 4}, {-5, 1}, {NAN, 1}, {999.6, 1000}, {1000.5, 1001}, {5000, 5000},
+        {65534.4, 65534}, {65535, TRAFFIC_MAX_RCPT}, {65535.6, TRAFFIC_MAX_RCPT}, {1e30, TRAFFIC_MAX_RCPT},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         traffic_msg m = first_message(sim_dist_constant(1000), sim_dist_constant(cases[i].value));
@@ -453,16 +454,107 @@ static void test_recipient_distribution(void **state)
         assert_within("recipient count share", count[k], 10000, sqrt(40000 * 0.25 * 0.75));
     traffic_free(t);
 
-    c.recipients = (sim_dist){.kind = SIM_DIST_UNIFORM, .a = 1, .b = 2000};
+    c.recipients = (sim_dist){.kind = SIM_DIST_UNIFORM, .a = 1, .b = 2.0 * TRAFFIC_MAX_RCPT};
     t = traffic_create(&cfg, SEED, 0, SIM_TIME_NEVER);
     uint32_t most = 0;
-    for (int k = 0; k < 2000 && traffic_next(t, &m); k++) {
+    for (int k = 0; k < 100 && traffic_next(t, &m); k++) {
         for (uint32_t j = 0; j < m.nrcpt; j++)
             assert_int_equal(m.rcpt_domain[j], 0);
         most = m.nrcpt > most ? m.nrcpt : most;
     }
     assert_int_equal(most, TRAFFIC_MAX_RCPT);
     traffic_free(t);
+}
+
+/* Where each process ends; with that as the horizon, a bounded one loses no arrival. */
+static void test_arrivals_end(void **state)
+{
+    (void)state;
+    sim_time_t trace[] = {500 * SIM_MSEC, 5 * SIM_SEC, 90 * SIM_SEC};
+    sim_time_t trace_whole[] = {0, 2 * SIM_SEC};
+    traffic_rate_step falls[] = {{0, 5}, {10 * SIM_SEC, 0}, {20 * SIM_SEC, 0}};
+    traffic_rate_step rises[] = {{0, 0}, {10 * SIM_SEC, 5}};
+    traffic_rate_step zero[] = {{0, 0}};
+    static const sim_time_t NEVER = SIM_TIME_NEVER;
+    struct {
+        traffic_arrivals a;
+        sim_time_t want;
+    } cases[] = {
+        {{.kind = TRAFFIC_BURST, .count = 50, .start = 0, .over = 20 * SIM_SEC}, 20 * SIM_SEC},
+        {{.kind = TRAFFIC_BURST, .count = 50, .start = 15 * SIM_MIN, .over = 10 * SIM_MIN}, 25 * SIM_MIN},
+        {{.kind = TRAFFIC_TRACE, .times = trace, .ntimes = 3}, 91 * SIM_SEC},
+        {{.kind = TRAFFIC_TRACE, .times = trace_whole, .ntimes = 2}, 3 * SIM_SEC}, /* after a whole second: the next */
+        {{.kind = TRAFFIC_TRACE, .times = NULL, .ntimes = 0}, 0},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = falls, .nsteps = 3}, 10 * SIM_SEC},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = falls, .nsteps = 2}, 10 * SIM_SEC},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = falls, .nsteps = 3, .period = SIM_MIN}, NEVER},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = rises, .nsteps = 2}, NEVER},
+        {{.kind = TRAFFIC_SCHEDULE, .steps = zero, .nsteps = 1}, 0},
+        {{.kind = TRAFFIC_PERIODIC, .count = 3, .start = 5 * SIM_SEC, .every = 0}, 5 * SIM_SEC + 1},
+        {periodic(3, 0, SIM_MIN), NEVER},
+        {poisson(2), NEVER},
+        {poisson(0), 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sim_time_t end = traffic_arrivals_end(&cases[i].a);
+        if (end != cases[i].want)
+            fail_msg("case %zu: end %lld, want %lld", i, (long long)end, (long long)cases[i].want);
+        if (end == NEVER)
+            continue;
+        traffic_class_config c = class_with("c", cases[i].a);
+        traffic_config cfg = {&c, 1};
+        traffic *all = traffic_create(&cfg, SEED, 0, SIM_TIME_NEVER), *cut = traffic_create(&cfg, SEED, 0, end);
+        traffic_msg m;
+        uint64_t n_all = 0, n_cut = 0;
+        while (traffic_next(all, &m)) {
+            assert_true(m.arrival < end);
+            n_all++;
+        }
+        while (traffic_next(cut, &m))
+            n_cut++;
+        assert_int_equal(n_all, n_cut);
+        traffic_free(all);
+        traffic_free(cut);
+    }
+}
+
+/* The most recipients a class can send: what a replay's Postfix must take in one transaction. */
+static void test_max_rcpt(void **state)
+{
+    (void)state;
+    double emp[] = {3, 7000.4, 12};
+    sim_dist empirical = {0};
+    double *v = malloc(sizeof(emp));
+    memcpy(v, emp, sizeof(emp));
+    assert_int_equal(sim_dist_empirical(&empirical, v, 3), 0);
+    static const struct {
+        sim_dist d;
+        uint32_t want;
+    } cases[] = {
+        {{.kind = SIM_DIST_CONSTANT, .a = 1}, 1},
+        {{.kind = SIM_DIST_CONSTANT, .a = 5000}, 5000},
+        {{.kind = SIM_DIST_CONSTANT, .a = 1e9}, TRAFFIC_MAX_RCPT},
+        {{.kind = SIM_DIST_UNIFORM, .a = 1, .b = 2000}, 2000},
+        {{.kind = SIM_DIST_UNIFORM, .a = 0.5, .b = 4.4}, 4},
+        {{.kind = SIM_DIST_EXPONENTIAL, .a = 3}, TRAFFIC_MAX_RCPT},
+        {{.kind = SIM_DIST_LOGNORMAL, .a = 0, .b = 1}, TRAFFIC_MAX_RCPT},
+        {{.kind = SIM_DIST_PARETO, .a = 2, .b = 1}, TRAFFIC_MAX_RCPT},
+    };
+    traffic_class_config c[2] = {class_with("a", periodic(1, 0, 0)), class_with("b", periodic(1, 0, 0))};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        c[0].recipients = cases[i].d;
+        if (traffic_class_max_rcpt(&c[0]) != cases[i].want)
+            fail_msg("case %zu: %u, want %u", i, traffic_class_max_rcpt(&c[0]), cases[i].want);
+    }
+    c[0].recipients = empirical;
+    assert_int_equal(traffic_class_max_rcpt(&c[0]), 7000);
+    /* over the classes: the largest */
+    c[1].recipients = sim_dist_constant(9000);
+    traffic_config cfg = {c, 2};
+    assert_int_equal(traffic_max_rcpt(&cfg), 9000);
+    c[1].recipients = sim_dist_constant(1);
+    assert_int_equal(traffic_max_rcpt(&cfg), 7000);
+    sim_dist_free(&empirical);
 }
 
 static void test_size_clamping(void **state)
@@ -518,7 +610,7 @@ static void test_determinism(void **state)
     traffic *other_seed = traffic_create(&cfg, SEED + 1, 0, 300 * SIM_SEC);
     traffic *other_rep = traffic_create(&cfg, SEED, 1, 300 * SIM_SEC);
     traffic_msg ma, mb, mo, mr;
-    uint16_t keep[TRAFFIC_MAX_RCPT];
+    static uint16_t keep[TRAFFIC_MAX_RCPT];
     uint64_t n = 0, differ_seed = 0, differ_rep = 0;
     for (;;) {
         bool ga = traffic_next(a, &ma), gb = traffic_next(b, &mb);
@@ -722,7 +814,7 @@ static void test_resend_leaves_originals_alone(void **state)
     traffic *quiet = traffic_create(&cfg, SEED, 0, 100 * SIM_SEC);
     traffic *asking = traffic_create(&cfg, SEED, 0, 100 * SIM_SEC);
     traffic_msg a, b, r;
-    uint16_t keep[TRAFFIC_MAX_RCPT];
+    static uint16_t keep[TRAFFIC_MAX_RCPT];
     while (traffic_next(quiet, &a)) {
         memcpy(keep, a.rcpt_domain, a.nrcpt * sizeof(uint16_t));
         a.rcpt_domain = keep;
@@ -909,6 +1001,8 @@ int main(void)
         cmocka_unit_test(test_domain_proportions),
         cmocka_unit_test(test_recipient_counts),
         cmocka_unit_test(test_recipient_distribution),
+        cmocka_unit_test(test_max_rcpt),
+        cmocka_unit_test(test_arrivals_end),
         cmocka_unit_test(test_size_clamping),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_independence),
