@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness/harness_cpu.h"
 #include "harness/harness_inject.h"
 #include "harness/harness_postfix_run.h"
 #include "harness/harness_proc.h"
@@ -40,6 +41,7 @@
 
 #define HARNESS_REPLAY_TICK_MS 20       /* the longest the loop sleeps in the injector */
 #define HARNESS_REPLAY_CHECK_NS 500000000LL /* how often processes are checked */
+#define HARNESS_REPLAY_CPU_NS 100000000LL   /* how often the instances' CPU is sampled (cpu.json) */
 #define HARNESS_REPLAY_EXTERNAL_PORT 2525
 
 /* What the loop keeps of a generated message until the injector is done with it. */
@@ -82,6 +84,7 @@ typedef struct replay {
     bool smtpd_started;
     harness_postfix_run *pf;
     uint32_t npf;             /* instances set up (stopped at the end) */
+    harness_cpu **cpu;        /* per instance: its processes' CPU (cpu.json) */
     harness_inject *inj;
     harness_replay_track *track;
     replay_tail *tails;
@@ -422,6 +425,41 @@ static void replay_progress(replay *r, long long now, bool last)
     fflush(stderr);
 }
 
+/* ---- CPU ---- */
+
+static void replay_cpu_sample(replay *r)
+{
+    for (uint32_t h = 0; r->cpu && h < r->npf; h++)
+        if (r->cpu[h])
+            harness_cpu_sample(r->cpu[h]); /* a master gone is replay_check_processes' to say */
+}
+
+/* cpu.json: each instance's CPU by program from the start of injection to the end of the replay,
+ * sampled before Postfix was stopped (harness_cpu.h). */
+static int replay_cpu_write(replay *r, results_dir *dir)
+{
+    if (!r->cpu || !r->npf)
+        return 0;
+    json_t *o = json_object();
+    json_object_set_new(o, "interval", json_real(HARNESS_REPLAY_CPU_NS / 1e9));
+    long np = sysconf(_SC_NPROCESSORS_ONLN);
+    json_object_set_new(o, "nproc", json_integer(np > 0 ? np : 0));
+    long hz = sysconf(_SC_CLK_TCK);
+    json_object_set_new(o, "clk_tck", json_integer(hz > 0 ? hz : 0));
+    json_t *in = json_array();
+    for (uint32_t h = 0; h < r->npf; h++)
+        if (r->cpu[h])
+            json_array_append_new(in, harness_cpu_json(r->cpu[h]));
+    json_object_set_new(o, "instances", in);
+    FILE *f = results_dir_open(dir, "cpu.json");
+    int rc = f ? json_dumpf(o, f, JSON_INDENT(2)) : -1;
+    if (f)
+        fputc('\n', f);
+    int e = results_dir_fclose(f);
+    json_decref(o);
+    return rc || e || !f ? -EIO : 0;
+}
+
 /* ---- the loop ---- */
 
 static int replay_loop(replay *r, sim_time_t *end, bool *drained)
@@ -430,6 +468,7 @@ static int replay_loop(replay *r, sim_time_t *end, bool *drained)
     sim_time_t horizon = s->until_drained ? s->drain_cap : s->duration;
     long long wall_end = r->o->max_wall > 0 ? r->t0 + (long long)(r->o->max_wall * 1e9) : 0;
     long long next_check = r->t0 + HARNESS_REPLAY_CHECK_NS, next_progress = r->t0;
+    long long next_cpu = r->t0 + HARNESS_REPLAY_CPU_NS;
     char err[1024];
     for (;;) {
         long long now = harness_proc_now_ns();
@@ -450,6 +489,10 @@ static int replay_loop(replay *r, sim_time_t *end, bool *drained)
             return 0;
         }
         replay_due(r, t);
+        if (now >= next_cpu) {
+            replay_cpu_sample(r);
+            next_cpu = now + HARNESS_REPLAY_CPU_NS;
+        }
         if (now >= next_check) {
             if (replay_check_processes(r))
                 return r->fatal;
@@ -672,8 +715,16 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
     if (status == 0) {
         r.gen = traffic_create(&s->traffic, s->seed, s->replication, s->duration);
         replay_sched_start(&r, dir);
+        if (r.npf) {
+            r.cpu = sim_xcalloc(r.npf, sizeof(*r.cpu));
+            for (uint32_t h = 0; h < r.npf; h++) {
+                r.cpu[h] = harness_cpu_create(r.pf[h].master, r.pf[h].name);
+                harness_cpu_baseline(r.cpu[h]);
+            }
+        }
         r.t0 = harness_proc_now_ns();
         status = replay_loop(&r, &end, &drained);
+        replay_cpu_sample(&r);
         wall = (double)(harness_proc_now_ns() - r.t0) / 1e9;
         if (o->progress)
             replay_progress(&r, harness_proc_now_ns(), true);
@@ -688,6 +739,11 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
         status = replay_fail(&r, HARNESS_REPLAY_EIO, "writing scheduler.csv failed");
     if (status == 0)
         status = replay_write(&r, dir, end, drained, wall, summary);
+    if (status == 0 && replay_cpu_write(&r, dir) < 0) {
+        status = replay_fail(&r, HARNESS_REPLAY_EIO, "writing cpu.json failed");
+        json_decref(*summary);
+        *summary = NULL;
+    }
     if (status != 0)
         snprintf(err, errlen, "%s", r.err);
     for (uint32_t h = 0; h < r.nhosts && r.tails; h++)
@@ -704,6 +760,9 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
     free(r.fifo);
     free(r.msgs);
     free(r.tails);
+    for (uint32_t h = 0; r.cpu && h < r.npf; h++)
+        harness_cpu_free(r.cpu[h]);
+    free(r.cpu);
     free(r.pf);
     return status;
 }

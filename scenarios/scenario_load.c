@@ -234,6 +234,47 @@ static bool scenario_load_duration(scenario_conv *c, yaml_node_t *root, scenario
     return true;
 }
 
+/*
+ * A receiver that costs nothing: every session ends the instant it starts, so no concurrency cap -
+ * its policy's concurrency_per_ip, Postfix's destination_concurrency_limit - can ever be reached, and
+ * a scenario written to study one silently studies nothing. The threshold is exactly zero (every
+ * cost a distribution of mean 0, i.e. always 0 as no cost is negative), not "small": a calibrated
+ * loopback receiver costs microseconds, and such a scenario, which `tempfail calibrate` writes, is
+ * right and must not be warned about. The DATA transfer at the link's bandwidth does not count: it
+ * is microseconds per message, never enough for sessions to overlap. The implicit default receiver
+ * (rtt 30ms) never qualifies.
+ */
+static bool scenario_load_costless(const receiver_config *r)
+{
+    if (sim_dist_mean(&r->rtt) != 0 || sim_dist_mean(&r->latency) != 0 || sim_dist_mean(&r->connect_latency) != 0 ||
+        sim_dist_mean(&r->service) != 0)
+        return false;
+    for (size_t i = 0; i < r->policy.nrules; i++)
+        if (r->policy.rules[i].kind == POLICY_RULE_TARPIT && r->policy.rules[i].delay > 0)
+            return false;
+    return true;
+}
+
+static bool scenario_load_warn_costless(scenario_conv *c, yaml_node_t *list, scenario *s)
+{
+    if (!list || list->type != YAML_SEQUENCE_NODE)
+        return true;
+    for (size_t i = 0; i + 1 < s->nreceivers; i++) {
+        if (!scenario_load_costless(&s->receivers[i]))
+            continue;
+        size_t old = scenario_conv_push_key(c, "receivers");
+        scenario_conv_push_name(c, s->receivers[i].name);
+        bool ok = scenario_conv_warn(c, scenario_conv_node(c, list->data.sequence.items.start[i]),
+                                     "costs nothing (network.rtt, latency, connect_latency and service are 0, no "
+                                     "tarpit): every session ends the instant it starts, so no concurrency cap can "
+                                     "be reached; measure real costs with `tempfail calibrate` (docs/calibrate.md)");
+        scenario_conv_pop(c, old);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario *s)
 {
     static const char *const keys[] = {"name",         "description", "seed",    "replication", "duration",
@@ -312,7 +353,7 @@ static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario 
     scenario_conv_pop(c, old);
 
     if (!scenario_receiver_convert_all(c, scenario_conv_get(c, root, "receivers"), s) ||
-        !scenario_load_names(c, root, s))
+        !scenario_load_names(c, root, s) || !scenario_load_warn_costless(c, scenario_conv_get(c, root, "receivers"), s))
         return false;
     if ((v = scenario_conv_get(c, root, "expect")) && !scenario_load_expect(c, v, s))
         return false;

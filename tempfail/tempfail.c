@@ -29,6 +29,10 @@ static const char usage[] =
     "                        against testsmtpd, written as a run directory; `tempfail replay --help`\n"
     "  validate SCENARIO     simulation (several seeds) against replays: agreement on 421s, deferrals,\n"
     "                        drain time, latency; exit 1 outside tolerance; `tempfail validate --help`\n"
+    "  calibrate --replay | RUN_DIR | --maillog FILE\n"
+    "                        measure the host's CPU per delivery, per message and per smtp(8) start,\n"
+    "                        and the receiver's connect and per-reply latency, as scenario lines to\n"
+    "                        paste (a real replay with no throttling, or a log); `tempfail calibrate --help`\n"
     "  import MAIN_CF [MASTER_CF [TRANSPORT]]\n"
     "                        a Postfix configuration as a scenario's mta: section; --generate the\n"
     "                        other way; `tempfail import --help`\n"
@@ -43,6 +47,7 @@ static const char usage[] =
     "  tempfail maillog /var/log/mail.log /var/log/mail.log.1.gz --top 5\n"
     "  sudo tempfail replay scenarios/replay/cap3-idle.yaml --mta postfix --speedup 2\n"
     "  sudo tempfail validate scenarios/replay/cap3-idle.yaml --speedup 2 --seeds 10\n"
+    "  sudo tempfail calibrate --replay --out runs/cal\n"
     "\n"
     "Scenario reference: docs/scenario.md. Results: docs/results.md.\n";
 
@@ -65,6 +70,8 @@ int main(int argc, char **argv)
         return tempfail_replay_main(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)
         return tempfail_validate_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "calibrate") == 0)
+        return tempfail_calibrate_main(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return tempfail_import_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

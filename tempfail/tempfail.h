@@ -21,6 +21,7 @@ enum { TEMPFAIL_OK = 0, TEMPFAIL_EXPECT_FAILED = 1, TEMPFAIL_USAGE = 2, TEMPFAIL
 int tempfail_run_main(int argc, char **argv);
 int tempfail_replay_main(int argc, char **argv);
 int tempfail_validate_main(int argc, char **argv);
+int tempfail_calibrate_main(int argc, char **argv);
 
 /* What `tempfail run` does once the scenario is loaded, for the commands that run simulations of
  * their own (validate). */

@@ -987,6 +987,51 @@ static void test_json(void **state)
     scenario_free(s);
 }
 
+/* A receiver whose every cost is 0 gets the loader's warning, pointing to `tempfail calibrate`; any
+ * cost at all, however small, or a tarpit, and there is none. */
+static void test_costless_warning(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *receiver; /* the receiver's keys after its name and domains */
+        bool warned;
+    } cases[] = {
+        {"    network: {rtt: 0}\n", true},
+        {"    network: {rtt: 0}\n    latency: 0\n    connect_latency: 0s\n    service: 0ms\n", true},
+        {"    network: {rtt: 0}\n    policy:\n      - {rule: concurrency_per_ip, limit: 3}\n", true},
+        {"    network: {rtt: {dist: constant, value: 0}}\n", true},
+        {"", false},                                   /* the default rtt, 30ms */
+        {"    network: {rtt: 1us}\n", false},          /* negligible, but someone's decision */
+        {"    network: {rtt: 0}\n    latency: 50us\n", false},
+        {"    network: {rtt: 0}\n    connect_latency: {dist: exponential, mean: 1ms}\n", false},
+        {"    network: {rtt: 0}\n    service: 1ms\n", false},
+        {"    network: {rtt: 0}\n    policy:\n      - {rule: tarpit, stage: eod, delay: 2s}\n", false},
+        {"    network: {rtt: 0}\n    policy:\n      - {rule: tarpit, stage: eod, delay: 0s}\n", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[2048];
+        snprintf(text, sizeof(text), BASE "receivers:\n  - name: sink\n    domains: [x.test]\n%s", cases[i].receiver);
+        scenario *s = load_ok(text, NULL, 0);
+        size_t n = 0;
+        for (size_t w = 0; w < s->nwarnings; w++)
+            if (strstr(s->warnings[w], "costs nothing")) {
+                n++;
+                assert_non_null(strstr(s->warnings[w], "t.yaml:8:5: receivers[sink]: costs nothing"));
+                assert_non_null(strstr(s->warnings[w], "no concurrency cap can be reached"));
+                assert_non_null(strstr(s->warnings[w], "tempfail calibrate"));
+            }
+        if (n != (cases[i].warned ? 1u : 0u))
+            fail_msg("case %zu (%s): %zu warnings, want %d", i, cases[i].receiver, n, cases[i].warned);
+        scenario_free(s);
+    }
+    /* Two receivers, one of them costless: one warning, naming it; the implicit default never. */
+    scenario *s = load_ok(BASE "receivers:\n  - name: r1\n    domains: [x.test]\n"
+                               "  - name: b\n    domains: [y.test]\n    network: {rtt: 0}\n", NULL, 0);
+    assert_int_equal(s->nwarnings, 1);
+    assert_non_null(strstr(s->warnings[0], "t.yaml:10:5: receivers[b]: costs nothing"));
+    scenario_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -995,7 +1040,7 @@ int main(void)
         cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_defaults),  cmocka_unit_test(test_transports),
         cmocka_unit_test(test_feedback_as_postfix_reads_it),
         cmocka_unit_test(test_postconf_paste), cmocka_unit_test(test_full),    cmocka_unit_test(test_set_scalars),
-        cmocka_unit_test(test_set_lists),    cmocka_unit_test(test_json),
+        cmocka_unit_test(test_set_lists),    cmocka_unit_test(test_json), cmocka_unit_test(test_costless_warning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
