@@ -216,7 +216,8 @@ int tempfail_validate_main(int argc, char **argv)
         }
         harness_speedup_costs(s, k);
         snprintf(dir, sizeof(dir), "%s/sim-%llu", out, (unsigned long long)(base + i));
-        tempfail_run_opts ro = {.out_dir = dir, .quiet = true, .no_progress = true, .plots = false};
+        tempfail_run_opts ro = {.out_dir = dir, .maillog = true, .trace_scheduler = true, .quiet = true,
+                                .no_progress = true, .plots = false};
         int rc = tempfail_run_scenario(s, &ro);
         if (rc != TEMPFAIL_OK && rc != TEMPFAIL_EXPECT_FAILED) {
             status = rc;
