@@ -5,7 +5,10 @@
 #include "harness/harness_postfix_run.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -16,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/harness_cpu.h"
 #include "harness/harness_postfix_conf.h"
 #include "harness/harness_proc.h"
 
@@ -265,4 +269,50 @@ void harness_postfix_run_stop(harness_postfix_run *p)
         kill(p->master, SIGKILL);
     }
     p->master = 0;
+}
+
+/* The start of the master's child named qmgr, in clock ticks after boot; 0 when there is none. */
+static uint64_t harness_postfix_qmgr_ticks(pid_t master)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    uint64_t ticks = 0;
+    struct dirent *e;
+    while (!ticks && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[300], line[1024];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, line, sizeof(line) - 1);
+        close(fd);
+        harness_cpu_stat st;
+        if (n > 0 && harness_cpu_parse_stat(line, (size_t)n, &st) == 0 && st.ppid == master &&
+            strcmp(st.comm, "qmgr") == 0)
+            ticks = st.starttime;
+    }
+    closedir(d);
+    return ticks;
+}
+
+long long harness_postfix_run_qmgr_started(const harness_postfix_run *p)
+{
+    if (p->master <= 0)
+        return -1;
+    uint64_t ticks = 0;
+    for (int i = 0; i < 40 && !(ticks = harness_postfix_qmgr_ticks(p->master)); i++)
+        harness_proc_sleep_ms(50);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!ticks || hz <= 0)
+        return -1;
+    struct timespec boot, mono;
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    long long since_boot = (long long)(ticks / (uint64_t)hz) * 1000000000LL +
+                           (long long)(ticks % (uint64_t)hz) * 1000000000LL / hz;
+    long long offset = ((long long)boot.tv_sec - mono.tv_sec) * 1000000000LL + (boot.tv_nsec - mono.tv_nsec);
+    return since_boot - offset;
 }

@@ -59,4 +59,9 @@ bool harness_postfix_run_alive(const harness_postfix_run *p);
 /* Stops the instance; safe to call twice and on one that never started. */
 void harness_postfix_run_stop(harness_postfix_run *p);
 
+/* When the instance's qmgr(8) started, on harness_proc_now_ns's clock (CLOCK_MONOTONIC, to the
+ * kernel's clock tick), found among the master's children in /proc; waits up to 2 s for master to
+ * start it. -1 when there is none. */
+long long harness_postfix_run_qmgr_started(const harness_postfix_run *p);
+
 #endif

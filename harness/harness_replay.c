@@ -104,6 +104,58 @@ typedef struct replay {
     uint64_t submitted;
 } replay;
 
+/*
+ * When the scenario's clock starts. qmgr scans the deferred queue as it starts and every
+ * queue_run_delay after (qmgr.c, qmgr_deferred_run_event), and the model's qmgr starts with the
+ * scenario; a replay whose clock started at some other phase of the real qmgr's scans would retry
+ * deferred mail up to a queue_run_delay earlier or later than the simulation, by the accident of how
+ * long Postfix took to start. Postfix's timers count whole seconds of the wall clock (events.c: a
+ * timer is due when time() reaches event_time() + delay), so while qmgr is busy its scans come at
+ * whole seconds, the first second of qmgr's life plus multiples of queue_run_delay, and its mtimes
+ * and their checks count the same seconds. So the clock starts on such a second (the simulation's
+ * seconds then begin where the replay's do), after waiting at most one (real) queue_run_delay.
+ * Further instances started a moment later; their scans may lag by a second. Returns the start, or
+ * -1 when the replay was stopped while waiting.
+ */
+static long long replay_start_clock(replay *r)
+{
+    long long now = harness_proc_now_ns();
+    long long tq = r->npf ? harness_postfix_run_qmgr_started(&r->pf[0]) : -1;
+    long long d = (long long)r->s->mta.queue_run_delay * 1000; /* real: the speedup has divided it */
+    if (r->o->start_at_once || tq < 0 || d <= 0 || tq > now)
+        return now;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    long long mono = harness_proc_now_ns();
+    long long wall_ns = (long long)wall.tv_sec * 1000000000LL + wall.tv_nsec;
+    long long tq_wall = tq + (wall_ns - mono);
+    tq -= tq_wall % 1000000000LL; /* the start of qmgr's first second */
+    long long start = tq + ((now - tq + d - 1) / d) * d;
+    if (r->o->progress && start - now > 1000000000LL)
+        fprintf(stderr, "tempfail replay: waiting %.1f s for qmgr's next deferred-queue scan, where the "
+                        "scenario's clock starts\n", (double)(start - now) / 1e9);
+    while ((now = harness_proc_now_ns()) < start) {
+        if (r->o->stop && *r->o->stop)
+            return -1;
+        long long ms = (start - now) / 1000000;
+        harness_proc_sleep_ms(ms > 50 ? 50 : ms > 0 ? (int)ms : 1);
+    }
+    return start;
+}
+
+/* How far after the start Postfix's next whole second (time(), the wall clock's) falls, in scenario
+ * seconds: the phase of the seconds its mtimes and scan checks count in (mta_config.clock_phase). */
+static double replay_clock_phase(const replay *r)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    long long late = harness_proc_now_ns() - r->t0; /* the wall clock was read this long after t0 */
+    long long frac = ((long long)wall.tv_nsec - late) % 1000000000LL;
+    if (frac < 0)
+        frac += 1000000000LL;
+    return (double)((1000000000LL - frac) % 1000000000LL) / 1e9 * r->k;
+}
+
 static sim_time_t replay_scn(const replay *r, long long ns)
 {
     return (sim_time_t)llround((double)(ns - r->t0) / 1000.0 * r->k);
@@ -722,8 +774,14 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
                 harness_cpu_baseline(r.cpu[h]);
             }
         }
-        r.t0 = harness_proc_now_ns();
-        status = replay_loop(&r, &end, &drained);
+        r.t0 = replay_start_clock(&r);
+        if (r.t0 < 0) {
+            r.t0 = harness_proc_now_ns();
+            status = replay_fail(&r, HARNESS_REPLAY_EIO, "interrupted before the start: the replay was stopped");
+        } else {
+            harness_replay_track_set_clock_phase(r.track, replay_clock_phase(&r));
+            status = replay_loop(&r, &end, &drained);
+        }
         replay_cpu_sample(&r);
         wall = (double)(harness_proc_now_ns() - r.t0) / 1e9;
         if (o->progress)

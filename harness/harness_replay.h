@@ -45,6 +45,9 @@ typedef struct harness_replay_opts {
     double max_wall;                 /* seconds of real time at most (0: no limit) */
     bool keep_work;                  /* keep the work directory (else removed) */
     bool progress;                   /* a progress line on stderr */
+    bool start_at_once;              /* start the scenario's clock at once, not on one of qmgr's
+                                        deferred-queue scans (up to a queue_run_delay later): for a
+                                        replay in which nothing is deferred, as calibration's */
     volatile sig_atomic_t *stop;     /* set by a signal handler: stop now (may be NULL) */
 } harness_replay_opts;
 

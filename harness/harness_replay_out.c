@@ -524,6 +524,7 @@ static json_t *summary_build(out *o, harness_smtpd_events *ev, const results_mes
     json_object_set_new(rp, "hosts", results_json_count(t->nhosts));
     json_object_set_new(rp, "inject_failed", results_json_count(t->c.inject_failed));
     json_object_set_new(rp, "unclaimed_lines", results_json_count(t->unclaimed_lines));
+    json_object_set_new(rp, "clock_phase", results_json_real(t->clock_phase));
     json_object_set_new(root, "replay", rp);
     return root;
 }

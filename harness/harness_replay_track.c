@@ -258,6 +258,8 @@ int harness_replay_track_injected(harness_replay_track *t, const harness_replay_
     return 0;
 }
 
+void harness_replay_track_set_clock_phase(harness_replay_track *t, double seconds) { t->clock_phase = seconds; }
+
 void harness_replay_track_inject_failed(harness_replay_track *t, const harness_replay_msg *m, const char *reply)
 {
     (void)reply; /* the injector reports the texts; the summary counts them */

@@ -57,6 +57,9 @@ typedef struct harness_replay_track harness_replay_track;
 
 /* s: the scenario replayed (kept, not copied: it outlives the tracker); nhosts >= 1; speedup > 0. */
 harness_replay_track *harness_replay_track_create(const scenario *s, uint32_t nhosts, double speedup);
+/* Where Postfix's whole seconds (time()) fall: the first this many scenario seconds after the start;
+ * summary.json's replay.clock_phase, which the simulation it is compared with takes as its own. */
+void harness_replay_track_set_clock_phase(harness_replay_track *t, double seconds);
 void harness_replay_track_free(harness_replay_track *t);
 
 /* A message Postfix accepted. 0; -EEXIST when (host, queue_id) is already known; -EINVAL for a

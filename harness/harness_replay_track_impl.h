@@ -41,6 +41,7 @@ struct harness_replay_track {
     const scenario *s;
     uint32_t nhosts;
     double speedup;
+    double clock_phase;             /* scenario seconds from the start to Postfix's next whole second */
     harness_replay_entry *e;        /* every entry, in first-seen order */
     size_t n, cap;
     size_t *qslot, nqslot;          /* (host, queue id) -> entry index + 1 (open addressing) */

@@ -147,12 +147,15 @@ void mta_msg_pass_done(mta_host *h, mta_msg *m, sim_time_t now)
         bounced = true;
     }
     if (deferred) {
-        sim_time_t age = now - m->c.arrival, delay = age;
+        /* qmgr_active_done_3_generic and qmgr_active_defer, in Postfix's whole seconds: the file's
+         * mtime becomes event_time() + clamp(event_time() - create_time). */
+        sim_time_t secs = mta_postfix_second(c, now);
+        sim_time_t age = secs - mta_postfix_second(c, m->c.arrival), delay = age;
         if (delay < c->minimal_backoff_time)
             delay = c->minimal_backoff_time;
         if (delay > c->maximal_backoff_time)
             delay = c->maximal_backoff_time;
-        m->next_try = now + delay;
+        m->next_try = secs + delay;
         m->c.state = MS_DEFERRED;
         h->n_deferred++;
         msg_heap_push(&h->deferred, m->next_try, m->c.id, m);
@@ -171,7 +174,9 @@ static void scan_fired(sim_event *ev, sim_time_t now)
     if (h->scan_head) {
         h->scan_again = true;
     } else {
-        while (msg_heap_top_time(&h->deferred) <= now + SIM_SEC) {
+        /* qmgr_active_feed: a file is due unless its mtime > time() + 1, in whole seconds */
+        const mta_config *c = h->env->cfg;
+        while (msg_heap_top_time(&h->deferred) <= mta_postfix_second(c, now) + c->clock_tick) {
             mta_msg *m = msg_heap_pop(&h->deferred);
             m->next = NULL;
             if (h->scan_tail)

@@ -238,7 +238,9 @@ static void cache_flags(mta_dest *d, sim_time_t now)
     }
     if (!d->p.connection_cache_on_demand)
         return;
-    bool back_to_back = d->last_done > 0 && d->last_done / SIM_SEC + 1 >= now / SIM_SEC;
+    const mta_config *c = d->host->env->cfg;
+    bool back_to_back = d->last_done > 0 &&
+                        mta_postfix_second(c, d->last_done) + c->clock_tick >= mta_postfix_second(c, now);
     if (!d->conn_store) {
         if (back_to_back)
             d->conn_load = d->conn_store = true;

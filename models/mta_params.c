@@ -94,6 +94,7 @@ void mta_config_defaults(mta_config *c)
     c->qmgr_message_recipient_limit = 20000;
     c->max_use = 100;
     c->max_idle = 100 * SIM_SEC;
+    c->clock_tick = SIM_SEC;
     c->apppool = (mta_apppool_config){.workers = 10, .retry_delay = 60 * SIM_SEC, .jitter = 0, .max_attempts = 0,
                                       .reuse = false};
     c->latency.dns_mx = (sim_dist){.kind = SIM_DIST_CONSTANT};
@@ -109,6 +110,13 @@ void mta_config_defaults(mta_config *c)
 
 /* qmgr_feedback.c INCLUSIVE_BOUNDS: false for NaN. */
 static bool mta_feedback_within(double val, double low, double high) { return val >= low && val <= high; }
+
+sim_time_t mta_postfix_second(const mta_config *c, sim_time_t t)
+{
+    sim_time_t tick = c->clock_tick, x = t - c->clock_phase;
+    sim_time_t n = x >= 0 ? x / tick : -((-x + tick - 1) / tick);
+    return n * tick + c->clock_phase;
+}
 
 int mta_feedback_parse(const char *s, mta_feedback *out)
 {

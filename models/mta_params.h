@@ -90,12 +90,20 @@ typedef struct mta_config {
     uint32_t qmgr_message_recipient_limit;/* 20000 */
     uint32_t max_use;                     /* 100: deliveries one smtp(8) process makes before it exits; 0 = no limit */
     sim_time_t max_idle;                  /* 100s: an idle smtp(8) process exits after this long; 0 = never */
+    sim_time_t clock_tick;                /* Postfix's clock (time_t, event_time()): whole seconds, SIM_SEC.
+                                             Not a parameter: the simulation a replay at K is compared with
+                                             counts K seconds of scenario time to the real second
+                                             (harness_speedup_mta_scenario) */
+    sim_time_t clock_phase;               /* ... and its seconds begin at clock_phase + n * clock_tick (0; a
+                                             replay's summary says where they fell in it) */
     mta_transport_config *transports;     /* transports[0] is "smtp", the default for unmapped domains */
     size_t ntransports;
     mta_apppool_config apppool;
     latency_config latency;
 } mta_config;
 
+/* Postfix's event_time() at t: the start of its whole second (clock_tick, clock_phase) holding t. */
+sim_time_t mta_postfix_second(const mta_config *c, sim_time_t t);
 /* Fills p with Postfix's defaults. */
 void mta_transport_params_defaults(mta_transport_params *p);
 /* Postfix's rules for a transport's concurrency, applied here and nowhere else (qmgr_transport_create):

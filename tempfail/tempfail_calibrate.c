@@ -246,7 +246,7 @@ int tempfail_calibrate_main(int argc, char **argv)
         {"spawn", required_argument, NULL, O_SPAWN},    {"maillog", required_argument, NULL, O_MAILLOG},
         {"testsmtpd", required_argument, NULL, O_SMTPD}, {"keep-work", no_argument, NULL, O_KEEP},
         {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0}};
-    harness_replay_opts ro = {.mta = HARNESS_REPLAY_POSTFIX, .speedup = 1};
+    harness_replay_opts ro = {.mta = HARNESS_REPLAY_POSTFIX, .speedup = 1, .start_at_once = true};
     const char *out = NULL, *spawn = NULL, *maillog = NULL, *smtpd_bin = NULL;
     bool replay = false, n_given = false;
     unsigned long messages = CALIBRATE_MESSAGES;

@@ -203,32 +203,6 @@ int tempfail_validate_main(int argc, char **argv)
     sim = calloc(nseeds, sizeof(*sim));
     real = calloc(nreplays, sizeof(*real));
 
-    /* The simulation, with the replay's rounded timers. */
-    for (unsigned long i = 0; i < nseeds; i++) {
-        scenario *s = validate_load(path, sets, nsets, base + i);
-        if (!s)
-            goto out;
-        char serr[512];
-        if (harness_speedup_mta_scenario(&s->mta, k, harness_speedup_tls_everywhere(s), serr, sizeof(serr)) < 0) {
-            fprintf(stderr, "tempfail validate: --speedup %g: %s\n", k, serr);
-            scenario_free(s);
-            goto out;
-        }
-        harness_speedup_costs(s, k);
-        snprintf(dir, sizeof(dir), "%s/sim-%llu", out, (unsigned long long)(base + i));
-        tempfail_run_opts ro = {.out_dir = dir, .maillog = true, .trace_scheduler = true, .quiet = true,
-                                .no_progress = true, .plots = false};
-        int rc = tempfail_run_scenario(s, &ro);
-        if (rc != TEMPFAIL_OK && rc != TEMPFAIL_EXPECT_FAILED) {
-            status = rc;
-            goto out;
-        }
-        if (!(sim[nsim] = validate_summary(dir))) {
-            status = TEMPFAIL_IO;
-            goto out;
-        }
-        nsim++;
-    }
     /* The replays. */
     for (unsigned long i = 0; i < nreplays; i++) {
         scenario *s = validate_load(path, sets, nsets, base + i);
@@ -246,6 +220,36 @@ int tempfail_validate_main(int argc, char **argv)
         real[nreal++] = sum;
     }
 
+    /* The simulation, with the replay's rounded timers and the phase of its clock's seconds: seed
+     * base + i takes replay i's (round robin over the replays). */
+    for (unsigned long i = 0; i < nseeds; i++) {
+        scenario *s = validate_load(path, sets, nsets, base + i);
+        if (!s)
+            goto out;
+        char serr[512];
+        if (harness_speedup_mta_scenario(&s->mta, k, harness_speedup_tls_everywhere(s), serr, sizeof(serr)) < 0) {
+            fprintf(stderr, "tempfail validate: --speedup %g: %s\n", k, serr);
+            scenario_free(s);
+            goto out;
+        }
+        harness_speedup_costs(s, k);
+        double phase = json_number_value(json_object_get(json_object_get(real[i % nreal], "replay"), "clock_phase"));
+        if (phase > 0)
+            s->mta.clock_phase = sim_time_from_sec(phase) % s->mta.clock_tick;
+        snprintf(dir, sizeof(dir), "%s/sim-%llu", out, (unsigned long long)(base + i));
+        tempfail_run_opts ro = {.out_dir = dir, .maillog = true, .trace_scheduler = true, .quiet = true,
+                                .no_progress = true, .plots = false};
+        int rc = tempfail_run_scenario(s, &ro);
+        if (rc != TEMPFAIL_OK && rc != TEMPFAIL_EXPECT_FAILED) {
+            status = rc;
+            goto out;
+        }
+        if (!(sim[nsim] = validate_summary(dir))) {
+            status = TEMPFAIL_IO;
+            goto out;
+        }
+        nsim++;
+    }
     if (!quiet) {
         results_compare *cmp = results_compare_create(sim[0], real[0]);
         if (cmp) {

@@ -86,6 +86,12 @@ static void test_every_time_is_whole_seconds(void **state)
         assert_int_equal(t[i], want[i]);
     assert_int_equal(smtp.p.transport_rate_delay, 0); /* off stays off */
     assert_int_equal(m.max_idle, 50 * SIM_SEC);
+    assert_int_equal(m.clock_tick, SIM_SEC); /* the real Postfix: its own seconds */
+    mta_config ms;
+    mta_transport_config smtp2;
+    defaults(&ms, &smtp2, false);
+    assert_int_equal(harness_speedup_mta_scenario(&ms, 3, false, (char[256]){0}, 256), 0);
+    assert_int_equal(ms.clock_tick, 3 * SIM_SEC); /* in scenario time, each of its seconds is 3 s */
 }
 
 /* The machine's costs last K times as long in scenario time; the scenario's world does not change. */

@@ -4,6 +4,8 @@
  * TRAFFIC_MAX_RCPT), the active-queue limit, backoff and the deferred-queue scan, and the queue
  * lifetime. Each drives one host directly (mta_fixture.h).
  */
+#include <math.h>
+
 #include "tests/unit/mta_fixture.h"
 
 /* Twelve transports, each with a domain of its own, each domain with its own receiver. */
@@ -246,6 +248,48 @@ static void test_deferred_message_is_retried_by_the_scan_after_backoff(void **st
     fx_free(&f);
 }
 
+/*
+ * Postfix counts in whole seconds (time_t): a deferred file's mtime is event_time() + the backoff, and
+ * a scan takes it when mtime <= time() + 1. Scans every 10 s, a 10 s backoff, a message refused at
+ * `refused` s; which scan retries it:
+ *   refused 1.7, Postfix's seconds: mtime 1 + 10 = 11 <= 10 + 1, the scan at 10 (exact times, 11.7,
+ *     would wait for the scan at 20);
+ *   refused 3.1: mtime 13 > 11, the scan at 20;
+ * and with Postfix's second counted as 2 s of scenario time (a replay at speedup 2), whose seconds
+ * begin at `phase` + 2n (clock_phase): from 0, mtime 2 + 10 <= 10 + 2, the scan at 10; from 1.0,
+ * 3 + 10 > 9 + 2, at 20; from 1.5, 1.5 + 10 <= 9.5 + 2, at 10.
+ */
+static void test_retry_counts_postfix_whole_seconds(void **state)
+{
+    (void)state;
+    static const struct {
+        double refused, tick, phase, retried_at;
+    } cases[] = {{1.7, 1, 0, 10}, {3.1, 1, 0, 20}, {3.1, 2, 0, 10}, {3.1, 2, 1.0, 20}, {3.1, 2, 1.5, 10}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char yaml[1024];
+        /* the 421 reaches the client one and a half round trips after it starts */
+        snprintf(yaml, sizeof(yaml),
+                 "mta:\n  postfix: { queue_run_delay: 10s, minimal_backoff_time: 10s, maximal_backoff_time: 10s }\n"
+                 "receivers:\n  - { name: a, domains: [a.test], network: { rtt: %.6fms },\n"
+                 "      policy: [ { rule: random_fault, stage: connect, probability: 1, reply: \"421 4.7.0 busy\" } ] }\n",
+                 cases[k].refused / 1.5 * 1000);
+        fx f;
+        fx_init(&f, yaml);
+        f.s->mta.clock_tick = sim_time_from_sec(cases[k].tick);
+        f.s->mta.clock_phase = sim_time_from_sec(cases[k].phase);
+        static const char *const to[] = {"a.test", NULL};
+        fx_submit(&f, to);
+        fx_run_until(&f, 25 * SIM_SEC);
+        assert_true(fx_count(&f, "smtp", NULL) >= 2);
+        assert_true(fabs(sim_time_to_sec(f.att[0].when) - cases[k].refused) < 0.001);
+        double scan = sim_time_to_sec(f.att[1].when) - cases[k].refused; /* the scan that took it */
+        if (fabs(scan - cases[k].retried_at) > 0.01)
+            fail_msg("case %zu (refused %g, tick %g, phase %g): retried by the scan at %.3f, want %g", k,
+                     cases[k].refused, cases[k].tick, cases[k].phase, scan, cases[k].retried_at);
+        fx_free(&f);
+    }
+}
+
 static void test_message_past_queue_lifetime_is_returned(void **state)
 {
     (void)state;
@@ -294,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_message_of_thousands_of_recipients),
         cmocka_unit_test(test_active_limit_keeps_the_rest_in_incoming),
         cmocka_unit_test(test_deferred_message_is_retried_by_the_scan_after_backoff),
+        cmocka_unit_test(test_retry_counts_postfix_whole_seconds),
         cmocka_unit_test(test_message_past_queue_lifetime_is_returned),
         cmocka_unit_test(test_finish_reports_what_is_still_queued),
     };
