@@ -3,10 +3,10 @@
 #
 # For each scenario of scenarios/replay/ (a cap of 3 counting idle sessions with Postfix's defaults;
 # the same with a dedicated transport at concurrency 2; two Postfix hosts behind one source IP against
-# a cap of 4; a greylisting receiver; the cap of 3 with STARTTLS, where no session is cached),
+# a cap of 4; a greylisting receiver; the cap of 3 with STARTTLS, where no session is cached) and
+# the quickest of docs/validation.md's matrix (a cap of 5 against 1/concurrency feedback),
 # `tempfail validate --speedup 2` (1 for nat-cap4) simulates it with five seeds and replays it once
-# through private
-# Postfix instances, then:
+# through private Postfix instances, then:
 #   - every injected message is accounted for exactly once: messages.csv has one row per message of
 #     the summary, with unique ids and queue ids, every one delivered; Postfix logged exactly one
 #     status=sent per message and testsmtpd accepted exactly as many (its event log);
@@ -43,13 +43,19 @@ accounted() {
 at_least() { [ "$(json "$1" "$2")" -ge "$3" ] || { echo "  $2 = $(json "$1" "$2") in $1, want >= $3"; return 1; }; }
 exactly() { [ "$(json "$1" "$2")" -eq "$3" ] || { echo "  $2 = $(json "$1" "$2") in $1, want $3"; return 1; }; }
 
-for name in cap3-idle cap3-dedicated nat-cap4 greylist cap3-tls; do
+for name in cap3-idle cap3-dedicated nat-cap4 greylist cap3-tls cap5-concurrency; do
   out=$work/$name
   # nat-cap4 in real time: its two instances' on-demand caching decisions follow Postfix's own
   # one-second clock, which a speedup does not shrink (docs/validation.md).
   k=2
   [ "$name" = nat-cap4 ] && k=1
-  "$TEMPFAIL" validate "$src/scenarios/replay/$name.yaml" --speedup "$k" --seeds 5 --max-wall 5m -o "$out" \
+  # cap5-concurrency: cap3-idle with a cap of 5 and 1/concurrency feedback (docs/validation.md's matrix)
+  file=$name sets=()
+  [ "$name" = cap5-concurrency ] && file=cap3-idle &&
+    sets=(--set 'receivers.capped.policy[0].limit=5'
+          --set mta.postfix.default_destination_concurrency_negative_feedback=1/concurrency
+          --set mta.postfix.default_destination_concurrency_positive_feedback=1/concurrency)
+  "$TEMPFAIL" validate "$src/scenarios/replay/$file.yaml" "${sets[@]}" --speedup "$k" --seeds 5 --max-wall 5m -o "$out" \
     >"$work/$name.validate" 2>"$work/$name.err"
   st=$?
   cat "$work/$name.validate"
