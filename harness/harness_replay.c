@@ -692,8 +692,13 @@ static void replay_sched_start(replay *r, results_dir *dir)
 {
     if (r->o->mta != HARNESS_REPLAY_POSTFIX || !(r->f_sched = results_dir_open(dir, "scheduler.csv")))
         return;
+    /* the wall clock at t0, to which qmgr's syslog stamps are relative */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    long long back = harness_proc_now_ns() - r->t0;
+    long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec - back;
+    ts.tv_sec = (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
     struct tm tm;
     localtime_r(&ts.tv_sec, &tm);
     r->year = tm.tm_year + 1900;
@@ -766,7 +771,6 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
     double wall = 0;
     if (status == 0) {
         r.gen = traffic_create(&s->traffic, s->seed, s->replication, s->duration);
-        replay_sched_start(&r, dir);
         if (r.npf) {
             r.cpu = sim_xcalloc(r.npf, sizeof(*r.cpu));
             for (uint32_t h = 0; h < r.npf; h++) {
@@ -779,6 +783,7 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
             r.t0 = harness_proc_now_ns();
             status = replay_fail(&r, HARNESS_REPLAY_EIO, "interrupted before the start: the replay was stopped");
         } else {
+            replay_sched_start(&r, dir);
             harness_replay_track_set_clock_phase(r.track, replay_clock_phase(&r));
             status = replay_loop(&r, &end, &drained);
         }
