@@ -166,6 +166,33 @@ void mta_msg_pass_done(mta_host *h, mta_msg *m, sim_time_t now)
     feed(h, now);
 }
 
+/*
+ * The order a scan visits the due files in: Postfix walks deferred/ as the file system lists it
+ * (qmgr_scan.c, scan_dir.c: the hashed subdirectory of the queue id's first character, then the
+ * files in it), neither by arrival nor by retry time - which of the messages retried together meets
+ * the receiver first, and so whose backoff doubles again. An ext4 directory lists by a hash of the
+ * names: the model orders by a hash of the subdirectory, then of the queue id.
+ */
+typedef struct scan_item {
+    uint64_t key;
+    mta_msg *m;
+} scan_item;
+
+static int scan_item_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const scan_item *)a)->key, y = ((const scan_item *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t scan_key(const mta_host *h, const mta_msg *m)
+{
+    char qid[16], dir[2];
+    mta_record_queue_id(h->index, m->c.id, qid, sizeof(qid));
+    dir[0] = qid[0];
+    dir[1] = 0;
+    return (sim_hash_str(SIM_HASH_INIT, dir) & 0xFFFF000000000000ull) | (sim_hash_str(SIM_HASH_INIT, qid) >> 16);
+}
+
 /* The deferred-queue scan: every queue_run_delay, due files join the feed (a running scan is re-run). */
 static void scan_fired(sim_event *ev, sim_time_t now)
 {
@@ -176,8 +203,15 @@ static void scan_fired(sim_event *ev, sim_time_t now)
     } else {
         /* qmgr_active_feed: a file is due unless its mtime > time() + 1, in whole seconds */
         const mta_config *c = h->env->cfg;
+        size_t n = 0;
         while (msg_heap_top_time(&h->deferred) <= mta_postfix_second(c, now) + c->clock_tick) {
             mta_msg *m = msg_heap_pop(&h->deferred);
+            h->scan_buf = sim_xgrow(h->scan_buf, &h->scan_cap, n + 1, sizeof(*h->scan_buf), 64);
+            h->scan_buf[n++] = (scan_item){scan_key(h, m), m};
+        }
+        qsort(h->scan_buf, n, sizeof(*h->scan_buf), scan_item_cmp);
+        for (size_t i = 0; i < n; i++) {
+            mta_msg *m = h->scan_buf[i].m;
             m->next = NULL;
             if (h->scan_tail)
                 h->scan_tail->next = m;
@@ -351,6 +385,7 @@ void mta_host_free(mta_host *h)
     free(h->dests);
     free(h->dest_table);
     free(h->touched);
+    free(h->scan_buf);
     free(h->dest_of);
     free(h->tr);
     msg_heap_free(&h->deferred);

@@ -112,6 +112,8 @@ struct mta_host {
     uint64_t n_incoming, n_active, n_deferred;
     msg_live_list live;
     sim_event scan_ev;
+    struct scan_item *scan_buf; /* a scan's due files, in the order it visits them (mta.c) */
+    size_t scan_cap;
     /* activation: the transports one message's pass gave work to, dispatched when it is placed */
     uint64_t passes;
     mta_transport_rt **touched;

@@ -50,6 +50,8 @@ static const char validate_usage[] =
     "                        replay-S/ and validation.json\n"
     "      --testsmtpd PATH  the testsmtpd to run\n"
     "      --max-wall DUR    stop a replay after this much real time\n"
+    "      --reuse-replays   do not replay: compare with the replays an earlier run left in --out\n"
+    "                        (replay-S/, at the same --speedup), to iterate on the model quickly\n"
     "  -q, --quiet           only the agreement table\n"
     "  -h, --help            this help\n"
     "\n"
@@ -89,19 +91,20 @@ static json_t *validate_summary(const char *dir)
 
 int tempfail_validate_main(int argc, char **argv)
 {
-    enum { O_SET = 256, O_REPLAYS, O_SMTPD, O_MAXWALL };
+    enum { O_SET = 256, O_REPLAYS, O_SMTPD, O_MAXWALL, O_REUSE };
     static const struct option opts[] = {
         {"speedup", required_argument, NULL, 'k'}, {"seeds", required_argument, NULL, 'n'},
         {"replays", required_argument, NULL, O_REPLAYS}, {"tolerance", required_argument, NULL, 't'},
         {"set", required_argument, NULL, O_SET}, {"out", required_argument, NULL, 'o'},
         {"testsmtpd", required_argument, NULL, O_SMTPD}, {"max-wall", required_argument, NULL, O_MAXWALL},
-        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"reuse-replays", no_argument, NULL, O_REUSE}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char **sets = calloc((size_t)argc + 1, sizeof(char *));
     size_t nsets = 0;
     double k = 1, max_wall = 0;
     unsigned long nseeds = 5, nreplays = 1;
     const char *out = NULL, *smtpd_bin = NULL;
-    bool quiet = false;
+    bool quiet = false, reuse = false;
     results_validate v;
     results_validate_init(&v);
     char err[1024];
@@ -147,6 +150,7 @@ int tempfail_validate_main(int argc, char **argv)
             break;
         case 'o': out = optarg; break;
         case O_SMTPD: smtpd_bin = optarg; break;
+        case O_REUSE: reuse = true; break;
         case O_MAXWALL: {
             sim_time_t t;
             if (scenario_parse_duration(optarg, &t) < 0 || t <= 0) {
@@ -192,10 +196,10 @@ int tempfail_validate_main(int argc, char **argv)
         status = TEMPFAIL_IO;
         goto out;
     }
-    char bin[PATH_MAX];
+    char bin[PATH_MAX] = "";
     if (smtpd_bin)
         snprintf(bin, sizeof(bin), "%s", smtpd_bin);
-    else if (!tempfail_find_testsmtpd(bin, sizeof(bin))) {
+    else if (!reuse && !tempfail_find_testsmtpd(bin, sizeof(bin))) {
         fprintf(stderr, "tempfail validate: testsmtpd not found (beside tempfail or in PATH); --testsmtpd PATH\n");
         status = TEMPFAIL_IO;
         goto out;
@@ -209,6 +213,29 @@ int tempfail_validate_main(int argc, char **argv)
         if (!s)
             goto out;
         snprintf(dir, sizeof(dir), "%s/replay-%llu", out, (unsigned long long)(base + i));
+        if (reuse) {
+            json_t *old = validate_summary(dir);
+            if (!old) {
+                fprintf(stderr, "tempfail validate: --reuse-replays: no replay to reuse in %s\n", dir);
+                status = TEMPFAIL_IO;
+                scenario_free(s);
+                goto out;
+            }
+            double ok = json_number_value(json_object_get(json_object_get(old, "replay"), "speedup"));
+            if (fabs(ok - k) > 1e-9) {
+                fprintf(stderr, "tempfail validate: --reuse-replays: %s was replayed at --speedup %g, not %g\n", dir,
+                        ok, k);
+                json_decref(old);
+                status = TEMPFAIL_USAGE;
+                scenario_free(s);
+                goto out;
+            }
+            if (!quiet)
+                fprintf(stderr, "tempfail validate: reusing the replay in %s\n", dir);
+            real[nreal++] = old;
+            scenario_free(s);
+            continue;
+        }
         harness_replay_opts ro = {.mta = HARNESS_REPLAY_POSTFIX, .speedup = k, .testsmtpd = bin,
                                   .max_wall = max_wall, .progress = !quiet && isatty(STDERR_FILENO)};
         json_t *sum = NULL;

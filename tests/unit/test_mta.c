@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "tests/unit/mta_fixture.h"
+#include "sim/sim_hash.h"
 
 /* Twelve transports, each with a domain of its own, each domain with its own receiver. */
 static const char twelve[] =
@@ -290,6 +291,54 @@ static void test_retry_counts_postfix_whole_seconds(void **state)
     }
 }
 
+/*
+ * A scan visits the due files as Postfix's directory walk lists them (the queue id's hashed
+ * subdirectory, then the names), not in arrival or retry order: eight messages deferred one after the
+ * other, all due at the scan at 20 s, are retried in that order - which decides whose backoff doubles
+ * when the receiver refuses again.
+ */
+static uint64_t walk_key(uint64_t id)
+{
+    char qid[16], dir[2] = {0, 0};
+    mta_record_queue_id(0, id, qid, sizeof(qid));
+    dir[0] = qid[0];
+    return (sim_hash_str(SIM_HASH_INIT, dir) & 0xFFFF000000000000ull) | (sim_hash_str(SIM_HASH_INIT, qid) >> 16);
+}
+
+static void test_scan_visits_due_files_in_directory_order(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, "mta:\n  postfix: { queue_run_delay: 20s, minimal_backoff_time: 10s, maximal_backoff_time: 10s,\n"
+                "    default_destination_concurrency_limit: 1 }\n"
+                "receivers:\n  - { name: a, domains: [a.test],\n"
+                "      policy: [ { rule: random_fault, stage: rcpt, probability: 1, reply: \"450 4.2.0 later\" } ] }\n");
+    static const char *const to[] = {"a.test", NULL};
+    uint64_t ids[8];
+    for (int i = 0; i < 8; i++)
+        ids[i] = fx_submit(&f, to);
+    fx_run_until(&f, 9 * SIM_SEC);
+    assert_int_equal(fx_count(&f, "smtp", NULL), 8); /* one after the other, all deferred */
+    fx_run_until(&f, 39 * SIM_SEC);                 /* the scan at 20 retries all eight, one at a time */
+    assert_int_equal(fx_count(&f, "smtp", NULL), 16);
+    /* the expected order: by the walk's key */
+    for (int i = 1; i < 8; i++)
+        for (int j = i; j > 0 && walk_key(ids[j]) < walk_key(ids[j - 1]); j--) {
+            uint64_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    bool arrival_order = true;
+    for (int i = 0; i < 8; i++) {
+        unsigned long got = strtoul(f.att[8 + i].rcpt + 1, NULL, 10); /* "u<id>@a.test" */
+        if (got != ids[i])
+            fail_msg("retry %d is message %lu, want %llu", i, got, (unsigned long long)ids[i]);
+        arrival_order &= got == (unsigned long)(i + 1);
+    }
+    assert_false(arrival_order);
+    fx_free(&f);
+}
+
 static void test_message_past_queue_lifetime_is_returned(void **state)
 {
     (void)state;
@@ -339,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_active_limit_keeps_the_rest_in_incoming),
         cmocka_unit_test(test_deferred_message_is_retried_by_the_scan_after_backoff),
         cmocka_unit_test(test_retry_counts_postfix_whole_seconds),
+        cmocka_unit_test(test_scan_visits_due_files_in_directory_order),
         cmocka_unit_test(test_message_past_queue_lifetime_is_returned),
         cmocka_unit_test(test_finish_reports_what_is_still_queued),
     };
