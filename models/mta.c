@@ -209,7 +209,8 @@ static void scan_fired(sim_event *ev, sim_time_t now)
             h->scan_buf = sim_xgrow(h->scan_buf, &h->scan_cap, n + 1, sizeof(*h->scan_buf), 64);
             h->scan_buf[n++] = (scan_item){scan_key(h, m), m};
         }
-        qsort(h->scan_buf, n, sizeof(*h->scan_buf), scan_item_cmp);
+        if (n > 1)
+            qsort(h->scan_buf, n, sizeof(*h->scan_buf), scan_item_cmp);
         for (size_t i = 0; i < n; i++) {
             mta_msg *m = h->scan_buf[i].m;
             m->next = NULL;
