@@ -56,6 +56,8 @@ int tempfail_replay_scenario(scenario *s, const harness_replay_opts *ro, const c
                              json_t **summary_out);
 /* testsmtpd beside this tempfail (a build directory, an installation's sbin), else in PATH. */
 bool tempfail_find_testsmtpd(char *buf, size_t len);
+/* "tempfail CMD: <fmt with arg> (tempfail CMD --help)" on stderr; returns TEMPFAIL_USAGE. */
+int tempfail_usage_error(const char *cmd, const char *fmt, const char *arg);
 int tempfail_plot_main(int argc, char **argv);
 int tempfail_compare_main(int argc, char **argv);
 int tempfail_maillog_main(int argc, char **argv);

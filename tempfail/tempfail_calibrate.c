@@ -96,13 +96,6 @@ static const char calibrate_scenario[] =
     "    domains: [calibrate.test]\n"
     "    starttls: no\n";
 
-static int calibrate_usage_error(const char *fmt, const char *arg)
-{
-    fputs("tempfail calibrate: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (tempfail calibrate --help)\n", stderr);
-    return TEMPFAIL_USAGE;
-}
 
 static int calibrate_status(int rc)
 {
@@ -260,13 +253,13 @@ int tempfail_calibrate_main(int argc, char **argv)
             errno = 0;
             messages = strtoul(optarg, &end, 10);
             if (errno || end == optarg || *end || optarg[0] == '-' || messages < 10 || messages > 100000)
-                return calibrate_usage_error("--messages: expected 10 to 100000, got '%s'", optarg);
+                return tempfail_usage_error("calibrate", "--messages: expected 10 to 100000, got '%s'", optarg);
             n_given = true;
             break;
         case 'k':
             ro.speedup = strtod(optarg, &end);
             if (end == optarg || *end || !(ro.speedup >= 1) || !isfinite(ro.speedup))
-                return calibrate_usage_error("--speedup: expected a number of at least 1, got '%s'", optarg);
+                return tempfail_usage_error("calibrate", "--speedup: expected a number of at least 1, got '%s'", optarg);
             break;
         case 'o': out = optarg; break;
         case O_SPAWN: spawn = optarg; break;
@@ -280,13 +273,13 @@ int tempfail_calibrate_main(int argc, char **argv)
     int rest = argc - optind;
     int modes = replay + (maillog != NULL) + (rest > 0);
     if (modes == 0)
-        return calibrate_usage_error("%s", "what to measure? --replay, a RUNDIR or --maillog FILE");
+        return tempfail_usage_error("calibrate", "%s", "what to measure? --replay, a RUNDIR or --maillog FILE");
     if (modes > 1 || rest > 1)
-        return calibrate_usage_error("%s", "one of --replay, a RUNDIR or --maillog FILE, please");
+        return tempfail_usage_error("calibrate", "%s", "one of --replay, a RUNDIR or --maillog FILE, please");
     if (!replay && (n_given || out || smtpd_bin || ro.keep_work || ro.speedup != 1))
-        return calibrate_usage_error("%s", "--messages, --speedup, --out, --testsmtpd and --keep-work go with --replay");
+        return tempfail_usage_error("calibrate", "%s", "--messages, --speedup, --out, --testsmtpd and --keep-work go with --replay");
     if (spawn && !rest)
-        return calibrate_usage_error("%s", "--spawn RUNDIR goes with a RUNDIR");
+        return tempfail_usage_error("calibrate", "%s", "--spawn RUNDIR goes with a RUNDIR");
     if (maillog)
         return calibrate_maillog(maillog);
     if (rest) {

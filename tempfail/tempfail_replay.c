@@ -81,11 +81,11 @@ static void replay_on_signal(int sig)
     replay_stop = 1;
 }
 
-static int replay_usage_error(const char *fmt, const char *arg)
+int tempfail_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fputs("tempfail replay: ", stderr);
+    fprintf(stderr, "tempfail %s: ", cmd);
     fprintf(stderr, fmt, arg);
-    fputs(" (tempfail replay --help)\n", stderr);
+    fprintf(stderr, " (tempfail %s --help)\n", cmd);
     return TEMPFAIL_USAGE;
 }
 
@@ -149,28 +149,28 @@ int tempfail_replay_main(int argc, char **argv)
             char *end;
             ro.speedup = strtod(optarg, &end);
             if (end == optarg || *end || !(ro.speedup >= 1) || !isfinite(ro.speedup)) {
-                status = replay_usage_error("--speedup: expected a number of at least 1, got '%s'", optarg);
+                status = tempfail_usage_error("replay", "--speedup: expected a number of at least 1, got '%s'", optarg);
                 goto out;
             }
             break;
         }
         case 's':
             if (replay_parse_u64(optarg, &seed) != 0) {
-                status = replay_usage_error("--seed: expected a non-negative integer, got '%s'", optarg);
+                status = tempfail_usage_error("replay", "--seed: expected a non-negative integer, got '%s'", optarg);
                 goto out;
             }
             seed_given = true;
             break;
         case 'r':
             if (replay_parse_u64(optarg, &rep) != 0 || rep > UINT32_MAX) {
-                status = replay_usage_error("--replication: expected a non-negative integer, got '%s'", optarg);
+                status = tempfail_usage_error("replay", "--replication: expected a non-negative integer, got '%s'", optarg);
                 goto out;
             }
             rep_given = true;
             break;
         case O_SET:
             if (!strchr(optarg, '=')) {
-                status = replay_usage_error("--set %s: expected KEY=VALUE", optarg);
+                status = tempfail_usage_error("replay", "--set %s: expected KEY=VALUE", optarg);
                 goto out;
             }
             sets[nsets++] = optarg;
@@ -180,7 +180,7 @@ int tempfail_replay_main(int argc, char **argv)
         case O_LOG: ro.external_log = optarg; break;
         case O_CONNS:
             if (replay_parse_u64(optarg, &u) != 0 || u < 1 || u > 256) {
-                status = replay_usage_error("--conns: expected 1 to 256, got '%s'", optarg);
+                status = tempfail_usage_error("replay", "--conns: expected 1 to 256, got '%s'", optarg);
                 goto out;
             }
             ro.conns = (unsigned)u;
@@ -188,7 +188,7 @@ int tempfail_replay_main(int argc, char **argv)
         case O_MAXWALL: {
             sim_time_t t;
             if (scenario_parse_duration(optarg, &t) < 0 || t <= 0) {
-                status = replay_usage_error("--max-wall: expected a duration like 10m, got '%s'", optarg);
+                status = tempfail_usage_error("replay", "--max-wall: expected a duration like 10m, got '%s'", optarg);
                 goto out;
             }
             ro.max_wall = sim_time_to_sec(t);
@@ -209,28 +209,28 @@ int tempfail_replay_main(int argc, char **argv)
         }
     }
     if (argc - optind != 1) {
-        status = replay_usage_error("%s", argc - optind ? "one scenario file, please" : "which scenario? (SCENARIO.yaml)");
+        status = tempfail_usage_error("replay", "%s", argc - optind ? "one scenario file, please" : "which scenario? (SCENARIO.yaml)");
         goto out;
     }
     if (!print) {
         if (!mta) {
-            status = replay_usage_error("%s", "--mta postfix or --mta external, please");
+            status = tempfail_usage_error("replay", "%s", "--mta postfix or --mta external, please");
             goto out;
         }
         if (strcmp(mta, "postfix") == 0) {
             ro.mta = HARNESS_REPLAY_POSTFIX;
             if (ro.external_inject || ro.external_log) {
-                status = replay_usage_error("%s", "--inject and --log go with --mta external");
+                status = tempfail_usage_error("replay", "%s", "--inject and --log go with --mta external");
                 goto out;
             }
         } else if (strcmp(mta, "external") == 0) {
             ro.mta = HARNESS_REPLAY_EXTERNAL;
             if (!ro.external_inject || !ro.external_log) {
-                status = replay_usage_error("%s", "--mta external needs --inject ADDR:PORT and --log FILE");
+                status = tempfail_usage_error("replay", "%s", "--mta external needs --inject ADDR:PORT and --log FILE");
                 goto out;
             }
         } else {
-            status = replay_usage_error("--mta: expected postfix or external, got '%s'", mta);
+            status = tempfail_usage_error("replay", "--mta: expected postfix or external, got '%s'", mta);
             goto out;
         }
     }

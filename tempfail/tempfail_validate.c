@@ -58,13 +58,6 @@ static const char validate_usage[] =
     "Exit status: 0 every figure within tolerance; 1 one outside; 2 bad scenario or command line;\n"
     "3 the replay could not run (see tempfail replay).\n";
 
-static int validate_usage_error(const char *fmt, const char *arg)
-{
-    fputs("tempfail validate: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (tempfail validate --help)\n", stderr);
-    return TEMPFAIL_USAGE;
-}
 
 static scenario *validate_load(const char *path, const char *const *sets, size_t nsets, uint64_t seed)
 {
@@ -118,7 +111,7 @@ int tempfail_validate_main(int argc, char **argv)
         case 'k':
             k = strtod(optarg, &end);
             if (end == optarg || *end || !(k >= 1) || !isfinite(k)) {
-                status = validate_usage_error("--speedup: expected a number of at least 1, got '%s'", optarg);
+                status = tempfail_usage_error("validate", "--speedup: expected a number of at least 1, got '%s'", optarg);
                 goto out;
             }
             break;
@@ -126,7 +119,7 @@ int tempfail_validate_main(int argc, char **argv)
         case O_REPLAYS: {
             unsigned long n = strtoul(optarg, &end, 10);
             if (end == optarg || *end || optarg[0] == '-' || n < 1 || n > 1000) {
-                status = validate_usage_error("expected a count from 1 to 1000, got '%s'", optarg);
+                status = tempfail_usage_error("validate", "expected a count from 1 to 1000, got '%s'", optarg);
                 goto out;
             }
             if (c == 'n')
@@ -137,13 +130,13 @@ int tempfail_validate_main(int argc, char **argv)
         }
         case 't':
             if (results_validate_tolerance(&v, optarg, err, sizeof(err)) < 0) {
-                status = validate_usage_error("%s", err);
+                status = tempfail_usage_error("validate", "%s", err);
                 goto out;
             }
             break;
         case O_SET:
             if (!strchr(optarg, '=')) {
-                status = validate_usage_error("--set %s: expected KEY=VALUE", optarg);
+                status = tempfail_usage_error("validate", "--set %s: expected KEY=VALUE", optarg);
                 goto out;
             }
             sets[nsets++] = optarg;
@@ -154,7 +147,7 @@ int tempfail_validate_main(int argc, char **argv)
         case O_MAXWALL: {
             sim_time_t t;
             if (scenario_parse_duration(optarg, &t) < 0 || t <= 0) {
-                status = validate_usage_error("--max-wall: expected a duration like 10m, got '%s'", optarg);
+                status = tempfail_usage_error("validate", "--max-wall: expected a duration like 10m, got '%s'", optarg);
                 goto out;
             }
             max_wall = sim_time_to_sec(t);
@@ -171,7 +164,7 @@ int tempfail_validate_main(int argc, char **argv)
         }
     }
     if (argc - optind != 1) {
-        status = validate_usage_error("%s", "which scenario? (one SCENARIO.yaml)");
+        status = tempfail_usage_error("validate", "%s", "which scenario? (one SCENARIO.yaml)");
         goto out;
     }
     const char *path = argv[optind];
