@@ -84,6 +84,7 @@ typedef struct replay {
     bool smtpd_started;
     harness_postfix_run *pf;
     uint32_t npf;             /* instances set up (stopped at the end) */
+    long long *qmgr_sec;      /* per instance: its qmgr's first whole second (monotonic ns), or -1 */
     harness_cpu **cpu;        /* per instance: its processes' CPU (cpu.json) */
     harness_inject *inj;
     harness_replay_track *track;
@@ -120,16 +121,21 @@ typedef struct replay {
 static long long replay_start_clock(replay *r)
 {
     long long now = harness_proc_now_ns();
-    long long tq = r->npf ? harness_postfix_run_qmgr_started(&r->pf[0]) : -1;
     long long d = (long long)r->s->mta.queue_run_delay * 1000; /* real: the speedup has divided it */
-    if (r->o->start_at_once || tq < 0 || d <= 0 || tq > now)
-        return now;
+    /* each qmgr's first whole wall-clock second, on the monotonic clock (one conversion for all, so
+     * that the seconds of two instances differ by whole seconds) */
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     long long mono = harness_proc_now_ns();
-    long long wall_ns = (long long)wall.tv_sec * 1000000000LL + wall.tv_nsec;
-    long long tq_wall = tq + (wall_ns - mono);
-    tq -= tq_wall % 1000000000LL; /* the start of qmgr's first second */
+    long long wall_off = (long long)wall.tv_sec * 1000000000LL + wall.tv_nsec - mono;
+    r->qmgr_sec = sim_xcalloc(r->npf ? r->npf : 1, sizeof(*r->qmgr_sec));
+    for (uint32_t h = 0; h < r->npf; h++) {
+        long long tq = harness_postfix_run_qmgr_started(&r->pf[h]);
+        r->qmgr_sec[h] = tq < 0 ? -1 : tq - (tq + wall_off) % 1000000000LL;
+    }
+    long long tq = r->npf ? r->qmgr_sec[0] : -1;
+    if (r->o->start_at_once || tq < 0 || d <= 0 || tq > now)
+        return now;
     long long start = tq + ((now - tq + d - 1) / d) * d;
     if (r->o->progress && start - now > 1000000000LL)
         fprintf(stderr, "tempfail replay: waiting %.1f s for qmgr's next deferred-queue scan, where the "
@@ -141,6 +147,28 @@ static long long replay_start_clock(replay *r)
         harness_proc_sleep_ms(ms > 50 ? 50 : ms > 0 ? (int)ms : 1);
     }
     return start;
+}
+
+/* Where each instance's deferred-queue scans fall in the cycle of queue_run_delay, in scenario seconds
+ * from the start (the first instance's at 0 when the clock started on its scans): summary.json's
+ * replay.qmgr_start, which the simulation it is compared with takes as its mta.qmgr_start. Instances
+ * started one after the other scan a second or more apart; NAN for one whose qmgr was not found. */
+static void replay_qmgr_start(const replay *r)
+{
+    long long d = (long long)r->s->mta.queue_run_delay * 1000;
+    double *v = sim_xcalloc(r->npf ? r->npf : 1, sizeof(*v));
+    for (uint32_t h = 0; h < r->npf; h++) {
+        if (r->qmgr_sec[h] < 0 || d <= 0) {
+            v[h] = NAN;
+            continue;
+        }
+        long long o = (r->qmgr_sec[h] - r->t0) % d;
+        if (o < 0)
+            o += d;
+        v[h] = (double)o / 1e9 * r->k;
+    }
+    harness_replay_track_set_qmgr_start(r->track, v, r->npf);
+    free(v);
 }
 
 /* How far after the start Postfix's next whole second (time(), the wall clock's) falls, in scenario
@@ -785,6 +813,7 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
         } else {
             replay_sched_start(&r, dir);
             harness_replay_track_set_clock_phase(r.track, replay_clock_phase(&r));
+            replay_qmgr_start(&r);
             status = replay_loop(&r, &end, &drained);
         }
         replay_cpu_sample(&r);
@@ -822,6 +851,7 @@ int harness_replay_run(scenario *s, const harness_replay_opts *o, results_dir *d
         free(r.fifo[c].v);
     free(r.fifo);
     free(r.msgs);
+    free(r.qmgr_sec);
     free(r.tails);
     for (uint32_t h = 0; r.cpu && h < r.npf; h++)
         harness_cpu_free(r.cpu[h]);

@@ -525,6 +525,12 @@ static json_t *summary_build(out *o, harness_smtpd_events *ev, const results_mes
     json_object_set_new(rp, "inject_failed", results_json_count(t->c.inject_failed));
     json_object_set_new(rp, "unclaimed_lines", results_json_count(t->unclaimed_lines));
     json_object_set_new(rp, "clock_phase", results_json_real(t->clock_phase));
+    if (t->qmgr_start) {
+        json_t *q = json_array();
+        for (uint32_t h = 0; h < t->nhosts; h++)
+            json_array_append_new(q, isfinite(t->qmgr_start[h]) ? results_json_real(t->qmgr_start[h]) : json_null());
+        json_object_set_new(rp, "qmgr_start", q);
+    }
     json_object_set_new(root, "replay", rp);
     return root;
 }

@@ -18,6 +18,7 @@
 #include "harness/harness_replay_track_impl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,7 @@ void harness_replay_track_free(harness_replay_track *t)
     }
     free(t->e);
     free(t->qslot);
+    free(t->qmgr_start);
     free(t->islot);
     free(t->lineno);
     free(t->year);
@@ -259,6 +261,14 @@ int harness_replay_track_injected(harness_replay_track *t, const harness_replay_
 }
 
 void harness_replay_track_set_clock_phase(harness_replay_track *t, double seconds) { t->clock_phase = seconds; }
+
+void harness_replay_track_set_qmgr_start(harness_replay_track *t, const double *seconds, uint32_t n)
+{
+    if (!t->qmgr_start)
+        t->qmgr_start = sim_xcalloc(t->nhosts, sizeof(*t->qmgr_start));
+    for (uint32_t h = 0; h < t->nhosts; h++)
+        t->qmgr_start[h] = h < n ? seconds[h] : NAN;
+}
 
 void harness_replay_track_inject_failed(harness_replay_track *t, const harness_replay_msg *m, const char *reply)
 {

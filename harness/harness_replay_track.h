@@ -60,6 +60,9 @@ harness_replay_track *harness_replay_track_create(const scenario *s, uint32_t nh
 /* Where Postfix's whole seconds (time()) fall: the first this many scenario seconds after the start;
  * summary.json's replay.clock_phase, which the simulation it is compared with takes as its own. */
 void harness_replay_track_set_clock_phase(harness_replay_track *t, double seconds);
+/* Where each host's deferred-queue scans fell (n = nhosts, scenario seconds, NAN unknown): summary.json's
+ * replay.qmgr_start, the simulation's mta.qmgr_start. */
+void harness_replay_track_set_qmgr_start(harness_replay_track *t, const double *seconds, uint32_t n);
 void harness_replay_track_free(harness_replay_track *t);
 
 /* A message Postfix accepted. 0; -EEXIST when (host, queue_id) is already known; -EINVAL for a

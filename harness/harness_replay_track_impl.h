@@ -42,6 +42,7 @@ struct harness_replay_track {
     uint32_t nhosts;
     double speedup;
     double clock_phase;             /* scenario seconds from the start to Postfix's next whole second */
+    double *qmgr_start;             /* per host: where its deferred-queue scans fell; NULL unknown */
     harness_replay_entry *e;        /* every entry, in first-seen order */
     size_t n, cap;
     size_t *qslot, nqslot;          /* (host, queue id) -> entry index + 1 (open addressing) */

@@ -193,11 +193,12 @@ static uint64_t scan_key(const mta_host *h, const mta_msg *m)
     return (sim_hash_str(SIM_HASH_INIT, dir) & 0xFFFF000000000000ull) | (sim_hash_str(SIM_HASH_INIT, qid) >> 16);
 }
 
-/* The deferred-queue scan: every queue_run_delay, due files join the feed (a running scan is re-run). */
-static void scan_fired(sim_event *ev, sim_time_t now)
+/* The deferred-queue scan, run: due files join the feed (a running scan is re-run), and the timer
+ * is set for the next, queue_run_delay after the second this one was due in. */
+static void scan_run(mta_host *h, sim_time_t now, sim_time_t due)
 {
-    mta_host *h = SIM_CONTAINER_OF(ev, mta_host, scan_ev);
-    sim_time_t next = (now / h->env->cfg->queue_run_delay + 1) * h->env->cfg->queue_run_delay;
+    sim_time_t d = h->env->cfg->queue_run_delay;
+    sim_time_t next = h->scan_start + ((due - h->scan_start) / d + 1) * d;
     if (h->scan_head) {
         h->scan_again = true;
     } else {
@@ -226,8 +227,65 @@ static void scan_fired(sim_event *ev, sim_time_t now)
         sim_calendar_schedule(h->env->cal, &h->scan_ev, next);
 }
 
+/*
+ * The scan's timer comes due. Postfix's timers count whole seconds (events.c): the loop, last awake at
+ * w, slept timer->when - time() seconds, so it wakes at the due second plus w's fraction of its own
+ * second - unless another event wakes it first (mta_qmgr_wake). A busy qmgr scans on the second; an
+ * idle one up to a second late, and files it defers then are stamped with the next second.
+ */
+static void scan_fired(sim_event *ev, sim_time_t now)
+{
+    mta_host *h = SIM_CONTAINER_OF(ev, mta_host, scan_ev);
+    sim_time_t frac = h->qmgr_wake - mta_postfix_second(h->env->cfg, h->qmgr_wake);
+    if (h->qmgr_wake < now && frac > 0) {
+        h->scan_due = now;
+        h->scan_late = true;
+        sim_calendar_schedule(h->env->cal, &h->scan_late_ev, now + frac);
+        return;
+    }
+    h->qmgr_wake = now;
+    scan_run(h, now, now);
+}
+
+static void scan_late_fired(sim_event *ev, sim_time_t now)
+{
+    mta_host *h = SIM_CONTAINER_OF(ev, mta_host, scan_late_ev);
+    h->scan_late = false;
+    h->qmgr_wake = now;
+    scan_run(h, now, h->scan_due);
+}
+
+/*
+ * master(8) wakes qmgr every 300 s (master.cf's wakeup column for qmgr, 300 in Postfix's and the
+ * replay's master.cf), from when it started qmgr: a trigger that starts an incoming scan - empty
+ * here, where files reach the active queue as they arrive - and wakes qmgr's loop. Its timer is
+ * taken to fire on the second (master's own loop is not modelled): a due deferred-queue scan then
+ * runs on its second, which bounds how far an idle qmgr's scans drift through their fractions.
+ */
+#define MTA_MASTER_WAKEUP 300
+
+static void master_fired(sim_event *ev, sim_time_t now)
+{
+    mta_host *h = SIM_CONTAINER_OF(ev, mta_host, master_ev);
+    mta_qmgr_wake(h, now);
+    sim_calendar_schedule(h->env->cal, &h->master_ev, now + MTA_MASTER_WAKEUP * h->env->cfg->clock_tick);
+}
+
+void mta_qmgr_wake(mta_host *h, sim_time_t now)
+{
+    if (h->scan_late && now >= h->scan_due) {
+        sim_calendar_cancel(h->env->cal, &h->scan_late_ev);
+        h->scan_late = false;
+        h->qmgr_wake = now;
+        scan_run(h, now, h->scan_due);
+    }
+    h->qmgr_wake = now;
+}
+
+/* cleanup's trigger: a new file in incoming/ wakes qmgr */
 static void incoming_add(mta_host *h, mta_msg *m, sim_time_t now)
 {
+    mta_qmgr_wake(h, now);
     m->c.state = MS_INCOMING;
     m->next = NULL;
     if (h->in_tail)
@@ -350,8 +408,13 @@ mta_host *mta_host_create(const mta_env *env, uint32_t index, const char *src_ip
     free(tr_of);
     sim_event_init(&h->disk_ev, disk_fired);
     sim_event_init(&h->scan_ev, scan_fired);
-    /* qmgr starts with a deferred-queue scan, then one every queue_run_delay. */
-    sim_calendar_schedule(env->cal, &h->scan_ev, sim_calendar_now(env->cal));
+    sim_event_init(&h->scan_late_ev, scan_late_fired);
+    /* qmgr starts with a deferred-queue scan, then one every queue_run_delay: this host's at its own
+     * phase of that cycle (mta_qmgr_start). */
+    h->scan_start = sim_calendar_now(env->cal) + mta_qmgr_start(c, index, env->seed, env->replication);
+    sim_calendar_schedule(env->cal, &h->scan_ev, h->scan_start);
+    sim_event_init(&h->master_ev, master_fired);
+    sim_calendar_schedule(env->cal, &h->master_ev, h->scan_start + MTA_MASTER_WAKEUP * c->clock_tick);
     return h;
 }
 

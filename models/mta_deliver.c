@@ -91,6 +91,7 @@ static void agent_disk_done(sim_event *ev, sim_time_t now);
 static void agent_start_fired(sim_event *ev, sim_time_t now)
 {
     mta_agent *a = SIM_CONTAINER_OF(ev, mta_agent, start_ev);
+    mta_qmgr_wake(a->host, now); /* the agent is ready for qmgr's request */
     smtp_request_start(a->host->client, &a->req, now);
 }
 
@@ -184,6 +185,7 @@ static void agent_finished(mta_agent *a, sim_time_t now, bool hop_failed, const 
 {
     mta_host *h = a->host;
     mta_entry *e = a->entry;
+    mta_qmgr_wake(h, now);
     mta_dest_feedback(e, hop_failed, reason, now);
     proc_put(h, transport_index(e->dest), a->proc, now);
     sim_pool_put(&h->agents->agents, a);

@@ -210,6 +210,7 @@ static void dest_discard_if_empty(mta_dest *d, sim_time_t now)
 static void dead_timer_fired(sim_event *ev, sim_time_t now)
 {
     mta_dest *d = SIM_CONTAINER_OF(ev, mta_dest, dead_timer);
+    mta_qmgr_wake(d->host, now);
     dest_revive(d, now, "revived");
     dest_discard_if_empty(d, now); /* the timer's end deletes an empty queue too */
     mta_dest_dispatch(d->tr, now);
@@ -218,12 +219,14 @@ static void dead_timer_fired(sim_event *ev, sim_time_t now)
 static void rate_timer_fired(sim_event *ev, sim_time_t now)
 {
     mta_dest *d = SIM_CONTAINER_OF(ev, mta_dest, rate_timer);
+    mta_qmgr_wake(d->host, now);
     d->suspended = false;
     mta_dest_dispatch(d->tr, now);
 }
 
 static void transport_timer_fired(sim_event *ev, sim_time_t now)
 {
+    mta_qmgr_wake(SIM_CONTAINER_OF(ev, mta_transport_rt, rate_timer)->host, now);
     mta_dest_dispatch(SIM_CONTAINER_OF(ev, mta_transport_rt, rate_timer), now);
 }
 

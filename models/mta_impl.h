@@ -14,7 +14,8 @@
  * The arrows: mta.c hands recipients to mta_dest_enqueue and wakes transports with
  * mta_dest_dispatch; mta_dest.c starts agents with mta_deliver_start; an agent reports back with
  * mta_dest_feedback and mta_dest_entry_done; when every recipient of a message's pass is done,
- * mta_dest.c makes the one call back into mta.c, mta_msg_pass_done.
+ * mta_dest.c makes the one call back into mta.c, mta_msg_pass_done. Every event of the queue
+ * manager's (an agent ready or done, a timer) first calls mta_qmgr_wake.
  */
 #ifndef MTA_IMPL_H
 #define MTA_IMPL_H
@@ -112,6 +113,12 @@ struct mta_host {
     uint64_t n_incoming, n_active, n_deferred;
     msg_live_list live;
     sim_event scan_ev;
+    sim_time_t scan_start;    /* its deferred-queue scans: scan_start + n * queue_run_delay */
+    sim_time_t qmgr_wake;     /* when qmgr's event loop last woke up (mta_qmgr_wake) */
+    sim_time_t scan_due;      /* a scan whose timer is due but whose loop still sleeps: its second */
+    bool scan_late;           /* ... is waiting, for scan_late_ev or the loop's next event */
+    sim_event scan_late_ev;
+    sim_event master_ev;      /* master(8)'s wake-up of qmgr, every MTA_MASTER_WAKEUP of its seconds */
     struct scan_item *scan_buf; /* a scan's due files, in the order it visits them (mta.c) */
     size_t scan_cap;
     /* activation: the transports one message's pass gave work to, dispatched when it is placed */
@@ -126,6 +133,9 @@ struct mta_host {
 /* mta.c */
 /* Every recipient of this active-queue pass is done: the message leaves, or goes to deferred/. */
 void mta_msg_pass_done(mta_host *h, mta_msg *m, sim_time_t now);
+/* qmgr's event loop wakes up at now (an I/O event or a timer): a deferred-queue scan whose second has
+ * come runs first (events.c delivers timers before I/O), and the wake-up is remembered (mta.c). */
+void mta_qmgr_wake(mta_host *h, sim_time_t now);
 /* Reports one recipient's attempt (r: everything but the message's own fields). */
 void mta_msg_attempt(mta_host *h, const mta_msg *m, uint32_t ri, mta_attempt_record *r);
 

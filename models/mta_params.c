@@ -23,6 +23,7 @@
  * root feedback runs with +1/-1.
  */
 #include "models/mta_params.h"
+#include "sim/sim_random.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -116,6 +117,19 @@ sim_time_t mta_postfix_second(const mta_config *c, sim_time_t t)
     sim_time_t tick = c->clock_tick, x = t - c->clock_phase;
     sim_time_t n = x >= 0 ? x / tick : -((-x + tick - 1) / tick);
     return n * tick + c->clock_phase;
+}
+
+sim_time_t mta_qmgr_start(const mta_config *c, uint32_t host, uint64_t seed, uint32_t replication)
+{
+    if (c->qmgr_start && host < c->nqmgr_start)
+        return c->qmgr_start[host];
+    sim_time_t tick = c->clock_tick > 0 ? c->clock_tick : SIM_SEC;
+    uint64_t seconds = (uint64_t)(c->queue_run_delay / tick);
+    if (host == 0 || seconds < 2)
+        return 0;
+    char stream[32];
+    snprintf(stream, sizeof(stream), "host/%u/qmgr", host);
+    return (sim_time_t)(sim_random_mix(seed, replication, stream) % seconds) * tick;
 }
 
 int mta_feedback_parse(const char *s, mta_feedback *out)

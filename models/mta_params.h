@@ -96,6 +96,10 @@ typedef struct mta_config {
                                              (harness_speedup_mta_scenario) */
     sim_time_t clock_phase;               /* ... and its seconds begin at clock_phase + n * clock_tick (0; a
                                              replay's summary says where they fell in it) */
+    sim_time_t *qmgr_start;               /* per host (nqmgr_start == hosts): when its qmgr's deferred-queue
+                                             scans fall, at qmgr_start[i] + n * queue_run_delay; NULL = host
+                                             0 at 0 and the others at random whole seconds (mta_qmgr_start) */
+    size_t nqmgr_start;
     mta_transport_config *transports;     /* transports[0] is "smtp", the default for unmapped domains */
     size_t ntransports;
     mta_apppool_config apppool;
@@ -104,6 +108,14 @@ typedef struct mta_config {
 
 /* Postfix's event_time() at t: the start of its whole second (clock_tick, clock_phase) holding t. */
 sim_time_t mta_postfix_second(const mta_config *c, sim_time_t t);
+/*
+ * Where host `host`'s deferred-queue scans fall in the cycle of queue_run_delay: c->qmgr_start[host],
+ * or by default 0 for the first host and, for each other, a whole second (clock_tick) of the cycle
+ * drawn from (seed, replication, "host/<i>/qmgr"): hosts behind one address were not started together,
+ * and their qmgrs scan at phases of their own (qmgr.c: the first scan as qmgr starts, then every
+ * queue_run_delay).
+ */
+sim_time_t mta_qmgr_start(const mta_config *c, uint32_t host, uint64_t seed, uint32_t replication);
 /* Fills p with Postfix's defaults. */
 void mta_transport_params_defaults(mta_transport_params *p);
 /* Postfix's rules for a transport's concurrency, applied here and nowhere else (qmgr_transport_create):

@@ -168,6 +168,14 @@ static json_t *scenario_json_mta(const mta_config *m)
     json_object_set_new(o, "kind", json_string(m->kind == MTA_KIND_APPPOOL ? "apppool" : "postfix"));
     json_object_set_new(o, "hosts", json_integer(m->hosts));
     json_object_set_new(o, "source_ips", scenario_json_strv(m->source_ips, m->nsource_ips));
+    if (m->qmgr_start) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < m->nqmgr_start; i++)
+            json_array_append_new(a, scenario_json_time(m->qmgr_start[i]));
+        json_object_set_new(o, "qmgr_start", a);
+    } else {
+        json_object_set_new(o, "qmgr_start", json_string("random"));
+    }
     json_object_set_new(
         o, "postfix",
         json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:o}", "queue_run_delay", scenario_json_time(m->queue_run_delay),

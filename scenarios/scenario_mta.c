@@ -655,6 +655,51 @@ static bool scenario_mta_source_ips(scenario_conv *c, yaml_node_t *v, mta_config
     return true;
 }
 
+/* qmgr_start: one duration per host, each inside the cycle of queue_run_delay (read after it). */
+static bool scenario_mta_qmgr_start(scenario_conv *c, yaml_node_t *v, mta_config *m)
+{
+    size_t old = scenario_conv_push_key(c, "qmgr_start");
+    const char *word = v->type == YAML_SCALAR_NODE ? scenario_conv_text(v) : NULL;
+    if (word && strcmp(word, "random") == 0) {
+        free(m->qmgr_start);
+        m->qmgr_start = NULL;
+        m->nqmgr_start = 0;
+        scenario_conv_pop(c, old);
+        return true;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return scenario_conv_fail(c, v, "expected 'random' or a list of durations, one per host (mta.hosts: %u), "
+                                  "like [0s, 7s]", m->hosts);
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n != m->hosts)
+        return scenario_conv_fail(c, v, "has %zu entries for %u host%s: give one per host", n, m->hosts,
+                                  m->hosts == 1 ? "" : "s");
+    sim_time_t *t = calloc(n, sizeof(*t));
+    if (!t)
+        return scenario_conv_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = scenario_conv_node(c, v->data.sequence.items.start[i]);
+        size_t oi = scenario_conv_push_index(c, i);
+        if (!scenario_conv_node_duration(c, item, &t[i])) {
+            free(t);
+            return false;
+        }
+        if (t[i] >= m->queue_run_delay) {
+            char d[32];
+            sim_time_format(d, sizeof(d), m->queue_run_delay);
+            free(t);
+            return scenario_conv_fail(c, item, "must be shorter than queue_run_delay (%s): the scans repeat every "
+                                      "queue_run_delay", d);
+        }
+        scenario_conv_pop(c, oi);
+    }
+    free(m->qmgr_start);
+    m->qmgr_start = t;
+    m->nqmgr_start = n;
+    scenario_conv_pop(c, old);
+    return true;
+}
+
 static bool scenario_mta_latency(scenario_conv *c, yaml_node_t *mta, mta_config *m)
 {
     latency_config *l = &m->latency;
@@ -736,7 +781,7 @@ static bool scenario_mta_checks(scenario_conv *c, yaml_node_t *postfix, mta_conf
 
 bool scenario_mta_convert(scenario_conv *c, yaml_node_t *mta, mta_config *m)
 {
-    static const char *const keys[] = {"kind", "hosts", "source_ips", "postfix", "transports",
+    static const char *const keys[] = {"kind", "hosts", "source_ips", "qmgr_start", "postfix", "transports",
                                        "apppool", "dns", "tls", "cpu", "disk"};
     static const char *const kinds[] = {[MTA_KIND_POSTFIX] = "postfix", [MTA_KIND_APPPOOL] = "apppool"};
     scenario_mta_work w = {.ttl_limit = 2 * SIM_SEC};
@@ -810,6 +855,8 @@ bool scenario_mta_convert(scenario_conv *c, yaml_node_t *mta, mta_config *m)
     }
     if (!scenario_mta_resolve(c, m, &w) || !scenario_mta_checks(c, postfix, m))
         goto done;
+    if ((v = scenario_conv_get(c, mta, "qmgr_start")) && !scenario_mta_qmgr_start(c, v, m))
+        goto done;
     if ((v = scenario_conv_get(c, mta, "apppool")) && !scenario_mta_apppool(c, v, m))
         goto done;
     if (!scenario_mta_latency(c, mta, m))
@@ -848,6 +895,7 @@ done:
 void scenario_mta_free(mta_config *m)
 {
     scenario_conv_strv_free(m->source_ips);
+    free(m->qmgr_start);
     for (size_t t = 0; t < m->ntransports; t++) {
         mta_transport_config *tr = &m->transports[t];
         free(tr->name);

@@ -26,6 +26,7 @@
 #include "results/results_dir.h"
 #include "results/results_json.h"
 #include "results/results_validate.h"
+#include "sim/sim_mem.h"
 
 static const char validate_usage[] =
     "Usage: tempfail validate SCENARIO.yaml [options]\n"
@@ -80,6 +81,30 @@ static json_t *validate_summary(const char *dir)
     if (!j)
         fprintf(stderr, "tempfail validate: %s: %s\n", path, je.text);
     return j;
+}
+
+/*
+ * The simulation compared with a replay counts Postfix's seconds where the replay's fell
+ * (replay.clock_phase) and scans each host's deferred queue where that host's qmgr did
+ * (replay.qmgr_start, when it names every host): the accidents of when the real instances started.
+ */
+static void validate_replay_clock(scenario *s, const json_t *rp)
+{
+    double phase = json_number_value(json_object_get(rp, "clock_phase"));
+    if (phase > 0)
+        s->mta.clock_phase = sim_time_from_sec(phase) % s->mta.clock_tick;
+    const json_t *q = json_object_get(rp, "qmgr_start");
+    if (!json_is_array(q) || json_array_size(q) != s->mta.hosts || s->mta.queue_run_delay <= 0)
+        return;
+    for (size_t h = 0; h < json_array_size(q); h++)
+        if (!json_is_number(json_array_get(q, h)) || json_number_value(json_array_get(q, h)) < 0)
+            return;
+    sim_time_t *v = sim_xcalloc(s->mta.hosts, sizeof(*v));
+    for (size_t h = 0; h < s->mta.hosts; h++)
+        v[h] = sim_time_from_sec(json_number_value(json_array_get(q, h))) % s->mta.queue_run_delay;
+    free(s->mta.qmgr_start);
+    s->mta.qmgr_start = v;
+    s->mta.nqmgr_start = s->mta.hosts;
 }
 
 int tempfail_validate_main(int argc, char **argv)
@@ -253,9 +278,7 @@ int tempfail_validate_main(int argc, char **argv)
             goto out;
         }
         harness_speedup_costs(s, k);
-        double phase = json_number_value(json_object_get(json_object_get(real[i % nreal], "replay"), "clock_phase"));
-        if (phase > 0)
-            s->mta.clock_phase = sim_time_from_sec(phase) % s->mta.clock_tick;
+        validate_replay_clock(s, json_object_get(real[i % nreal], "replay"));
         snprintf(dir, sizeof(dir), "%s/sim-%llu", out, (unsigned long long)(base + i));
         tempfail_run_opts ro = {.out_dir = dir, .maillog = true, .trace_scheduler = true, .quiet = true,
                                 .no_progress = true, .plots = false};

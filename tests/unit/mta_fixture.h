@@ -101,8 +101,9 @@ static void fx_on_window(void *ctx, const mta_window_record *r)
     snprintf(w->cause, sizeof(w->cause), "%s", r->cause);
 }
 
-/* The scenario text needs only `receivers:` and an `mta:` block; a traffic class is added. */
-static void fx_init(fx *f, const char *yaml)
+/* The scenario text needs only `receivers:` and an `mta:` block; a traffic class is added. The host
+ * driven is the scenario's host number `host` (0 for the first). */
+static void fx_init_host(fx *f, const char *yaml, uint32_t host)
 {
     memset(f, 0, sizeof(*f));
     static const char head[] = "name: fx\nduration: 1h\ntraffic:\n  classes:\n"
@@ -134,9 +135,11 @@ static void fx_init(fx *f, const char *yaml)
                        .domains = (const char *const *)f->domains, .domain_rcv = f->domain_rcv,
                        .ndomains = f->ndomains, .seed = f->s->seed, .ctx = f, .attempt = fx_on_attempt,
                        .attempt_text = true, .message_done = fx_on_message, .window = fx_on_window};
-    f->h = mta_host_create(&f->env, 0, "192.0.2.1");
+    f->h = mta_host_create(&f->env, host, "192.0.2.1");
     f->next_id = 1;
 }
+
+static void fx_init(fx *f, const char *yaml) { fx_init_host(f, yaml, 0); }
 
 static void fx_free(fx *f)
 {

@@ -259,13 +259,21 @@ static void test_deferred_message_is_retried_by_the_scan_after_backoff(void **st
  * and with Postfix's second counted as 2 s of scenario time (a replay at speedup 2), whose seconds
  * begin at `phase` + 2n (clock_phase): from 0, mtime 2 + 10 <= 10 + 2, the scan at 10; from 1.0,
  * 3 + 10 > 9 + 2, at 20; from 1.5, 1.5 + 10 <= 9.5 + 2, at 10.
+ * qmgr sleeps between its events, and a timer wakes it at the due second plus the fraction of its
+ * own second at which it last woke (events.c): the scan at 10 comes at 10.7 after the refusal at 1.7;
+ * one that finds nothing due, at 10.1, puts the next at 20.1 (or, where a second is 2 s from 1.0, at
+ * 21.1: from 10.1, in the second that began at 9, qmgr sleeps 20 - 9 s).
  */
 static void test_retry_counts_postfix_whole_seconds(void **state)
 {
     (void)state;
     static const struct {
-        double refused, tick, phase, retried_at;
-    } cases[] = {{1.7, 1, 0, 10}, {3.1, 1, 0, 20}, {3.1, 2, 0, 10}, {3.1, 2, 1.0, 20}, {3.1, 2, 1.5, 10}};
+        double refused, tick, phase, retried_at, fired_at;
+    } cases[] = {{1.7, 1, 0, 10, 10.7},
+                 {3.1, 1, 0, 20, 20.1},
+                 {3.1, 2, 0, 10, 11.1},
+                 {3.1, 2, 1.0, 20, 21.1},
+                 {3.1, 2, 1.5, 10, 11.6}};
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         char yaml[1024];
         /* the 421 reaches the client one and a half round trips after it starts */
@@ -284,9 +292,51 @@ static void test_retry_counts_postfix_whole_seconds(void **state)
         assert_true(fx_count(&f, "smtp", NULL) >= 2);
         assert_true(fabs(sim_time_to_sec(f.att[0].when) - cases[k].refused) < 0.001);
         double scan = sim_time_to_sec(f.att[1].when) - cases[k].refused; /* the scan that took it */
-        if (fabs(scan - cases[k].retried_at) > 0.01)
-            fail_msg("case %zu (refused %g, tick %g, phase %g): retried by the scan at %.3f, want %g", k,
-                     cases[k].refused, cases[k].tick, cases[k].phase, scan, cases[k].retried_at);
+        if (fabs(scan - cases[k].fired_at) > 0.01)
+            fail_msg("case %zu (refused %g, tick %g, phase %g): retried by the scan due at %g at %.3f, want %g", k,
+                     cases[k].refused, cases[k].tick, cases[k].phase, cases[k].retried_at, scan, cases[k].fired_at);
+        fx_free(&f);
+    }
+}
+
+/*
+ * Each host's qmgr scans at its own phase of queue_run_delay (mta.qmgr_start): with scans every 10 s
+ * and a 10 s backoff, a message refused at once is retried by the first host's scan at 10 s, by the
+ * second host's, whose scans fall at 7 s + 10n, at 17 s; by default the second host's phase is a
+ * whole second of the cycle drawn from the seed (mta_qmgr_start).
+ */
+static void test_each_host_scans_at_its_own_phase(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t host;
+        const char *start;
+        double retried_at; /* < 0: at mta_qmgr_start's default + 10 */
+    } cases[] = {{0, "[0s, 7s]", 10}, {1, "[0s, 7s]", 17}, {1, "[3s, 0s]", 10}, {0, "random", 10}, {1, "random", -1}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof(yaml),
+                 "mta:\n  hosts: 2\n  qmgr_start: %s\n"
+                 "  postfix: { queue_run_delay: 10s, minimal_backoff_time: 10s, maximal_backoff_time: 10s }\n"
+                 "receivers:\n  - { name: a, domains: [a.test], network: { rtt: 1ms },\n"
+                 "      policy: [ { rule: random_fault, stage: connect, probability: 1, reply: \"421 4.7.0 busy\" } ] }\n",
+                 cases[k].start);
+        fx f;
+        fx_init_host(&f, yaml, cases[k].host);
+        double want = cases[k].retried_at;
+        if (want < 0) {
+            sim_time_t p = mta_qmgr_start(&f.s->mta, cases[k].host, f.s->seed, 0);
+            assert_true(p >= 0 && p < 10 * SIM_SEC && p % SIM_SEC == 0);
+            want = sim_time_to_sec(p) + 10;
+        }
+        static const char *const to[] = {"a.test", NULL};
+        fx_submit(&f, to);
+        fx_run_until(&f, 25 * SIM_SEC);
+        assert_true(fx_count(&f, "smtp", NULL) >= 2);
+        double scan = sim_time_to_sec(f.att[1].when); /* the scan's retry: its 421 comes 1.5 ms later */
+        if (fabs(scan - want) > 0.01)
+            fail_msg("case %zu (host %u, qmgr_start %s): retried at %.3f, want %g", k, cases[k].host, cases[k].start,
+                     scan, want);
         fx_free(&f);
     }
 }
@@ -388,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_active_limit_keeps_the_rest_in_incoming),
         cmocka_unit_test(test_deferred_message_is_retried_by_the_scan_after_backoff),
         cmocka_unit_test(test_retry_counts_postfix_whole_seconds),
+        cmocka_unit_test(test_each_host_scans_at_its_own_phase),
         cmocka_unit_test(test_scan_visits_due_files_in_directory_order),
         cmocka_unit_test(test_message_past_queue_lifetime_is_returned),
         cmocka_unit_test(test_finish_reports_what_is_still_queued),

@@ -3,7 +3,8 @@
  * every accepted form with the feedback it gives, and every form Postfix ignores (its warning
  * "ignoring malformed or unreasonable feedback", then 1) - among them "1/sqrt_concurrency", which
  * 3.7 has compiled out. The cases are Postfix's sscanf() formats worked through by hand; the
- * scenario loader's warning text is in test_scenario_load.
+ * scenario loader's warning text is in test_scenario_load. And each host's phase of the deferred-queue
+ * scans (mta_qmgr_start).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -116,12 +117,54 @@ static void test_feedback_value(void **state)
     assert_true(mta_feedback_value(&f, 4) == 1 && mta_feedback_value(&f, 16) == 1);
 }
 
+/*
+ * Each host's phase of the deferred-queue scans: the list when the scenario gives one; by default the
+ * first host at 0 and the others at whole seconds of the cycle, drawn from the seed - the same for the
+ * same (seed, replication, host), spread over the cycle, and 0 when the cycle is under two seconds.
+ */
+static void test_qmgr_start(void **state)
+{
+    (void)state;
+    mta_config c;
+    mta_config_defaults(&c);
+    c.queue_run_delay = 20 * SIM_SEC;
+    assert_int_equal(mta_qmgr_start(&c, 0, 1, 0), 0);
+    bool seen[20] = {false};
+    size_t distinct = 0;
+    for (uint32_t h = 1; h <= 200; h++) {
+        sim_time_t p = mta_qmgr_start(&c, h, 1, 0);
+        assert_true(p >= 0 && p < c.queue_run_delay);
+        assert_int_equal(p % SIM_SEC, 0);
+        assert_int_equal(p, mta_qmgr_start(&c, h, 1, 0));
+        if (!seen[p / SIM_SEC]) {
+            seen[p / SIM_SEC] = true;
+            distinct++;
+        }
+    }
+    assert_true(distinct >= 15); /* 200 draws from 20 seconds */
+    size_t differ = 0;
+    for (uint32_t h = 1; h <= 50; h++)
+        differ += mta_qmgr_start(&c, h, 1, 0) != mta_qmgr_start(&c, h, 1, 1);
+    assert_true(differ > 25); /* another replication, other phases */
+    c.clock_tick = 2 * SIM_SEC; /* a replay at speedup 2: Postfix's second is 2 s of scenario time */
+    for (uint32_t h = 1; h <= 50; h++)
+        assert_int_equal(mta_qmgr_start(&c, h, 7, 0) % (2 * SIM_SEC), 0);
+    c.queue_run_delay = SIM_SEC + SIM_SEC / 2;
+    c.clock_tick = SIM_SEC;
+    assert_int_equal(mta_qmgr_start(&c, 3, 1, 0), 0);
+    sim_time_t given[2] = {0, 7 * SIM_SEC};
+    c.qmgr_start = given;
+    c.nqmgr_start = 2;
+    assert_int_equal(mta_qmgr_start(&c, 1, 1, 0), 7 * SIM_SEC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_feedback_accepted),
         cmocka_unit_test(test_feedback_ignored_uses_1),
         cmocka_unit_test(test_feedback_value),
+        cmocka_unit_test(test_qmgr_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,6 +233,15 @@ static const struct {
     {"name: t\ntraffic:\n  classes:\n    - name: a\n      arrivals: {process: poisson, rate: 1/s}\n"
      "      recipients: 2.5\n      domains: {x.test: 1}\n",
      NULL, "t.yaml:6:19: traffic.classes[0].recipients: must be a whole number from 1 to 65535"},
+    {BASE "mta:\n  hosts: 2\n  qmgr_start: [0s]\n", NULL,
+     "t.yaml:9:15: mta.qmgr_start: has 1 entries for 2 hosts: give one per host"},
+    {BASE "mta:\n  hosts: 2\n  qmgr_start: [0s, 5m]\n", NULL,
+     "t.yaml:9:20: mta.qmgr_start[1]: must be shorter than queue_run_delay (5m): the scans repeat every "
+     "queue_run_delay"},
+    {BASE "mta:\n  qmgr_start: 3s\n", NULL,
+     "t.yaml:8:15: mta.qmgr_start: expected 'random' or a list of durations, one per host (mta.hosts: 1), like [0s, 7s]"},
+    {BASE "mta:\n  hosts: 2\n  qmgr_start: [0s, soon]\n", NULL,
+     "t.yaml:9:20: mta.qmgr_start[1]: expected a duration like 300s, 5m, 2h, 5d, got 'soon'"},
     {BASE "mta:\n  source_ips: [192.0.2.1, 300.1.1.1]\n", NULL,
      "t.yaml:8:27: mta.source_ips[1]: expected an IP address like 192.0.2.1 or 2001:db8::1, got '300.1.1.1'"},
     {BASE "receivers:\n  - name: r1\n    domains: [x.test]\n    mx: [{host: mx.x.test, state: down}]\n", NULL,
