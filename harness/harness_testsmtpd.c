@@ -24,8 +24,13 @@ void harness_testsmtpd_last_words(const char *log_path, char *buf, size_t len)
     char line[1024];
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = 0;
-        if (line[0])
-            snprintf(buf, len, "%s", line);
+        size_t n = strlen(line);
+        if (n > 0 && len > 0) { /* the last non-empty line, cut to fit */
+            if (n >= len)
+                n = len - 1;
+            memcpy(buf, line, n);
+            buf[n] = 0;
+        }
     }
     fclose(f);
 }
