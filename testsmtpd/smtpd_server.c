@@ -513,9 +513,11 @@ static void smtpd_conn_timer(evutil_socket_t fd, short what, void *arg)
         else if (smtpd_conn_settle(c) && !c->throttled)
             smtpd_conn_feed(c);
     } else if (c->paused) {
+        /* Early (libevent's clock is cached per loop pass), the session stays paused and settle sets
+         * the timer again for the rest. */
         c->paused = false;
         smtpd_session_resume(c->sess, smtpd_server_now(srv));
-        if (smtpd_conn_settle(c))
+        if (smtpd_conn_settle(c) && smtpd_session_paused_until(c->sess) == 0)
             smtpd_conn_feed(c);
     } else {
         smtpd_session_timeout(c->sess, smtpd_server_now(srv));

@@ -807,8 +807,10 @@ sim_time_t smtpd_session_paused_until(const smtpd_session *s)
 
 void smtpd_session_resume(smtpd_session *s, sim_time_t now)
 {
-    (void)now;
-    if (s->paused_until == 0 || s->state == SMTPD_ST_CLOSED)
+    /* Not before it is due: a timer that fires early (libevent's clock is cached per loop pass)
+     * must not shorten the tarpit, and a loop that wakes once for several due sessions must not
+     * shorten the later ones' either. */
+    if (s->paused_until == 0 || s->state == SMTPD_ST_CLOSED || now < s->paused_until)
         return;
     smtpd_emit(s);
 }

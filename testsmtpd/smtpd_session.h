@@ -100,7 +100,8 @@ void smtpd_session_free(smtpd_session *s, sim_time_t now);
 size_t smtpd_session_feed(smtpd_session *s, const char *data, size_t len, sim_time_t now);
 /* Non-zero while a delayed reply is pending: the time it is due. */
 sim_time_t smtpd_session_paused_until(const smtpd_session *s);
-/* The delay has passed: writes the delayed reply (and closes if it closes). */
+/* The delay has passed: writes the delayed reply (and closes if it closes). Before its due time it
+ * does nothing (smtpd_session_paused_until still says when). */
 void smtpd_session_resume(smtpd_session *s, sim_time_t now);
 /* TLS is now active (after a successful handshake): a new EHLO is required (RFC 3207). */
 void smtpd_session_tls_started(smtpd_session *s);

@@ -437,7 +437,15 @@ int main(int argc, char **argv)
             testsmtpd_die(EXIT_IO, "TLS: %s", err);
     }
 
-    if (!(t.base = event_base_new()) || !(t.srv = smtpd_server_create(t.base, &t.cfg)))
+    /* Precise timers: libevent's default clock on Linux is CLOCK_MONOTONIC_COARSE (a jiffy, 4 ms), too
+     * coarse for a tarpit of milliseconds measured against a real client. */
+    struct event_config *ecfg = event_config_new();
+    if (ecfg)
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    t.base = ecfg ? event_base_new_with_config(ecfg) : NULL;
+    if (ecfg)
+        event_config_free(ecfg);
+    if (!t.base || !(t.srv = smtpd_server_create(t.base, &t.cfg)))
         testsmtpd_die(EXIT_IO, "cannot start the event loop");
     for (size_t k = 0; k < nserved; k++) {
         const receiver_config *rc = &t.sc->receivers[t.served[k]];

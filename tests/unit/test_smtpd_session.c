@@ -641,6 +641,26 @@ static void test_timeout_drops_delayed_reply(void **state)
     solo_close(&o);
 }
 
+/* A tarpitted reply is never written before its due time, however early the server asks. */
+static void test_resume_before_due_keeps_the_reply(void **state)
+{
+    (void)state;
+    solo o;
+    solo_open(&o, "tarpit", NULL);
+    assert_int_equal(smtpd_session_paused_until(o.s), T0 + SIM_SEC);
+    static const sim_time_t early[] = {0, SIM_SEC / 2, SIM_SEC - 1};
+    for (size_t k = 0; k < sizeof(early) / sizeof(early[0]); k++) {
+        smtpd_session_resume(o.s, T0 + early[k]);
+        assert_int_equal(o.f.len, 0);
+        assert_int_equal(smtpd_session_paused_until(o.s), T0 + SIM_SEC);
+    }
+    smtpd_session_resume(o.s, T0 + SIM_SEC);
+    assert_true(o.f.len > 0);
+    assert_int_equal(strncmp(o.f.out, "220 ", 4), 0);
+    assert_int_equal(smtpd_session_paused_until(o.s), 0);
+    solo_close(&o);
+}
+
 /* A message's envelope for receiver "test", up to its content; a session's first transaction; the next one
  * in the same session. */
 #define ENVELOPE "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n"
@@ -865,6 +885,7 @@ int main(void)
     static const struct CMUnitTest engine[] = {
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_timeout_drops_delayed_reply),
+        cmocka_unit_test(test_resume_before_due_keeps_the_reply),
         cmocka_unit_test(test_storage_failure),
         cmocka_unit_test(test_recipient_limit),
         cmocka_unit_test(test_queue_ids_differ),
