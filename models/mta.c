@@ -247,13 +247,8 @@ static void scan_fired(sim_event *ev, sim_time_t now)
     scan_run(h, now, now);
 }
 
-static void scan_late_fired(sim_event *ev, sim_time_t now)
-{
-    mta_host *h = SIM_CONTAINER_OF(ev, mta_host, scan_late_ev);
-    h->scan_late = false;
-    h->qmgr_wake = now;
-    scan_run(h, now, h->scan_due);
-}
+/* The late scan's own wake-up: the same as any other event of qmgr's (mta_qmgr_wake runs it). */
+static void scan_late_fired(sim_event *ev, sim_time_t now) { mta_qmgr_wake(SIM_CONTAINER_OF(ev, mta_host, scan_late_ev), now); }
 
 /*
  * master(8) wakes qmgr every 300 s (master.cf's wakeup column for qmgr, 300 in Postfix's and the
