@@ -43,8 +43,9 @@ accounted() {
 at_least() { [ "$(json "$1" "$2")" -ge "$3" ] || { echo "  $2 = $(json "$1" "$2") in $1, want >= $3"; return 1; }; }
 exactly() { [ "$(json "$1" "$2")" -eq "$3" ] || { echo "  $2 = $(json "$1" "$2") in $1, want $3"; return 1; }; }
 
-# nat-cap4 last, when the suite's other jobs have ended: its replay is the one a busy machine can
-# tip into another mode (docs/validation.md).
+# The test runs alone (RUN_SERIAL in tests/CMakeLists.txt): a replay's sessions must not share the
+# cores with the suite's other jobs, which shift them by the milliseconds that decide a race for a
+# receiver's last slot (docs/validation.md, "A race the model cannot call").
 for name in cap3-idle cap3-dedicated greylist cap3-tls cap5-concurrency nat-cap4; do
   out=$work/$name
   # nat-cap4 in real time: its two instances' on-demand caching decisions follow Postfix's own
