@@ -10,9 +10,10 @@
  *             each recipient is resolved to a destination queue (transport, nexthop) and grouped into
  *             entries of at most destination_recipient_limit recipients; a dead destination defers its
  *             recipients at once, without a connection ("delivery temporarily suspended");
- *   deliver   per transport, destinations with work take turns (round robin) while window > busy and
- *             the transport has fewer than maxproc agents busy; an agent (smtp_client) delivers the
- *             entry and reports per recipient and once per entry (feedback);
+ *   deliver   per transport, qmgr asks for agents (at most two pending) while its destinations have
+ *             room in their windows and fewer than maxproc agents are busy or pending; a ready agent
+ *             takes the next destination's first entry in turn (round robin), delivers it
+ *             (smtp_client) and reports per recipient and once per entry (feedback);
  *   done      when every recipient of this pass is done, the message leaves (delivered or bounced) or
  *             goes to deferred/ with backoff clamp(age, minimal_backoff_time, maximal_backoff_time);
  *             it is retried only when a deferred-queue scan (every queue_run_delay) finds it due; a
@@ -23,7 +24,8 @@
  *
  * Simplifications (docs/internals.md): the deferred scan visits due files in order of their retry
  * time (Postfix walks its hashed directories); in-memory recipient limits other than the active-queue
- * limit are not modelled; a transport's maxproc caps its busy agents directly (master's backlog).
+ * limit are not modelled; a transport's maxproc caps its busy and pending agents directly (master's
+ * backlog).
  */
 #include "models/mta_impl.h"
 

@@ -4,19 +4,26 @@
  * id of its own; the agent reports every recipient's outcome as it learns it, and once per entry
  * whether the site failed (the hop status that decides the feedback).
  *
- * With a modelled disk the agent first updates the queue file (marking its recipients done) through
- * the shared disk, and the queue manager hears of the delivery only then.
+ * The queue manager asks for an agent (qmgr_transport_alloc, at most MTA_TRANSPORT_MAX_PEND pending
+ * per transport) and chooses the entry only when the agent announces it is ready (qmgr_deliver),
+ * with the windows as they are then: the entry is busy from that moment. The process must run to
+ * announce itself, so the announcement waits for a free core (the host's cores serve CPU requests
+ * in order), after the start-up when master had to spawn it (cpu.process_start, which counts against
+ * no window). The session starts at once. When it is over, the agent's own work for the request
+ * (cpu.per_delivery: logging the outcome, marking its recipients done, the report to qmgr, and qmgr's
+ * and scache's share) runs on the host's cores while the entry is still busy; with a modelled disk
+ * the queue-file update follows, through the shared disk; the queue manager hears of the delivery
+ * only then. A replay shows why the work goes after the session: the five agents of a retry round
+ * connect within about a millisecond, where five per_delivery shares before their sessions would
+ * take 2.6 ms on two cores (docs/validation.md, the SCHEDULER_README experiment).
  *
  * The agents are processes, as master(8) keeps them (master_spawn.c, master_avail.c, single_server.c):
  * per transport, an idle process takes the next request; when none is idle, master spawns one (the
- * transport's maxproc bounds the busy entries, so it bounds the processes too). A process exits after
- * max_use deliveries, or after max_idle seconds without one. The entry is busy from the moment the
- * queue manager hands it over: a spawn's start-up (cpu.process_start) and the request's own work on
- * the host (cpu.per_delivery) run on the host's cores before the SMTP session starts, and count
- * against the destination's window all along. The idle processes of a transport form a stack (the
- * one idle the shortest takes the request), so those idle longer than max_idle are at its bottom
- * and leave together, with no timer; which idle process master's socket wakes differs in Postfix,
- * but only the process ids in the log show it.
+ * transport's maxproc bounds the busy entries and pending agents, so it bounds the processes too). A
+ * process exits after max_use requests, or after max_idle seconds without one. The idle processes of
+ * a transport form a stack (the one idle the shortest takes the request), so those idle longer than
+ * max_idle are at its bottom and leave together, with no timer; which idle process master's socket
+ * wakes differs in Postfix, but only the process ids in the log show it.
  */
 #include "models/mta_impl.h"
 
@@ -38,16 +45,18 @@ typedef struct mta_proc_stack {
     size_t n, cap;
 } mta_proc_stack;
 
-/* A delivery agent at work on one entry. */
+/* A delivery agent: asked for, then at work on one entry. */
 typedef struct mta_agent {
     smtp_request req;
     mta_host *host;
+    mta_transport_rt *tr;
     mta_entry *entry;
     mta_proc proc;
     uint32_t cap;        /* recipients req.rstate holds; kept across reuse */
-    sim_event start_ev;  /* the session starts after the process start-up and the request's CPU */
+    sim_event ready_ev;  /* the process announces it is ready for qmgr's request */
+    sim_event work_ev;   /* its work after the session (cpu.per_delivery) is done */
     sim_event disk_ev;   /* the queue-file update after delivery, when the disk is modelled */
-    bool hop_failed;
+    bool hop_failed;     /* the outcome, kept for the delayed report */
 } mta_agent;
 
 struct mta_deliver_pool {
@@ -71,11 +80,12 @@ static mta_proc proc_get(mta_host *h, size_t tr, sim_time_t now, bool *spawned)
     return (mta_proc){.pid = h->agents->next_pid++};
 }
 
-/* The process is done with a request: it waits for the next, or exits after max_use. */
-static void proc_put(mta_host *h, size_t tr, mta_proc p, sim_time_t now)
+/* The process is done with a connection from qmgr: it waits for the next, or exits after max_use
+ * requests (used: it had one; qmgr may also close the connection without one). */
+static void proc_put(mta_host *h, size_t tr, mta_proc p, sim_time_t now, bool used)
 {
     uint32_t max_use = h->env->cfg->max_use;
-    if (++p.uses >= max_use && max_use > 0)
+    if (used && ++p.uses >= max_use && max_use > 0)
         return;
     mta_proc_stack *s = &h->agents->idle[tr];
     p.idle_since = now;
@@ -83,34 +93,44 @@ static void proc_put(mta_host *h, size_t tr, mta_proc p, sim_time_t now)
     s->v[s->n++] = p;
 }
 
-static size_t transport_index(const mta_dest *d) { return (size_t)(d->tr - d->host->tr); }
+static size_t transport_index(const mta_transport_rt *tr) { return (size_t)(tr - tr->host->tr); }
 
 static const smtp_request_ops agent_ops;
+static void agent_work_done(sim_event *ev, sim_time_t now);
 static void agent_disk_done(sim_event *ev, sim_time_t now);
+static void agent_ready_fired(sim_event *ev, sim_time_t now);
 
-static void agent_start_fired(sim_event *ev, sim_time_t now)
+void mta_deliver_alloc(mta_transport_rt *tr, sim_time_t now)
 {
-    mta_agent *a = SIM_CONTAINER_OF(ev, mta_agent, start_ev);
-    mta_qmgr_wake(a->host, now); /* the agent is ready for qmgr's request */
-    smtp_request_start(a->host->client, &a->req, now);
-}
-
-void mta_deliver_start(mta_dest *d, mta_entry *e, sim_time_t now)
-{
-    mta_host *h = d->host;
+    mta_host *h = tr->host;
     bool fresh, spawned;
     mta_agent *a = sim_pool_get(&h->agents->agents, &fresh);
     if (fresh) {
+        sim_event_init(&a->ready_ev, agent_ready_fired);
+        sim_event_init(&a->work_ev, agent_work_done);
         sim_event_init(&a->disk_ev, agent_disk_done);
-        sim_event_init(&a->start_ev, agent_start_fired);
     }
+    a->host = h;
+    a->tr = tr;
+    a->entry = NULL;
+    a->proc = proc_get(h, transport_index(tr), now, &spawned);
+    /* The process must run to announce itself: a new one after its start-up, an idle one as soon as
+     * a core is free (its own CPU for that is negligible). Always an event: the notice reaches qmgr
+     * after what it is handling now. */
+    sim_time_t start_up = spawned ? latency_draw(&h->env->cfg->latency.cpu_process_start, h->rng) : 0;
+    sim_calendar_schedule(h->env->cal, &a->ready_ev, latency_resource_acquire(&h->cpu, now, start_up, NULL));
+}
+
+/* The entry's request: the SMTP session starts at once. */
+static void agent_deliver(mta_agent *a, mta_entry *e, sim_time_t now)
+{
+    mta_host *h = a->host;
+    mta_dest *d = e->dest;
     if (a->cap < e->nrcpt) {
         a->req.rstate = sim_xrealloc(a->req.rstate, e->nrcpt);
         a->cap = e->nrcpt;
     }
-    a->host = h;
     a->entry = e;
-    a->proc = proc_get(h, transport_index(d), now, &spawned);
     smtp_request *r = &a->req;
     r->ops = &agent_ops;
     r->ctx = a;
@@ -124,15 +144,23 @@ void mta_deliver_start(mta_dest *d, mta_entry *e, sim_time_t now)
     r->sender = traffic_class_sender(&h->env->traffic->classes[e->msg->c.cls]);
     r->size = e->msg->c.size;
     r->nrcpt = e->nrcpt;
-    const latency_config *lat = &h->env->cfg->latency;
-    sim_time_t cpu = latency_draw(&lat->cpu_per_delivery, h->rng);
-    if (spawned)
-        cpu += latency_draw(&lat->cpu_process_start, h->rng);
-    if (cpu == 0) {
-        smtp_request_start(h->client, r, now);
-        return;
+    smtp_request_start(h->client, r, now);
+}
+
+static void agent_ready_fired(sim_event *ev, sim_time_t now)
+{
+    mta_agent *a = SIM_CONTAINER_OF(ev, mta_agent, ready_ev);
+    mta_host *h = a->host;
+    mta_transport_rt *tr = a->tr;
+    mta_qmgr_wake(h, now);
+    mta_entry *e = mta_dest_agent_ready(tr, now);
+    if (e) {
+        agent_deliver(a, e, now);
+    } else {
+        proc_put(h, transport_index(tr), a->proc, now, false);
+        sim_pool_put(&h->agents->agents, a);
     }
-    sim_calendar_schedule(h->env->cal, &a->start_ev, latency_resource_acquire(&h->cpu, now, cpu, NULL));
+    mta_dest_dispatch(tr, now);
 }
 
 uint64_t mta_deliver_spawned(const mta_host *h) { return h->agents->spawned; }
@@ -187,7 +215,7 @@ static void agent_finished(mta_agent *a, sim_time_t now, bool hop_failed, const 
     mta_entry *e = a->entry;
     mta_qmgr_wake(h, now);
     mta_dest_feedback(e, hop_failed, reason, now);
-    proc_put(h, transport_index(e->dest), a->proc, now);
+    proc_put(h, transport_index(a->tr), a->proc, now, true);
     sim_pool_put(&h->agents->agents, a);
     mta_dest_entry_done(e, now);
 }
@@ -198,22 +226,35 @@ static void agent_disk_done(sim_event *ev, sim_time_t now)
     agent_finished(a, now, a->hop_failed, a->req.reason);
 }
 
-static void agent_done(void *ctx, smtp_request *req, sim_time_t now, bool hop_failed, const char *reason)
+/* The work is done: with a modelled disk the queue file is updated next, then qmgr hears. */
+static void agent_work_done(sim_event *ev, sim_time_t now)
 {
-    mta_agent *a = ctx;
+    mta_agent *a = SIM_CONTAINER_OF(ev, mta_agent, work_ev);
     const latency_config *lat = &a->host->env->cfg->latency;
     if (lat->disk_enabled && lat->disk_writes_per_delivery > 0) {
         sim_time_t service = 0;
         for (uint32_t k = 0; k < lat->disk_writes_per_delivery; k++)
             service += latency_draw(&lat->disk_fsync, a->host->rng);
-        a->hop_failed = hop_failed;
-        if (reason != req->reason) /* keep the reason where the delayed call can find it */
-            snprintf(req->reason, sizeof(req->reason), "%s", reason);
         sim_calendar_schedule(a->host->env->cal, &a->disk_ev,
                               latency_resource_acquire(&a->host->disk, now, service, NULL));
         return;
     }
-    agent_finished(a, now, hop_failed, reason);
+    agent_finished(a, now, a->hop_failed, a->req.reason);
+}
+
+/* The session is over: the agent's own work for the request (cpu.per_delivery) runs on the host's
+ * cores, and the entry stays busy until its report reaches qmgr. */
+static void agent_done(void *ctx, smtp_request *req, sim_time_t now, bool hop_failed, const char *reason)
+{
+    mta_agent *a = ctx;
+    a->hop_failed = hop_failed;
+    if (reason != req->reason) /* keep the reason where the delayed report can find it */
+        snprintf(req->reason, sizeof(req->reason), "%s", reason);
+    sim_time_t cpu = latency_draw(&a->host->env->cfg->latency.cpu_per_delivery, a->host->rng);
+    if (cpu > 0)
+        sim_calendar_schedule(a->host->env->cal, &a->work_ev, latency_resource_acquire(&a->host->cpu, now, cpu, NULL));
+    else
+        agent_work_done(&a->work_ev, now);
 }
 
 static const smtp_request_ops agent_ops = {

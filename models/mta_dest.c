@@ -252,8 +252,8 @@ static void cache_flags(mta_dest *d, sim_time_t now)
     }
 }
 
-/* qmgr_entry_select: the first waiting entry goes to a delivery agent. */
-static void entry_select(mta_dest *d, sim_time_t now)
+/* qmgr_entry_select: the first waiting entry goes to the delivery agent that is ready for it. */
+static mta_entry *entry_select(mta_dest *d, sim_time_t now)
 {
     mta_entry *e = d->todo_head;
     d->todo_head = e->next;
@@ -263,7 +263,7 @@ static void entry_select(mta_dest *d, sim_time_t now)
     d->w.busy++;
     d->tr->busy++;
     cache_flags(d, now);
-    mta_deliver_start(d, e, now);
+    return e;
 }
 
 static bool may_start(const mta_dest *d)
@@ -271,29 +271,59 @@ static bool may_start(const mta_dest *d)
     return !d->suspended && !mta_queue_dead(&d->w) && (uint32_t)d->w.window > d->w.busy && d->todo > 0;
 }
 
+/*
+ * qmgr_transport_select: the transport wants one more agent when its ready queues have more room
+ * (window - busy, at most their todo) than it has agents pending. A queue above its window (after
+ * negative feedback) takes room away, as Postfix's signed sum does.
+ */
+static bool transport_wants_agent(const mta_transport_rt *tr)
+{
+    int64_t need = (int64_t)tr->pending + 1;
+    const mta_dest *d = tr->ring;
+    for (uint32_t k = 0; k < tr->nring; k++, d = d->rnext) {
+        if (d->suspended || mta_queue_dead(&d->w))
+            continue;
+        int64_t room = (int64_t)d->w.window - (int64_t)d->w.busy;
+        if ((need -= room < (int64_t)d->todo ? room : (int64_t)d->todo) <= 0)
+            return true;
+    }
+    return false;
+}
+
 void mta_dest_dispatch(mta_transport_rt *tr, sim_time_t now)
 {
     const mta_transport_params *tp = &tr->cfg->p;
-    uint32_t idle_steps = 0;
-    while (tr->ring && tr->busy < tp->maxproc && idle_steps < tr->nring) {
-        if (tp->transport_rate_delay > 0 && now < tr->next_start) {
-            if (!sim_event_pending(&tr->rate_timer))
-                sim_calendar_schedule(tr->host->env->cal, &tr->rate_timer, tr->next_start);
-            return;
+    while (tr->ring && tr->pending < MTA_TRANSPORT_MAX_PEND && tr->busy + tr->pending < tp->maxproc &&
+           transport_wants_agent(tr)) {
+        if (tp->transport_rate_delay > 0) { /* one agent at a time, the delay apart (RATE_LOCK) */
+            if (tr->pending > 0)
+                return;
+            if (now < tr->next_start) {
+                if (!sim_event_pending(&tr->rate_timer))
+                    sim_calendar_schedule(tr->host->env->cal, &tr->rate_timer, tr->next_start);
+                return;
+            }
+            tr->next_start = now + tp->transport_rate_delay;
         }
+        tr->pending++;
+        mta_deliver_alloc(tr, now);
+    }
+}
+
+mta_entry *mta_dest_agent_ready(mta_transport_rt *tr, sim_time_t now)
+{
+    tr->pending--;
+    for (uint32_t steps = 0; tr->ring && steps < tr->nring; steps++) {
         mta_dest *d = tr->ring;
         tr->ring = d->rnext;
-        if (!may_start(d)) {
-            idle_steps++;
+        if (!may_start(d))
             continue;
-        }
-        idle_steps = 0;
-        entry_select(d, now);
+        mta_entry *e = entry_select(d, now);
         if (d->todo == 0)
             ring_remove(d);
-        if (tp->transport_rate_delay > 0)
-            tr->next_start = now + tp->transport_rate_delay;
+        return e;
     }
+    return NULL;
 }
 
 /* ---- what a finished delivery tells the queue ---- */

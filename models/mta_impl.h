@@ -12,9 +12,10 @@
  *                  queue-file update after delivery (qmgr_deliver.c).
  *
  * The arrows: mta.c hands recipients to mta_dest_enqueue and wakes transports with
- * mta_dest_dispatch; mta_dest.c starts agents with mta_deliver_start; an agent reports back with
- * mta_dest_feedback and mta_dest_entry_done; when every recipient of a message's pass is done,
- * mta_dest.c makes the one call back into mta.c, mta_msg_pass_done. Every event of the queue
+ * mta_dest_dispatch; mta_dest.c asks for agents with mta_deliver_alloc; a ready agent takes its
+ * entry with mta_dest_agent_ready and reports back with mta_dest_feedback and mta_dest_entry_done;
+ * when every recipient of a message's pass is done, mta_dest.c makes the one call back into mta.c,
+ * mta_msg_pass_done. Every event of the queue
  * manager's (an agent ready or done, a timer) first calls mta_qmgr_wake.
  */
 #ifndef MTA_IMPL_H
@@ -76,9 +77,13 @@ struct mta_dest {
     mta_host *host;
 };
 
+/* Agents a transport may wait for at once (QMGR_TRANSPORT_MAX_PEND). */
+#define MTA_TRANSPORT_MAX_PEND 2
+
 struct mta_transport_rt {
     const mta_transport_config *cfg;
     uint32_t busy;
+    uint32_t pending;         /* agents asked for, not yet ready (qmgr_transport_alloc) */
     mta_dest *ring;           /* the next destination to serve */
     uint32_t nring;
     sim_time_t next_start;    /* transport_rate_delay */
@@ -146,8 +151,14 @@ mta_dest *mta_dest_find_or_create(mta_host *h, mta_transport_rt *tr, const char 
  * for d, or a new one at the end of d's todo list. A dead destination defers it at once, without a
  * connection ("delivery temporarily suspended"). Returns true when it was queued. */
 bool mta_dest_enqueue(mta_dest *d, mta_msg *m, uint32_t ri, sim_time_t now);
-/* Destinations with work take turns, one entry each, while the transport has agents to spare. */
+/* qmgr_active_drain: while the transport's destinations have room in their windows for more
+ * entries than it has agents pending (at most MTA_TRANSPORT_MAX_PEND, and busy + pending within
+ * maxproc), it asks for another agent (mta_deliver_alloc). */
 void mta_dest_dispatch(mta_transport_rt *tr, sim_time_t now);
+/* qmgr_deliver: an agent of tr is ready. The next destination in turn with room in its window hands
+ * it its first waiting entry, busy from now on; NULL when none has room any more (things changed
+ * since the agent was asked for), and the agent goes back idle. */
+mta_entry *mta_dest_agent_ready(mta_transport_rt *tr, sim_time_t now);
 /* An agent finished entry e (qmgr_deliver_update): feedback to its destination, which is then no
  * longer busy with it. hop_failed with a reason is negative feedback; !hop_failed positive. */
 void mta_dest_feedback(mta_entry *e, bool hop_failed, const char *reason, sim_time_t now);
@@ -159,8 +170,9 @@ void mta_dest_pool_init(mta_host *h);
 void mta_dest_pool_free(mta_host *h);
 
 /* mta_deliver.c */
-/* Starts a delivery agent on entry e of destination d. */
-void mta_deliver_start(mta_dest *d, mta_entry *e, sim_time_t now);
+/* Asks master for an agent of transport tr (qmgr_transport_alloc): an idle process, or a new one
+ * after its start-up; when it is ready it takes an entry (mta_dest_agent_ready) and delivers it. */
+void mta_deliver_alloc(mta_transport_rt *tr, sim_time_t now);
 void mta_deliver_pool_init(mta_host *h); /* after h->tr; process ids from 1001 + 10000 * host index */
 /* smtp(8) processes spawned so far. */
 uint64_t mta_deliver_spawned(const mta_host *h);

@@ -176,6 +176,10 @@ static uint64_t fx_submit(fx *f, const char *const *rcpt_domains)
 
 static void fx_run_until(fx *f, sim_time_t t) { sim_calendar_run_until(f->cal, t); }
 
+/* Lets what is due now happen: agents asked for now (with no process to start) become ready and
+ * take their entries. */
+static inline void fx_settle(fx *f) { sim_calendar_run_until(f->cal, sim_calendar_now(f->cal)); }
+
 /* Attempts of a process ("smtp", "retry", "qmgr") and, when reason is not NULL, of that reason key. */
 static size_t fx_count(const fx *f, const char *process, const char *reason)
 {

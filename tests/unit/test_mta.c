@@ -32,6 +32,7 @@ static void test_message_to_twelve_transports_is_dispatched_to_all_at_once(void 
     static const char *const to[] = {"d1.test", "d2.test", "d3.test", "d4.test",  "d5.test",  "d6.test",
                                      "d7.test", "d8.test", "d9.test", "d10.test", "d11.test", "d12.test", NULL};
     fx_submit(&f, to);
+    fx_settle(&f);
     /* Activation placed all twelve recipients and woke every transport: one agent busy in each. */
     assert_int_equal(f.h->ntr, 13);
     for (size_t t = 1; t < f.h->ntr; t++)
@@ -53,6 +54,7 @@ static void test_recipients_grouped_by_destination_recipient_limit(void **state)
                 "receivers:\n  - { name: a, domains: [a.test, b.test] }\n");
     static const char *const to[] = {"a.test", "b.test", "a.test", "a.test", "b.test", "a.test", "a.test", NULL};
     fx_submit(&f, to);
+    fx_settle(&f);
     /* a.test: five recipients in entries of 2, 2, 1; b.test: one entry of 2. */
     assert_int_equal(fx_dest(&f, "smtp:a.test")->w.busy, 3);
     assert_int_equal(fx_dest(&f, "smtp:b.test")->w.busy, 1);
@@ -82,6 +84,7 @@ static void test_recipients_of_many_destinations_share_one_entry_each(void **sta
                                      "e8.test", "e9.test", "e10.test", "e1.test", "e2.test", "e3.test", "e4.test",
                                      "e5.test", "e6.test", "e7.test", "e8.test", "e9.test", "e10.test", NULL};
     fx_submit(&f, to);
+    fx_settle(&f);
     for (int i = 1; i <= 10; i++) {
         char name[32];
         snprintf(name, sizeof(name), "smtp:e%d.test", i);

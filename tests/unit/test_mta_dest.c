@@ -20,6 +20,7 @@ static mta_dest *kill_a(fx *f)
     fx_init(f, refusing);
     for (int i = 0; i < 3; i++)
         fx_submit(f, to_a);
+    fx_settle(f);
     mta_dest *d = fx_dest(f, "smtp:a.test");
     assert_int_equal(d->w.window, 5);
     assert_int_equal(d->w.busy, 3);
@@ -60,6 +61,7 @@ static void test_dead_destination_defers_without_connecting(void **state)
     /* Another domain of the same receiver is another destination, alive. */
     static const char *const tob[] = {"b.test", NULL};
     fx_submit(&f, tob);
+    fx_settle(&f);
     assert_int_equal(fx_dest(&f, "smtp:b.test")->w.busy, 1);
     fx_free(&f);
 }
@@ -87,9 +89,11 @@ static void test_destinations_of_a_transport_take_turns_within_maxproc(void **st
                 "receivers:\n  - { name: a, domains: [a.test, b.test] }\n");
     static const char *const toa[] = {"a.test", NULL}, *const tob[] = {"b.test", NULL};
     fx_submit(&f, toa);
+    fx_settle(&f); /* the agent is ready before the next messages arrive */
     fx_submit(&f, toa);
     fx_submit(&f, tob);
     fx_submit(&f, toa);
+    fx_settle(&f);
     assert_int_equal(fx_dest(&f, "one:a.test")->w.busy, 1); /* maxproc 1: one agent for the transport */
     assert_int_equal(fx_dest(&f, "one:b.test")->w.busy, 0);
     fx_run_until(&f, 60 * SIM_SEC);
@@ -113,6 +117,7 @@ static void test_destination_rate_delay_means_one_delivery_at_a_time(void **stat
     static const char *const to[] = {"a.test", NULL};
     for (int i = 0; i < 3; i++)
         fx_submit(&f, to);
+    fx_settle(&f);
     mta_dest *d = fx_dest(&f, "smtp:a.test");
     assert_int_equal(d->p.destination_concurrency_limit, 1);
     assert_int_equal(d->w.window, 1);
