@@ -139,6 +139,7 @@ static void agent_deliver(mta_agent *a, mta_entry *e, sim_time_t now)
     r->cache = &d->cache;
     r->cache_load = d->conn_load;
     r->cache_store = d->conn_store;
+    r->store_later = true; /* after the agent's work (agent_finished) */
     r->dns_expires = &d->dns_expires;
     r->nexthop = d->nexthop;
     r->sender = traffic_class_sender(&h->env->traffic->classes[e->msg->c.cls]);
@@ -208,11 +209,13 @@ static void agent_outcome(void *ctx, smtp_request *req, const smtp_outcome *o)
     mta_msg_attempt(a->host, m, ri, &r);
 }
 
-/* The queue manager hears of the delivery: feedback, the agent is free, the entry is done. */
+/* The agent's work is done: its reusable session goes to scache (smtp_cleanup_session), then the
+ * queue manager hears of the delivery: feedback, the agent is free, the entry is done. */
 static void agent_finished(mta_agent *a, sim_time_t now, bool hop_failed, const char *reason)
 {
     mta_host *h = a->host;
     mta_entry *e = a->entry;
+    smtp_request_store_session(&a->req, now);
     mta_qmgr_wake(h, now);
     mta_dest_feedback(e, hop_failed, reason, now);
     proc_put(h, transport_index(a->tr), a->proc, now, true);

@@ -28,6 +28,7 @@
 #include "sim/sim_mem.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,13 @@
 #include "sim/sim_calendar.h"
 
 enum { R_UNMARKED = 0, R_ACCEPTED = 1, R_DONE = 2 };
+
+/* Links of an idle list. Idle lists are kept oldest first and scache hands out the session cached
+ * longest ago (scache_multi.c saves with ring_prepend and finds with ring_succ); the head's prev
+ * is the tail, the tail's next NULL. */
+typedef struct conn_link {
+    smtp_conn *next, *prev;
+} conn_link;
 
 struct smtp_conn {
     sim_event ev;            /* QUIT reaching the server, or the cache expiry */
@@ -48,8 +56,8 @@ struct smtp_conn {
     bool server_closed;      /* the server dropped it (silent close, idle timeout) */
     bool tls;                /* STARTTLS was done on it */
     smtp_conn **cache;       /* the destination list it is cached in, when idle */
-    smtp_conn *next, *prev;
-    smtp_conn *anext, *aprev; /* ... and the list of idle sessions to the same server address */
+    conn_link d;             /* that list; also the client's list of free connections */
+    conn_link a;             /* the list of idle sessions to the same server address */
 };
 
 struct smtp_client {
@@ -95,7 +103,7 @@ static smtp_conn *conn_new(smtp_client *cl, receiver *rcv, uint32_t mx, sim_time
 {
     smtp_conn *c = cl->free_conns;
     if (c)
-        cl->free_conns = c->next;
+        cl->free_conns = c->d.next;
     else {
         cl->all = sim_xgrow(cl->all, &cl->all_cap, cl->nall + 1, sizeof(*cl->all), 64);
         c = cl->all[cl->nall++] = sim_xmalloc(sizeof(*c));
@@ -110,7 +118,7 @@ static void conn_release(smtp_conn *c)
 {
     smtp_client *cl = c->cl;
     cl->open--;
-    c->next = cl->free_conns;
+    c->d.next = cl->free_conns;
     cl->free_conns = c;
 }
 
@@ -128,22 +136,45 @@ static smtp_conn **addr_slot(smtp_client *cl, const receiver *rcv, uint32_t mx)
     return &cl->by_addr[k][mx];
 }
 
+static conn_link *link_of(smtp_conn *c, size_t off) { return (conn_link *)((char *)c + off); }
+
+static void idle_append(smtp_conn **head, smtp_conn *c, size_t off)
+{
+    conn_link *l = link_of(c, off);
+    l->next = NULL;
+    if (!*head) {
+        l->prev = c;
+        *head = c;
+        return;
+    }
+    smtp_conn *tail = link_of(*head, off)->prev;
+    link_of(tail, off)->next = c;
+    l->prev = tail;
+    link_of(*head, off)->prev = c;
+}
+
+static void idle_unlink(smtp_conn **head, smtp_conn *c, size_t off)
+{
+    conn_link *l = link_of(c, off);
+    if (c == *head) {
+        *head = l->next;
+        if (*head)
+            link_of(*head, off)->prev = l->prev;
+    } else {
+        link_of(l->prev, off)->next = l->next;
+        if (l->next)
+            link_of(l->next, off)->prev = l->prev;
+        else
+            link_of(*head, off)->prev = l->prev;
+    }
+    l->next = l->prev = NULL;
+}
+
 static void cache_unlink(smtp_conn *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        *c->cache = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    if (c->aprev)
-        c->aprev->anext = c->anext;
-    else
-        *addr_slot(c->cl, c->rcv, c->mx) = c->anext;
-    if (c->anext)
-        c->anext->aprev = c->aprev;
+    idle_unlink(c->cache, c, offsetof(smtp_conn, d));
+    idle_unlink(addr_slot(c->cl, c->rcv, c->mx), c, offsetof(smtp_conn, a));
     c->cache = NULL;
-    c->next = c->prev = c->anext = c->aprev = NULL;
     c->cl->cached--;
 }
 
@@ -176,23 +207,23 @@ static void conn_event(sim_event *ev, sim_time_t now)
 static void conn_cache(smtp_conn *c, smtp_conn **list, sim_time_t now, sim_time_t ttl)
 {
     c->cache = list;
-    c->prev = NULL;
-    c->next = *list;
-    if (*list)
-        (*list)->prev = c;
-    *list = c;
-    smtp_conn **alist = addr_slot(c->cl, c->rcv, c->mx);
-    c->aprev = NULL;
-    c->anext = *alist;
-    if (*alist)
-        (*alist)->aprev = c;
-    *alist = c;
+    idle_append(list, c, offsetof(smtp_conn, d));
+    idle_append(addr_slot(c->cl, c->rcv, c->mx), c, offsetof(smtp_conn, a));
     c->cl->cached++;
     /* The server may drop an idle session before the client's cache does. */
     sim_time_t expiry = now + ttl;
     if (c->rcv->idle_timeout > 0 && now + c->rcv->idle_timeout < expiry)
         expiry = now + c->rcv->idle_timeout;
     sim_calendar_schedule(c->cl->cal, &c->ev, expiry);
+}
+
+void smtp_request_store_session(smtp_request *req, sim_time_t now)
+{
+    smtp_conn *c = req->held;
+    if (!c)
+        return;
+    req->held = NULL;
+    conn_cache(c, req->cache, now, req->held_ttl);
 }
 
 void smtp_client_flush_cache(smtp_client *cl, smtp_conn **cache, sim_time_t now)
@@ -464,6 +495,7 @@ void smtp_request_start(smtp_client *cl, smtp_request *req, sim_time_t now)
     sim_event_init(&req->ev, request_event);
     req->t_start = req->t_setup_done = now;
     req->conn = NULL;
+    req->held = NULL;
     req->addr_count = req->sess_count = 0;
     req->norder = req->next_addr = 0;
     req->completed_session = false;
@@ -744,7 +776,12 @@ static void on_done(smtp_request *req, sim_time_t now)
                         now - c->started < p->connection_reuse_time_limit;
         if (reusable) {
             sim_time_t ttl = p->connection_cache_time_limit;
-            conn_cache(c, req->cache, now, ttl);
+            if (req->store_later) {
+                req->held = c;
+                req->held_ttl = ttl;
+            } else {
+                conn_cache(c, req->cache, now, ttl);
+            }
         } else {
             conn_quit(c, now);
         }

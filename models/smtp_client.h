@@ -72,6 +72,7 @@ struct smtp_request {
     smtp_conn **cache;       /* the owner's cache list for this destination, or NULL: no caching */
     bool cache_load;         /* may reuse a cached connection */
     bool cache_store;        /* cache the connection after a completed transaction */
+    bool store_later;        /* ... not at once: when the owner calls smtp_request_store_session */
     sim_time_t *dns_expires; /* the destination's DNS cache slot */
     const char *nexthop;     /* for messages ("orange.test") */
     const char *sender;
@@ -85,6 +86,8 @@ struct smtp_request {
     smtp_state state;
     smtp_client *cl;
     smtp_conn *conn;
+    smtp_conn *held;         /* a session to cache at smtp_request_store_session (store_later) */
+    sim_time_t held_ttl;
     uint8_t order[RECEIVER_MX_MAX]; /* MX hosts in the order tried */
     uint8_t norder, next_addr, addr_count, sess_count;
     bool final, completed_session, dns_ok, connect_refused;
@@ -105,6 +108,11 @@ void smtp_client_set_text(smtp_client *cl, bool text);
 void smtp_client_free(smtp_client *cl, sim_time_t now);
 
 void smtp_request_start(smtp_client *cl, smtp_request *req, sim_time_t now);
+/* With store_later, the session a finished request left reusable goes to the cache now (smtp(8)
+ * saves it in scache after its logging and queue-file marks, just before its report: smtp_xfer,
+ * then smtp_cleanup_session). No session: nothing. Until then no other request can take it, and
+ * the server sees it idle. */
+void smtp_request_store_session(smtp_request *req, sim_time_t now);
 /* Closes the cached connections of one destination (a dead destination forgets them). */
 void smtp_client_flush_cache(smtp_client *cl, smtp_conn **cache, sim_time_t now);
 /* Connections open now (busy and cached). */

@@ -402,6 +402,62 @@ static void test_cached_session_expires(void **state)
     assert_int_equal(busy + idle, 0);
 }
 
+/*
+ * scache hands out the session cached longest ago (scache_multi.c): two sessions cached 50 ms
+ * apart, one reuse at 1 s. It takes the older, so when the older one's time limit is up both are
+ * still cached (the reused one again, from its new store); taking the newer would have left the
+ * older to expire then.
+ */
+static void test_idle_sessions_are_handed_out_oldest_first(void **state)
+{
+    fixture *f = *state;
+    smtp_conn *cache = NULL;
+    delivery a, b, c;
+    start(f, &a, 1, (how){.cache = &cache, .store = true}, 0);
+    start(f, &b, 1, (how){.cache = &cache, .store = true}, 50 * MS);
+    run_until(f, 1 * SIM_SEC);
+    assert_int_equal(smtp_client_cached(f->cl), 2);
+    assert_true(a.done_at < b.done_at);
+    start(f, &c, 1, (how){.cache = &cache, .load = true, .store = true}, 1 * SIM_SEC);
+    run_until(f, a.done_at + f->p.connection_cache_time_limit + 10 * MS);
+    assert_int_equal(c.r[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(smtp_client_cached(f->cl), 2);
+    run_until(f, b.done_at + f->p.connection_cache_time_limit);
+    assert_int_equal(smtp_client_cached(f->cl), 1); /* the newer one, never reused, is gone */
+}
+
+/*
+ * With store_later the finished request's session waits for the owner (smtp(8) saves it in scache
+ * after its logging, just before its report): a request started meanwhile connects anew; once it
+ * is stored, the next one reuses it.
+ */
+static void test_store_later_keeps_the_session_until_stored(void **state)
+{
+    fixture *f = *state;
+    smtp_conn *cache = NULL;
+    delivery a, b, c;
+    start(f, &a, 1, (how){.cache = &cache, .store = true}, 0);
+    a.req.store_later = true;
+    run_until(f, 1 * SIM_SEC);
+    assert_int_equal(a.r[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(smtp_client_cached(f->cl), 0);
+    assert_int_equal(smtp_client_open(f->cl), 1);
+    uint64_t busy, idle;
+    sessions(f, &busy, &idle);
+    assert_int_equal(idle, 1); /* the server sees it idle all the same */
+    start(f, &b, 1, (how){.cache = &cache, .load = true, .store = true}, 1 * SIM_SEC);
+    run_until(f, 1500 * MS);
+    assert_int_equal(b.r[0].conn_use, 1);
+    assert_int_equal(pstats(f)->connections, 2);
+    smtp_request_store_session(&a.req, 1500 * MS);
+    smtp_request_store_session(&a.req, 1500 * MS); /* nothing held any more: no effect */
+    assert_int_equal(smtp_client_cached(f->cl), 2);
+    start(f, &c, 1, (how){.cache = &cache, .load = true, .store = true}, 1600 * MS);
+    run_until(f, 2 * SIM_SEC);
+    assert_int_equal(c.r[0].conn_use, 2);
+    assert_int_equal(pstats(f)->connections, 2);
+}
+
 /* Without cache_load a cached session stays where it is: the request opens its own. */
 static void test_no_reuse_without_cache_load(void **state)
 {
@@ -671,6 +727,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cached_session_is_reused_and_counted_idle, setup_one_mx, teardown),
         cmocka_unit_test(test_rset_probe_pays_think_time),
         cmocka_unit_test_setup_teardown(test_cached_session_expires, setup_one_mx, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_sessions_are_handed_out_oldest_first, setup_one_mx, teardown),
+        cmocka_unit_test_setup_teardown(test_store_later_keeps_the_session_until_stored, setup_one_mx, teardown),
         cmocka_unit_test_setup_teardown(test_no_reuse_without_cache_load, setup_one_mx, teardown),
         cmocka_unit_test(test_dns_answer_cached_until_ttl),
         cmocka_unit_test(test_dns_tempfail_defers),
