@@ -210,14 +210,15 @@ static void agent_outcome(void *ctx, smtp_request *req, const smtp_outcome *o)
 }
 
 /* The agent's work is done: its reusable session goes to scache (smtp_cleanup_session), then the
- * queue manager hears of the delivery: feedback, the agent is free, the entry is done. */
-static void agent_finished(mta_agent *a, sim_time_t now, bool hop_failed, const char *reason)
+ * queue manager hears of the delivery (the outcome kept in a->hop_failed and a->req.reason):
+ * feedback, the agent is free, the entry is done. */
+static void agent_finished(mta_agent *a, sim_time_t now)
 {
     mta_host *h = a->host;
     mta_entry *e = a->entry;
     smtp_request_store_session(&a->req, now);
     mta_qmgr_wake(h, now);
-    mta_dest_feedback(e, hop_failed, reason, now);
+    mta_dest_feedback(e, a->hop_failed, a->req.reason, now);
     proc_put(h, transport_index(a->tr), a->proc, now, true);
     sim_pool_put(&h->agents->agents, a);
     mta_dest_entry_done(e, now);
@@ -225,14 +226,12 @@ static void agent_finished(mta_agent *a, sim_time_t now, bool hop_failed, const 
 
 static void agent_disk_done(sim_event *ev, sim_time_t now)
 {
-    mta_agent *a = SIM_CONTAINER_OF(ev, mta_agent, disk_ev);
-    agent_finished(a, now, a->hop_failed, a->req.reason);
+    agent_finished(SIM_CONTAINER_OF(ev, mta_agent, disk_ev), now);
 }
 
 /* The work is done: with a modelled disk the queue file is updated next, then qmgr hears. */
-static void agent_work_done(sim_event *ev, sim_time_t now)
+static void agent_after_work(mta_agent *a, sim_time_t now)
 {
-    mta_agent *a = SIM_CONTAINER_OF(ev, mta_agent, work_ev);
     const latency_config *lat = &a->host->env->cfg->latency;
     if (lat->disk_enabled && lat->disk_writes_per_delivery > 0) {
         sim_time_t service = 0;
@@ -242,8 +241,10 @@ static void agent_work_done(sim_event *ev, sim_time_t now)
                               latency_resource_acquire(&a->host->disk, now, service, NULL));
         return;
     }
-    agent_finished(a, now, a->hop_failed, a->req.reason);
+    agent_finished(a, now);
 }
+
+static void agent_work_done(sim_event *ev, sim_time_t now) { agent_after_work(SIM_CONTAINER_OF(ev, mta_agent, work_ev), now); }
 
 /* The session is over: the agent's own work for the request (cpu.per_delivery) runs on the host's
  * cores, and the entry stays busy until its report reaches qmgr. */
@@ -257,7 +258,7 @@ static void agent_done(void *ctx, smtp_request *req, sim_time_t now, bool hop_fa
     if (cpu > 0)
         sim_calendar_schedule(a->host->env->cal, &a->work_ev, latency_resource_acquire(&a->host->cpu, now, cpu, NULL));
     else
-        agent_work_done(&a->work_ev, now);
+        agent_after_work(a, now);
 }
 
 static const smtp_request_ops agent_ops = {

@@ -15,8 +15,8 @@
  * mta_dest_dispatch; mta_dest.c asks for agents with mta_deliver_alloc; a ready agent takes its
  * entry with mta_dest_agent_ready and reports back with mta_dest_feedback and mta_dest_entry_done;
  * when every recipient of a message's pass is done, mta_dest.c makes the one call back into mta.c,
- * mta_msg_pass_done. Every event of the queue
- * manager's (an agent ready or done, a timer) first calls mta_qmgr_wake.
+ * mta_msg_pass_done. Every event of the queue manager's (an agent ready or done, a timer) first
+ * calls mta_qmgr_wake.
  */
 #ifndef MTA_IMPL_H
 #define MTA_IMPL_H

@@ -204,8 +204,11 @@ static void conn_event(sim_event *ev, sim_time_t now)
     conn_close_now(SIM_CONTAINER_OF(ev, smtp_conn, ev), now);
 }
 
-static void conn_cache(smtp_conn *c, smtp_conn **list, sim_time_t now, sim_time_t ttl)
+/* Into the request's destination list, for the transport's connection_cache_time_limit. */
+static void conn_cache(smtp_conn *c, const smtp_request *req, sim_time_t now)
 {
+    smtp_conn **list = req->cache;
+    sim_time_t ttl = req->p->connection_cache_time_limit;
     c->cache = list;
     idle_append(list, c, offsetof(smtp_conn, d));
     idle_append(addr_slot(c->cl, c->rcv, c->mx), c, offsetof(smtp_conn, a));
@@ -223,7 +226,7 @@ void smtp_request_store_session(smtp_request *req, sim_time_t now)
     if (!c)
         return;
     req->held = NULL;
-    conn_cache(c, req->cache, now, req->held_ttl);
+    conn_cache(c, req, now);
 }
 
 void smtp_client_flush_cache(smtp_client *cl, smtp_conn **cache, sim_time_t now)
@@ -774,17 +777,12 @@ static void on_done(smtp_request *req, sim_time_t now)
         bool reusable = req->cache && req->cache_store && (!c->tls || p->tls_connection_reuse) &&
                         (p->connection_reuse_count_limit == 0 || c->uses < p->connection_reuse_count_limit) &&
                         now - c->started < p->connection_reuse_time_limit;
-        if (reusable) {
-            sim_time_t ttl = p->connection_cache_time_limit;
-            if (req->store_later) {
-                req->held = c;
-                req->held_ttl = ttl;
-            } else {
-                conn_cache(c, req->cache, now, ttl);
-            }
-        } else {
+        if (reusable && req->store_later)
+            req->held = c;
+        else if (reusable)
+            conn_cache(c, req, now);
+        else
             conn_quit(c, now);
-        }
     }
     req->conn = NULL;
     next_addr(req, now);

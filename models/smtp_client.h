@@ -87,7 +87,6 @@ struct smtp_request {
     smtp_client *cl;
     smtp_conn *conn;
     smtp_conn *held;         /* a session to cache at smtp_request_store_session (store_later) */
-    sim_time_t held_ttl;
     uint8_t order[RECEIVER_MX_MAX]; /* MX hosts in the order tried */
     uint8_t norder, next_addr, addr_count, sess_count;
     bool final, completed_session, dns_ok, connect_refused;
