@@ -33,6 +33,8 @@ sim_time_t latency_resource_acquire(latency_resource *r, sim_time_t now, sim_tim
     if (r->servers == 0) {
         if (start)
             *start = now;
+        if (now + service > r->last_done)
+            r->last_done = now + service;
         return now + service;
     }
     sim_time_t *h = r->free_at;
@@ -54,6 +56,8 @@ sim_time_t latency_resource_acquire(latency_resource *r, sim_time_t now, sim_tim
         i = m;
     }
     h[i] = done;
+    if (done > r->last_done)
+        r->last_done = done;
     if (start)
         *start = begin;
     return done;
@@ -71,4 +75,12 @@ bool latency_dns_lookup(const latency_config *c, gsl_rng *rng, sim_time_t *delay
 {
     *delay = latency_draw(&c->dns_mx, rng);
     return !(c->dns_tempfail > 0 && gsl_rng_uniform(rng) < c->dns_tempfail);
+}
+
+sim_time_t latency_cpu_acquire(latency_resource *cpu, const latency_config *c, gsl_rng *rng, sim_time_t now,
+                               sim_time_t service)
+{
+    if (now - cpu->last_done >= c->cpu_wakeup_after)
+        service += latency_draw(&c->cpu_wakeup, rng);
+    return latency_resource_acquire(cpu, now, service, NULL);
 }

@@ -5,6 +5,10 @@
  *
  * CPU and disk are shared FIFO servers: when many deliveries want them at once they queue, which is
  * what makes delivery bursty under contention (seeds: "disk I/O latency causing queue file contention").
+ * An idle machine is also slower to start work than a busy one (its cores in deep idle states, or a
+ * virtual machine's CPUs descheduled by the host): cpu.wakeup, after cpu.wakeup_after of quiet. It is
+ * what draws sessions that complete a few milliseconds apart together, cycle after cycle: the first
+ * to complete after the quiet pays it, the others do not (docs/validation.md).
  */
 #ifndef LATENCY_H
 #define LATENCY_H
@@ -33,6 +37,9 @@ typedef struct latency_config {
                                       work around the SMTP session (queue file read, status report) */
     sim_dist cpu_per_message;      /* seconds per arriving message: smtpd + cleanup (before the fsync) */
     sim_dist cpu_process_start;    /* seconds to spawn an smtp(8) process (fork, exec, configuration read) */
+    sim_dist cpu_wakeup;           /* seconds more a CPU request takes when the cores have all been idle
+                                      for cpu_wakeup_after: an idle machine waking up */
+    sim_time_t cpu_wakeup_after;
     /* Disk */
     bool disk_enabled;             /* false = instantaneous disk */
     sim_dist disk_fsync;           /* seconds per queue-file write+fsync on the shared disk */
@@ -52,12 +59,19 @@ typedef struct latency_resource {
     double busy;           /* server-seconds of service granted (for utilisation) */
     double wait;           /* total seconds requests waited */
     uint64_t requests;
+    sim_time_t last_done;  /* the latest completion granted: every server is idle from then on */
 } latency_resource;
 
 void latency_resource_init(latency_resource *r, uint32_t servers);
 void latency_resource_destroy(latency_resource *r);
 /* A request arriving at now needing `service`: returns its completion time; *start when it began. */
 sim_time_t latency_resource_acquire(latency_resource *r, sim_time_t now, sim_time_t service, sim_time_t *start);
+
+/* The host's cores (latency_config's cores, cpu_wakeup): a request of `service` seconds arriving at
+ * now, which costs cpu_wakeup more when every core has been idle for cpu_wakeup_after; returns its
+ * completion time. */
+sim_time_t latency_cpu_acquire(latency_resource *cpu, const latency_config *c, gsl_rng *rng, sim_time_t now,
+                               sim_time_t service);
 
 /* Draws an MX lookup: fills *delay; returns false when the lookup tempfails. */
 bool latency_dns_lookup(const latency_config *c, gsl_rng *rng, sim_time_t *delay);

@@ -19,11 +19,15 @@
  *
  * The agents are processes, as master(8) keeps them (master_spawn.c, master_avail.c, single_server.c):
  * per transport, an idle process takes the next request; when none is idle, master spawns one (the
- * transport's maxproc bounds the busy entries and pending agents, so it bounds the processes too). A
- * process exits after max_use requests, or after max_idle seconds without one. The idle processes of
- * a transport form a stack (the one idle the shortest takes the request), so those idle longer than
- * max_idle are at its bottom and leave together, with no timer; which idle process master's socket
- * wakes differs in Postfix, but only the process ids in the log show it.
+ * transport's maxproc bounds the busy entries and pending agents, so it bounds the processes too).
+ * Master spawns one process at a time per service: a process counts as available from its fork
+ * until it has taken a connection, and master watches the service's socket only while none is
+ * available (master_avail_listen), so qmgr's second pending request waits for the first start-up to
+ * end before its own begins, unless a process comes free first. A process exits after max_use
+ * requests, or after max_idle seconds without one. The idle processes of a transport form a stack
+ * (the one idle the shortest takes the request), so those idle longer than max_idle are at its bottom
+ * and leave together, with no timer; which idle process master's socket wakes differs in Postfix
+ * (whichever wins it), which shows in the process ids of the log and in when processes reach max_use.
  */
 #include "models/mta_impl.h"
 
@@ -39,11 +43,17 @@ typedef struct mta_proc {
     sim_time_t idle_since;
 } mta_proc;
 
-/* A transport's idle processes, the most recently idle on top. */
-typedef struct mta_proc_stack {
-    mta_proc *v;
+/* A transport's processes, as master keeps them for its service. */
+typedef struct mta_proc_pool {
+    mta_proc *v; /* the idle ones, the most recently idle on top */
     size_t n, cap;
-} mta_proc_stack;
+    struct mta_agent *wait_head, *wait_tail; /* agents waiting for a process (qmgr's requests in the
+                                              * socket's queue) */
+    bool starting;                           /* a process in its start-up: no other is spawned */
+    mta_proc start;                          /* that process */
+    sim_event start_ev;                      /* its start-up is over */
+    mta_host *host;
+} mta_proc_pool;
 
 /* A delivery agent: asked for, then at work on one entry. */
 typedef struct mta_agent {
@@ -52,6 +62,7 @@ typedef struct mta_agent {
     mta_transport_rt *tr;
     mta_entry *entry;
     mta_proc proc;
+    struct mta_agent *wait_next; /* in its transport's queue for a process */
     uint32_t cap;        /* recipients req.rstate holds; kept across reuse */
     sim_event ready_ev;  /* the process announces it is ready for qmgr's request */
     sim_event work_ev;   /* its work after the session (cpu.per_delivery) is done */
@@ -61,36 +72,94 @@ typedef struct mta_agent {
 
 struct mta_deliver_pool {
     sim_pool agents;
-    mta_proc_stack *idle; /* per transport */
+    mta_proc_pool *procs; /* per transport */
     uint32_t next_pid;
     uint64_t spawned;
 };
 
-/* An idle process of transport tr, or a new one (*spawned). */
-static mta_proc proc_get(mta_host *h, size_t tr, sim_time_t now, bool *spawned)
+/* The agent has its process, which announces itself at once when it is running (at the end of its
+ * start-up), else as soon as a core is free (its own CPU for that is negligible). Always an event:
+ * the notice reaches qmgr after what it is handling now. */
+static void agent_has_process(mta_agent *a, mta_proc p, sim_time_t now, bool running)
 {
-    mta_proc_stack *s = &h->agents->idle[tr];
-    sim_time_t max_idle = h->env->cfg->max_idle;
-    if (s->n && max_idle > 0 && now - s->v[s->n - 1].idle_since >= max_idle)
-        s->n = 0; /* the top idled longest but the rest: all have exited */
-    *spawned = s->n == 0;
-    if (s->n)
-        return s->v[--s->n];
-    h->agents->spawned++;
-    return (mta_proc){.pid = h->agents->next_pid++};
+    a->proc = p;
+    sim_calendar_schedule(a->host->env->cal, &a->ready_ev,
+                          running ? now : latency_cpu_acquire(&a->host->cpu, &a->host->env->cfg->latency, a->host->rng, now, 0));
 }
 
-/* The process is done with a connection from qmgr: it waits for the next, or exits after max_use
+static mta_agent *wait_pop(mta_proc_pool *pp)
+{
+    mta_agent *a = pp->wait_head;
+    if (a && !(pp->wait_head = a->wait_next))
+        pp->wait_tail = NULL;
+    return a;
+}
+
+/* master_avail_listen: with requests waiting, no process idle and none starting, spawn one. */
+static void pool_spawn(mta_proc_pool *pp, sim_time_t now)
+{
+    if (pp->starting || !pp->wait_head || pp->n)
+        return;
+    mta_host *h = pp->host;
+    pp->starting = true;
+    pp->start = (mta_proc){.pid = h->agents->next_pid++};
+    h->agents->spawned++;
+    sim_time_t start_up = latency_draw(&h->env->cfg->latency.cpu_process_start, h->rng);
+    sim_calendar_schedule(h->env->cal, &pp->start_ev,
+                          latency_cpu_acquire(&h->cpu, &h->env->cfg->latency, h->rng, now, start_up));
+}
+
+/* The process is free for a request: the first waiting agent takes it, or it waits idle. */
+static void pool_offer(mta_proc_pool *pp, mta_proc p, sim_time_t now, bool running)
+{
+    mta_agent *a = wait_pop(pp);
+    if (a) {
+        agent_has_process(a, p, now, running);
+        return;
+    }
+    p.idle_since = now;
+    pp->v = sim_xgrow(pp->v, &pp->cap, pp->n + 1, sizeof(*pp->v), 16);
+    pp->v[pp->n++] = p;
+}
+
+static void pool_started(sim_event *ev, sim_time_t now)
+{
+    mta_proc_pool *pp = SIM_CONTAINER_OF(ev, mta_proc_pool, start_ev);
+    pp->starting = false;
+    pool_offer(pp, pp->start, now, true);
+    pool_spawn(pp, now);
+}
+
+/* An agent asks transport tr's service for a process: an idle one, or the next one master starts. */
+static void proc_get(mta_agent *a, size_t tr, sim_time_t now)
+{
+    mta_proc_pool *pp = &a->host->agents->procs[tr];
+    sim_time_t max_idle = a->host->env->cfg->max_idle;
+    if (pp->n && max_idle > 0 && now - pp->v[pp->n - 1].idle_since >= max_idle)
+        pp->n = 0; /* the top idled longest but the rest: all have exited */
+    if (pp->n) {
+        agent_has_process(a, pp->v[--pp->n], now, false);
+        return;
+    }
+    a->wait_next = NULL;
+    if (pp->wait_tail)
+        pp->wait_tail->wait_next = a;
+    else
+        pp->wait_head = a;
+    pp->wait_tail = a;
+    pool_spawn(pp, now);
+}
+
+/* The process is done with a connection from qmgr: it takes the next, or exits after max_use
  * requests (used: it had one; qmgr may also close the connection without one). */
 static void proc_put(mta_host *h, size_t tr, mta_proc p, sim_time_t now, bool used)
 {
+    mta_proc_pool *pp = &h->agents->procs[tr];
     uint32_t max_use = h->env->cfg->max_use;
     if (used && ++p.uses >= max_use && max_use > 0)
-        return;
-    mta_proc_stack *s = &h->agents->idle[tr];
-    p.idle_since = now;
-    s->v = sim_xgrow(s->v, &s->cap, s->n + 1, sizeof(*s->v), 16);
-    s->v[s->n++] = p;
+        pool_spawn(pp, now);
+    else
+        pool_offer(pp, p, now, false);
 }
 
 static size_t transport_index(const mta_transport_rt *tr) { return (size_t)(tr - tr->host->tr); }
@@ -103,7 +172,7 @@ static void agent_ready_fired(sim_event *ev, sim_time_t now);
 void mta_deliver_alloc(mta_transport_rt *tr, sim_time_t now)
 {
     mta_host *h = tr->host;
-    bool fresh, spawned;
+    bool fresh;
     mta_agent *a = sim_pool_get(&h->agents->agents, &fresh);
     if (fresh) {
         sim_event_init(&a->ready_ev, agent_ready_fired);
@@ -113,12 +182,7 @@ void mta_deliver_alloc(mta_transport_rt *tr, sim_time_t now)
     a->host = h;
     a->tr = tr;
     a->entry = NULL;
-    a->proc = proc_get(h, transport_index(tr), now, &spawned);
-    /* The process must run to announce itself: a new one after its start-up, an idle one as soon as
-     * a core is free (its own CPU for that is negligible). Always an event: the notice reaches qmgr
-     * after what it is handling now. */
-    sim_time_t start_up = spawned ? latency_draw(&h->env->cfg->latency.cpu_process_start, h->rng) : 0;
-    sim_calendar_schedule(h->env->cal, &a->ready_ev, latency_resource_acquire(&h->cpu, now, start_up, NULL));
+    proc_get(a, transport_index(tr), now);
 }
 
 /* The entry's request: the SMTP session starts at once. */
@@ -256,7 +320,8 @@ static void agent_done(void *ctx, smtp_request *req, sim_time_t now, bool hop_fa
         snprintf(req->reason, sizeof(req->reason), "%s", reason);
     sim_time_t cpu = latency_draw(&a->host->env->cfg->latency.cpu_per_delivery, a->host->rng);
     if (cpu > 0)
-        sim_calendar_schedule(a->host->env->cal, &a->work_ev, latency_resource_acquire(&a->host->cpu, now, cpu, NULL));
+        sim_calendar_schedule(a->host->env->cal, &a->work_ev,
+                              latency_cpu_acquire(&a->host->cpu, &a->host->env->cfg->latency, a->host->rng, now, cpu));
     else
         agent_after_work(a, now);
 }
@@ -270,7 +335,12 @@ void mta_deliver_pool_init(mta_host *h)
 {
     h->agents = sim_xcalloc(1, sizeof(*h->agents));
     sim_pool_init(&h->agents->agents, sizeof(mta_agent));
-    h->agents->idle = sim_xcalloc(h->ntr ? h->ntr : 1, sizeof(*h->agents->idle));
+    size_t ntr = h->ntr ? h->ntr : 1;
+    h->agents->procs = sim_xcalloc(ntr, sizeof(*h->agents->procs));
+    for (size_t i = 0; i < ntr; i++) {
+        h->agents->procs[i].host = h;
+        sim_event_init(&h->agents->procs[i].start_ev, pool_started);
+    }
     h->agents->next_pid = 1001 + h->index * 10000;
 }
 
@@ -282,8 +352,8 @@ void mta_deliver_pool_free(mta_host *h)
         return;
     sim_pool_destroy(&h->agents->agents, agent_fini);
     for (size_t i = 0; i < (h->ntr ? h->ntr : 1); i++)
-        free(h->agents->idle[i].v);
-    free(h->agents->idle);
+        free(h->agents->procs[i].v);
+    free(h->agents->procs);
     free(h->agents);
     h->agents = NULL;
 }

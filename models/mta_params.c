@@ -104,6 +104,8 @@ void mta_config_defaults(mta_config *c)
     c->latency.cpu_per_delivery = (sim_dist){.kind = SIM_DIST_CONSTANT};
     c->latency.cpu_per_message = (sim_dist){.kind = SIM_DIST_CONSTANT};
     c->latency.cpu_process_start = (sim_dist){.kind = SIM_DIST_CONSTANT};
+    c->latency.cpu_wakeup = (sim_dist){.kind = SIM_DIST_CONSTANT};
+    c->latency.cpu_wakeup_after = 100 * SIM_MSEC;
     c->latency.disk_fsync = (sim_dist){.kind = SIM_DIST_CONSTANT};
     c->latency.disk_writes_per_message = 1;
     c->latency.disk_writes_per_delivery = 1;

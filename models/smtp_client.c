@@ -616,7 +616,7 @@ static void on_ehlo(smtp_request *req, sim_time_t now)
         t += c->rtt; /* STARTTLS and its 220 */
         sim_time_t cpu = latency_draw(&req->cl->lat->tls_cpu, req->cl->rng);
         if (req->cl->cpu)
-            t = latency_resource_acquire(req->cl->cpu, t, cpu, NULL);
+            t = latency_cpu_acquire(req->cl->cpu, req->cl->lat, req->cl->rng, t, cpu);
         else
             t += cpu;
         t += (sim_time_t)req->cl->lat->tls_round_trips * c->rtt + c->rtt; /* handshake, EHLO again */

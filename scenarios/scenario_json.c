@@ -203,10 +203,12 @@ static json_t *scenario_json_mta(const mta_config *m)
                         json_pack("{s:b, s:I, s:o}", "enabled", l->tls, "round_trips", (json_int_t)l->tls_round_trips,
                                   "cpu", scenario_json_dist(&l->tls_cpu)));
     json_object_set_new(o, "cpu",
-                        json_pack("{s:I, s:o, s:o, s:o}", "cores", (json_int_t)l->cores, "per_delivery",
+                        json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "cores", (json_int_t)l->cores, "per_delivery",
                                   scenario_json_dist(&l->cpu_per_delivery), "per_message",
                                   scenario_json_dist(&l->cpu_per_message), "process_start",
-                                  scenario_json_dist(&l->cpu_process_start)));
+                                  scenario_json_dist(&l->cpu_process_start), "wakeup",
+                                  scenario_json_dist(&l->cpu_wakeup), "wakeup_after",
+                                  scenario_json_time(l->cpu_wakeup_after)));
     json_object_set_new(o, "disk",
                         json_pack("{s:b, s:o, s:I, s:I}", "enabled", l->disk_enabled, "fsync",
                                   scenario_json_dist(&l->disk_fsync), "writes_per_message",

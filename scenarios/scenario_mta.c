@@ -725,12 +725,15 @@ static bool scenario_mta_latency(scenario_conv *c, yaml_node_t *mta, mta_config 
         scenario_conv_pop(c, old);
     }
     if ((v = scenario_conv_get(c, mta, "cpu"))) {
-        static const char *const keys[] = {"cores", "per_delivery", "per_message", "process_start"};
+        static const char *const keys[] = {"cores",         "per_delivery", "per_message",
+                                           "process_start", "wakeup",       "wakeup_after"};
         old = scenario_conv_push_key(c, "cpu");
-        if (!scenario_conv_keys(c, v, keys, 4) || !scenario_conv_u32(c, v, "cores", false, 0, &l->cores) ||
+        if (!scenario_conv_keys(c, v, keys, 6) || !scenario_conv_u32(c, v, "cores", false, 0, &l->cores) ||
             !scenario_dist_field(c, v, "per_delivery", SCENARIO_CONV_SECONDS, &l->cpu_per_delivery) ||
             !scenario_dist_field(c, v, "per_message", SCENARIO_CONV_SECONDS, &l->cpu_per_message) ||
-            !scenario_dist_field(c, v, "process_start", SCENARIO_CONV_SECONDS, &l->cpu_process_start))
+            !scenario_dist_field(c, v, "process_start", SCENARIO_CONV_SECONDS, &l->cpu_process_start) ||
+            !scenario_dist_field(c, v, "wakeup", SCENARIO_CONV_SECONDS, &l->cpu_wakeup) ||
+            !scenario_conv_duration(c, v, "wakeup_after", false, &l->cpu_wakeup_after))
             return false;
         scenario_conv_pop(c, old);
     }
@@ -911,6 +914,7 @@ void scenario_mta_free(mta_config *m)
     sim_dist_free(&m->latency.cpu_per_delivery);
     sim_dist_free(&m->latency.cpu_per_message);
     sim_dist_free(&m->latency.cpu_process_start);
+    sim_dist_free(&m->latency.cpu_wakeup);
     sim_dist_free(&m->latency.disk_fsync);
     memset(m, 0, sizeof(*m));
 }

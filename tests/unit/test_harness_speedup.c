@@ -109,10 +109,15 @@ static void test_costs_scale_with_the_speedup(void **state)
     s.mta.latency.cpu_per_delivery = sim_dist_constant(0.004);
     s.mta.latency.cpu_process_start = sim_dist_lognormal_median_p99(0.01, 0.05);
     s.mta.latency.tls_cpu = sim_dist_constant(0.003);
+    s.mta.latency.cpu_wakeup = sim_dist_constant(0.0005);
+    s.mta.latency.cpu_wakeup_after = 100 * SIM_MSEC;
     harness_speedup_costs(&s, 3);
     assert_true(fabs(s.mta.latency.cpu_per_delivery.a - 0.012) < 1e-12);
     assert_true(fabs(sim_dist_median(&s.mta.latency.cpu_process_start) - 0.03) < 1e-12);
     assert_true(fabs(s.mta.latency.tls_cpu.a - 0.009) < 1e-12);
+    /* the wake-up and the host's quiet before it are real times too */
+    assert_true(fabs(s.mta.latency.cpu_wakeup.a - 0.0015) < 1e-12);
+    assert_int_equal(s.mta.latency.cpu_wakeup_after, 300 * SIM_MSEC);
     assert_true(s.mta.latency.cpu_per_message.a == 0); /* 0 stays 0 */
     assert_true(fabs(r[0].connect_latency.a - 0.006) < 1e-12);
     assert_true(fabs(r[0].latency.a - 0.0015) < 1e-12);

@@ -1,10 +1,12 @@
 /*
  * Tests of models/mta_deliver.c, the delivery agents of a Postfix host as master(8) keeps them: an
  * entry is busy from the moment the queue manager hands it to a ready agent, after a new process's
- * start-up, before any connection; idle processes take the next request, each up to max_use deliveries and
+ * start-up (one at a time), before any connection; idle processes take the next request, each up to max_use deliveries and
  * max_idle seconds idle; the host's own CPU per delivery and per arriving message queues on its
- * cores, so a small host delivers more slowly. Each drives one host (mta_fixture.h).
+ * cores, so a small host delivers more slowly, and an idle one starts more slowly. Each drives one host (mta_fixture.h).
  */
+#include <math.h>
+
 #include "tests/unit/mta_fixture.h"
 
 static const char *const to_a[] = {"a.test", NULL};
@@ -13,9 +15,11 @@ static const char *const to_a[] = {"a.test", NULL};
 
 /*
  * Spawning costs 1 s of CPU (cores unlimited). qmgr asks for two agents (the window of 2 has room for
- * two entries) and hands each its entry only when its process is ready: for that second nothing is
- * busy and no connection is open, and the third message waits for room. The third request then
- * takes one of the two processes, idle again, without a start-up.
+ * two entries) and hands an entry over only when a process is ready: for that second nothing is busy
+ * and no connection is open. Master starts one process at a time, so at 1 s one entry is busy and
+ * the second request waits for the next start-up; but the first process is free again long before
+ * that start-up ends, and serves the other two requests itself. The second process, ready at 2 s,
+ * finds nothing to do.
  */
 static void test_busy_from_ready_agent_after_process_start(void **state)
 {
@@ -31,52 +35,55 @@ static void test_busy_from_ready_agent_after_process_start(void **state)
     assert_int_equal(d->tr->pending, 2);
     assert_int_equal(mta_host_sessions(f.h, NULL), 0);
     assert_int_equal(f.natt, 0);
+    assert_int_equal(mta_deliver_spawned(f.h), 1);
     fx_run_until(&f, 1 * SIM_SEC);
-    assert_int_equal(d->w.busy, 2);
-    assert_int_equal(d->todo, 1);
-    assert_int_equal(d->tr->pending, 0);
-    fx_run_until(&f, 2 * SIM_SEC);
+    assert_int_equal(d->w.busy, 1);
+    assert_int_equal(d->todo, 2);
+    assert_int_equal(d->tr->pending, 1);
+    fx_run_until(&f, 3 * SIM_SEC);
     assert_int_equal(fx_count(&f, "smtp", "delivered"), 3);
     assert_int_equal(mta_deliver_spawned(f.h), 2);
-    assert_true(f.att[0].when > 1 * SIM_SEC && f.att[1].when > 1 * SIM_SEC);
-    /* the third: handed over when the first finished, on its process, no second of start-up */
-    assert_true(f.att[2].pid == f.att[0].pid || f.att[2].pid == f.att[1].pid);
-    assert_true(f.att[2].when < f.att[0].when + 500 * SIM_MSEC);
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(f.att[i].when > 1 * SIM_SEC && f.att[i].when < 1500 * SIM_MSEC);
+        assert_int_equal(f.att[i].pid, f.att[0].pid);
+    }
     fx_free(&f);
 }
 
+#define RCV_SLOW                                                                                                \
+    "receivers:\n  - { name: a, domains: [a.test], starttls: no,\n"                                            \
+    "      policy: [ { rule: tarpit, stage: rcpt, delay: 10s } ] }\n"
+
 /*
- * qmgr keeps at most two agent requests pending per transport (QMGR_TRANSPORT_MAX_PEND): five entries
- * with room for five and a start-up of 1 s (cores unlimited). Two processes start; when they are
- * ready their entries are busy and two more start; the first two deliveries are over long before
- * those are ready, and at 2 s the three last entries go, the third on a process idle again. Without
- * the limit all five would start at once and deliver at 1 s.
+ * qmgr keeps at most two agent requests pending per transport (QMGR_TRANSPORT_MAX_PEND), and master
+ * starts one process at a time (master_avail_listen): five entries with room for five, a start-up of
+ * 1 s (cores unlimited), sessions of 10 s, so no process comes free. A process is ready every second,
+ * each takes an entry, and qmgr asks for the next agent: two requests pending until the last entry is
+ * asked for. Each process delivers its entry ten seconds after it started; without the one-at-a-time
+ * start all five would be busy at 1 s, without the limit five requests would be pending at first.
  */
-static void test_two_agents_pending_per_transport(void **state)
+static void test_one_process_start_at_a_time_two_pending(void **state)
 {
     (void)state;
     fx f;
-    fx_init(&f, "mta:\n  cpu: { process_start: 1s }\n" RCV);
+    fx_init(&f, "mta:\n  cpu: { process_start: 1s }\n" RCV_SLOW);
     for (int i = 0; i < 5; i++)
         fx_submit(&f, to_a);
     mta_dest *d = fx_dest(&f, "smtp:a.test");
-    fx_run_until(&f, 500 * SIM_MSEC);
-    assert_int_equal(d->w.busy, 0);
-    assert_int_equal(d->tr->pending, 2);
-    fx_run_until(&f, 1 * SIM_SEC);
-    assert_int_equal(d->w.busy, 2);
-    assert_int_equal(d->tr->pending, 2);
+    static const uint32_t pending[] = {2, 2, 2, 2, 1, 0};
+    for (uint32_t k = 0; k <= 5; k++) {
+        fx_run_until(&f, k * SIM_SEC + 500 * SIM_MSEC);
+        if (d->w.busy != k || d->tr->pending != pending[k])
+            fail_msg("at %u.5 s: %u busy, %u pending; want %u and %u", k, d->w.busy, d->tr->pending, k, pending[k]);
+    }
     fx_run_until(&f, 60 * SIM_SEC);
     assert_int_equal(fx_count(&f, "smtp", "delivered"), 5);
-    size_t early = 0, late = 0;
-    for (size_t i = 0; i < f.natt; i++) {
+    assert_int_equal(mta_deliver_spawned(f.h), 5);
+    for (size_t i = 0; i < 5; i++) {
         double t = sim_time_to_sec(f.att[i].when);
-        early += t >= 1.0 && t < 1.5;
-        late += t >= 2.0 && t < 2.5;
+        if (!(t >= (double)i + 11.0 && t < (double)i + 11.5))
+            fail_msg("delivery %zu at %.3f s, want %zu s after its process started", i, t, i + 10);
     }
-    assert_int_equal(early, 2);
-    assert_int_equal(late, 3);
-    assert_int_equal(mta_deliver_spawned(f.h), 4);
     fx_free(&f);
 }
 
@@ -183,13 +190,56 @@ static void test_host_cpu_contention_slows_deliveries(void **state)
     }
 }
 
+/*
+ * An idle machine is slower to start work (cpu.wakeup after cpu.wakeup_after of quiet on every core):
+ * one message at 60 s, after a minute of quiet, and one at 63 s, 3 s after the first was done. Table:
+ * the wake-up settings, and how much later than without them each message's delivery is done.
+ */
+static void test_idle_host_wakes_up_slower(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cpu;
+        double late[2]; /* seconds, within 10 ms */
+    } cases[] = {
+        {"{ cores: 2 }", {0, 0}},                                /* no wake-up by default */
+        {"{ cores: 2, wakeup: 1s, wakeup_after: 10s }", {1, 0}}, /* the second comes 3 s after: awake */
+        {"{ cores: 2, wakeup: 1s, wakeup_after: 2s }", {1, 1}},  /* 3 s is quiet enough to sleep again */
+        {"{ cores: 0, wakeup: 1s, wakeup_after: 10s }", {1, 0}}, /* unlimited cores wake up the same */
+    };
+    double base[2] = {0, 0}; /* the sessions' own time, from the first case */
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), "mta:\n  cpu: %s\n" RCV, cases[k].cpu);
+        fx f;
+        fx_init(&f, yaml);
+        static const double at[2] = {60, 63};
+        for (size_t i = 0; i < 2; i++) {
+            fx_run_until(&f, (sim_time_t)(at[i] * SIM_SEC));
+            fx_submit(&f, to_a);
+        }
+        fx_run_until(&f, 120 * SIM_SEC);
+        assert_int_equal(f.nmsg, 2);
+        for (size_t i = 0; i < 2; i++) {
+            if (k == 0)
+                base[i] = done_at(&f, i) - at[i];
+            double late = done_at(&f, i) - at[i] - base[i];
+            if (fabs(late - cases[k].late[i]) > 0.01)
+                fail_msg("case %zu (%s): message %zu done %.3f s later than without a wake-up, want %.1f", k, cases[k].cpu, i,
+                         late, cases[k].late[i]);
+        }
+        fx_free(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_busy_from_ready_agent_after_process_start),
-        cmocka_unit_test(test_two_agents_pending_per_transport),
+        cmocka_unit_test(test_one_process_start_at_a_time_two_pending),
         cmocka_unit_test(test_processes_reused_up_to_max_use_and_max_idle),
         cmocka_unit_test(test_host_cpu_contention_slows_deliveries),
+        cmocka_unit_test(test_idle_host_wakes_up_slower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -806,6 +806,8 @@ static void test_full(void **state)
     assert_true(s->mta.latency.cpu_per_delivery.a == 0.003);
     assert_int_equal(s->mta.latency.cpu_per_message.kind, SIM_DIST_EXPONENTIAL);
     assert_true(s->mta.latency.cpu_process_start.a == 0.020);
+    assert_true(s->mta.latency.cpu_wakeup.a == 0.0005);
+    assert_int_equal(s->mta.latency.cpu_wakeup_after, 50 * SIM_MSEC);
     assert_int_equal(s->mta.max_use, 10);
     assert_int_equal(s->mta.max_idle, 30 * SIM_SEC);
     /* the trace's arrival at 2h is at the horizon; apppool given with kind postfix: accepted, but said */
@@ -848,7 +850,7 @@ static void test_full(void **state)
     assert_int_equal(scenario_receiver_for_domain(s, "nowhere.test"), s->nreceivers - 1);
 
     assert_int_equal(s->nexpect, 2);
-    assert_int_equal(s->expect[1].line, 93);
+    assert_int_equal(s->expect[1].line, 94);
     assert_int_equal(s->expect[1].column, 5);
     scenario_free(s);
 }
