@@ -20,6 +20,7 @@
  * for p = 0). The first and last ranks are answered with the exact minimum and maximum, and other
  * estimates are clamped to them, which only brings an estimate closer to the truth.
  */
+#include <gsl/gsl_cdf.h>
 #include "sim/sim_stat.h"
 #include "sim/sim_mem.h"
 
@@ -64,6 +65,14 @@ void sim_tally_add(sim_tally *t, double x)
 double sim_tally_variance(const sim_tally *t)
 {
     return t->n < 2 ? 0 : t->m2 / (double)(t->n - 1);
+}
+
+double sim_tally_ci_halfwidth(const sim_tally *t, double level)
+{
+    if (t->n < 2 || !(level > 0 && level < 1))
+        return NAN;
+    double q = gsl_cdf_tdist_Pinv(0.5 + level / 2, (double)(t->n - 1));
+    return q * sqrt(sim_tally_variance(t) / (double)t->n);
 }
 
 /* ---- time-weighted average ---- */

@@ -1,7 +1,8 @@
 /*
  * sim_stat - statistics collected during a run.
  *
- * - sim_tally: count, mean, variance (Welford), min, max of observations.
+ * - sim_tally: count, mean, variance (Welford), min, max of observations, and the mean's confidence
+ *   interval (Student's t: replications of a run are few).
  * - sim_tavg: a time-weighted average of a piecewise-constant quantity (queue length, open sessions),
  *   with its maximum. Little's law and utilisations come from these.
  * - sim_quantile: a bounded-error quantile sketch: logarithmic buckets give every quantile within a
@@ -26,6 +27,9 @@ typedef struct sim_tally {
 void sim_tally_reset(sim_tally *t);
 void sim_tally_add(sim_tally *t, double x);
 double sim_tally_variance(const sim_tally *t); /* sample variance; 0 when n < 2 */
+/* Half the width of the mean's two-sided confidence interval at level (0.95: 95%), by Student's t
+ * with n - 1 degrees of freedom: the mean is within mean +- this; NAN when n < 2. */
+double sim_tally_ci_halfwidth(const sim_tally *t, double level);
 
 typedef struct sim_tavg {
     sim_time_t start;     /* when averaging began (run start or end of warm-up) */
