@@ -5,7 +5,11 @@
 # package's system instance untouched): inet_interfaces 127.0.0.1 with smtpd on a free port,
 # nothing local (mydestination empty), example.test routed by a transport map to testsmtpd, STARTTLS
 # when offered, its log in a file (maillog_file, the postlog service) so the test can read it, and
-# short backoff times so deferred mail is retried within seconds.
+# short backoff times so deferred mail is retried within seconds. qmgr is woken every second
+# (master.cf's wakeup time, 300 s by default): a message qmgr finds still locked by the delivery
+# agent that just deferred it ("skipped, still being delivered") goes back to the incoming queue for
+# 60 s (qmgr_active.c), and only a wake-up or new mail scans the incoming queue again; each stage
+# therefore waits up to 150 s, 60 s of it for that.
 #   1. 50 messages injected with smtp-source into Postfix's smtpd: the queue drains, and testsmtpd
 #      accepted exactly 50 (metrics and event log), Postfix logged 50 status=sent.
 #   2. testsmtpd's policy becomes 1 connection per IP, idle ones counted (PUT /policy); 20 more
@@ -57,7 +61,7 @@ cat >"$pfx/etc/master.cf" <<EOF
 127.0.0.1:$in_port inet n - n - - smtpd
 pickup     unix  n - n 60 1 pickup
 cleanup    unix  n - n -  0 cleanup
-qmgr       unix  n - n 300 1 qmgr
+qmgr       unix  n - n 1 1 qmgr
 tlsmgr     unix  - - n 1000? 1 tlsmgr
 rewrite    unix  - - n -  - trivial-rewrite
 bounce     unix  - - n -  0 bounce
@@ -143,7 +147,7 @@ grep -q 'Trusted TLS connection\|Untrusted TLS connection\|Anonymous TLS connect
 
 # 2. One connection per IP, idle ones counted: Postfix's parallel deliveries meet the 421.
 put_policy '- { rule: concurrency_per_ip, limit: 1, count_idle: true, reply: "421 4.7.0 Too many connections, slow down" }'
-deliver 20 90 70
+deliver 20 150 70
 refused=$(metric 'testsmtpd_connections_refused_total{receiver="r",rule="concurrency_per_ip"}')
 [ "${refused%.*}" -ge 1 ] || interop_fail "testsmtpd refused no connection under a cap of 1"
 grep -Eq 'host 127\.0\.0\.1\[127\.0\.0\.1\](:[0-9]+)? (said|refused to talk to me): 421 4\.7\.0 Too many connections, slow down' \
@@ -154,7 +158,7 @@ logged=$(grep -cE '"event": ?"message"' "$SMTPD_LOG" || true)
 # 3. A 421 after the greeting: Postfix logs "host ... said: 421 ... (in reply to RCPT TO command)",
 #    defers, retries, and still delivers every message.
 put_policy '- { rule: random_fault, stage: rcpt, probability: 0.5, reply: "421 4.7.0 Try again later, closing connection." }'
-deliver 20 90 90
+deliver 20 150 90
 grep -Eq 'host 127\.0\.0\.1\[127\.0\.0\.1\](:[0-9]+)? said: 421 4\.7\.0 Try again later, closing connection\. \(in reply to RCPT TO command\)' \
   "$pfx/maillog" || { grep -i 421 "$pfx/maillog" | tail -5 >&2 || true; interop_fail "Postfix did not log the RCPT 421 as 'host ... said: 421'"; }
 smtpd_stop || interop_fail "testsmtpd did not stop cleanly"
