@@ -117,7 +117,7 @@ void harness_speedup_costs(scenario *s, double k)
     sim_dist_scale(&l->cpu_per_message, k);
     sim_dist_scale(&l->cpu_process_start, k);
     sim_dist_scale(&l->cpu_wakeup, k);
-    l->cpu_wakeup_after = (sim_time_t)((double)l->cpu_wakeup_after * k + 0.5); /* the host's real quiet */
+    l->cpu_wakeup_after = (sim_time_t)llround((double)l->cpu_wakeup_after * k); /* the host's real quiet */
     sim_dist_scale(&l->tls_cpu, k);
     for (size_t i = 0; i < s->nreceivers; i++) {
         sim_dist_scale(&s->receivers[i].connect_latency, k);

@@ -319,7 +319,7 @@ void mta_host_submit(mta_host *h, const traffic_msg *tm, const uint16_t *domains
     sim_time_t cpu = latency_draw(&lat->cpu_per_message, h->rng), ready = now;
     if (cpu > 0) {
         /* smtpd + cleanup on the host's cores; files reach incoming/ in the order they arrived */
-        ready = latency_cpu_acquire(&h->cpu, lat, h->rng, now, cpu);
+        ready = mta_cpu_work(h, now, cpu);
         if (ready < h->arrival_done)
             ready = h->arrival_done;
         h->arrival_done = ready;

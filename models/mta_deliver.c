@@ -49,8 +49,8 @@ typedef struct mta_proc_pool {
     size_t n, cap;
     struct mta_agent *wait_head, *wait_tail; /* agents waiting for a process (qmgr's requests in the
                                               * socket's queue) */
-    bool starting;                           /* a process in its start-up: no other is spawned */
-    mta_proc start;                          /* that process */
+    mta_proc start;                          /* a process in its start-up (start_ev pending): no
+                                              * other is spawned meanwhile */
     sim_event start_ev;                      /* its start-up is over */
     mta_host *host;
 } mta_proc_pool;
@@ -84,7 +84,7 @@ static void agent_has_process(mta_agent *a, mta_proc p, sim_time_t now, bool run
 {
     a->proc = p;
     sim_calendar_schedule(a->host->env->cal, &a->ready_ev,
-                          running ? now : latency_cpu_acquire(&a->host->cpu, &a->host->env->cfg->latency, a->host->rng, now, 0));
+                          running ? now : mta_cpu_work(a->host, now, 0));
 }
 
 static mta_agent *wait_pop(mta_proc_pool *pp)
@@ -98,15 +98,13 @@ static mta_agent *wait_pop(mta_proc_pool *pp)
 /* master_avail_listen: with requests waiting, no process idle and none starting, spawn one. */
 static void pool_spawn(mta_proc_pool *pp, sim_time_t now)
 {
-    if (pp->starting || !pp->wait_head || pp->n)
+    if (sim_event_pending(&pp->start_ev) || !pp->wait_head || pp->n)
         return;
     mta_host *h = pp->host;
-    pp->starting = true;
     pp->start = (mta_proc){.pid = h->agents->next_pid++};
     h->agents->spawned++;
     sim_time_t start_up = latency_draw(&h->env->cfg->latency.cpu_process_start, h->rng);
-    sim_calendar_schedule(h->env->cal, &pp->start_ev,
-                          latency_cpu_acquire(&h->cpu, &h->env->cfg->latency, h->rng, now, start_up));
+    sim_calendar_schedule(h->env->cal, &pp->start_ev, mta_cpu_work(h, now, start_up));
 }
 
 /* The process is free for a request: the first waiting agent takes it, or it waits idle. */
@@ -125,7 +123,6 @@ static void pool_offer(mta_proc_pool *pp, mta_proc p, sim_time_t now, bool runni
 static void pool_started(sim_event *ev, sim_time_t now)
 {
     mta_proc_pool *pp = SIM_CONTAINER_OF(ev, mta_proc_pool, start_ev);
-    pp->starting = false;
     pool_offer(pp, pp->start, now, true);
     pool_spawn(pp, now);
 }
@@ -320,8 +317,7 @@ static void agent_done(void *ctx, smtp_request *req, sim_time_t now, bool hop_fa
         snprintf(req->reason, sizeof(req->reason), "%s", reason);
     sim_time_t cpu = latency_draw(&a->host->env->cfg->latency.cpu_per_delivery, a->host->rng);
     if (cpu > 0)
-        sim_calendar_schedule(a->host->env->cal, &a->work_ev,
-                              latency_cpu_acquire(&a->host->cpu, &a->host->env->cfg->latency, a->host->rng, now, cpu));
+        sim_calendar_schedule(a->host->env->cal, &a->work_ev, mta_cpu_work(a->host, now, cpu));
     else
         agent_after_work(a, now);
 }

@@ -144,6 +144,13 @@ void mta_qmgr_wake(mta_host *h, sim_time_t now);
 /* Reports one recipient's attempt (r: everything but the message's own fields). */
 void mta_msg_attempt(mta_host *h, const mta_msg *m, uint32_t ri, mta_attempt_record *r);
 
+/* The host's cores: a request for `service` of CPU from now, done when it returns (an idle host wakes
+ * up first: latency_cpu_acquire). */
+static inline sim_time_t mta_cpu_work(mta_host *h, sim_time_t now, sim_time_t service)
+{
+    return latency_cpu_acquire(&h->cpu, &h->env->cfg->latency, h->rng, now, service);
+}
+
 /* mta_dest.c */
 void mta_dest_transport_init(mta_transport_rt *tr, const mta_transport_config *cfg, mta_host *h);
 mta_dest *mta_dest_find_or_create(mta_host *h, mta_transport_rt *tr, const char *nexthop, receiver *rcv);
