@@ -49,6 +49,8 @@ typedef struct scenario {
     char *resolved_yaml;     /* the document after --set overrides, re-emitted (for the run directory) */
     int64_t start;           /* `start:` the wall-clock time simulated time 0 stands for in the maillog,
                                 Unix seconds UTC (default 2026-01-01 00:00:00 = 1767225600) */
+    struct scenario_sweep *sweep; /* the `sweep:` block (scenario_sweep.h), NULL when there is none; only
+                                     `tempfail sweep` and `tune` read it, a run ignores it */
     char **warnings;         /* "file:line:col: key: ..." for what the loader accepted but ignores
                                 (main.cf parameters the model does not use, ...); the CLI prints them */
     size_t nwarnings;
@@ -105,6 +107,9 @@ int scenario_parse_bool(const char *s, bool *out);
 int scenario_parse_probability(const char *s, double *out);
 /* "100Mbit/s" "1Gbps" (bits: decimal) "12.5MB/s" (bytes: K = 1024) "500000" (bytes/s) -> bytes/s. */
 int scenario_parse_bandwidth(const char *s, double *bytes_per_second);
+/* A figure's value as expect: lines write it: a plain number, a duration, a size, a rate or a
+ * percentage, in the figure's base unit (seconds, bytes, per second, a share). */
+int scenario_parse_metric_value(const char *s, double *out);
 
 /*
  * expect: lines. scenario_expect_parse reads "METRIC OP VALUE" (VALUE a number, a duration, a size, a

@@ -34,8 +34,7 @@ static bool scenario_expect_metric_char(int c)
     return isalnum(c) || c == '_' || c == '-' || c == ':';
 }
 
-/* The value: a plain number, a duration, a size, a rate or a percentage. */
-static int scenario_expect_value(const char *s, double *out)
+int scenario_parse_metric_value(const char *s, double *out)
 {
     char *end;
     sim_time_t t;
@@ -116,7 +115,7 @@ int scenario_expect_parse(const char *text, scenario_expect *out, char *err, siz
     memcpy(vbuf, p, vlen);
     vbuf[vlen] = 0;
     double value;
-    if (scenario_expect_value(vbuf, &value) < 0) {
+    if (scenario_parse_metric_value(vbuf, &value) < 0) {
         snprintf(err, errlen,
                  "expected a number or a value with a unit (60s, 4KB, 20/s, 5%%) after '%s', got '%s'",
                  scenario_expect_ops[op], vbuf);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "scenarios/scenario_conv.h"
+#include "scenarios/scenario_sweep.h"
 
 /* scenarios/presets/default.yaml, compiled in by CMake (scripts/embed.cmake). */
 extern const char scenario_default_text[];
@@ -279,7 +280,7 @@ static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario 
 {
     static const char *const keys[] = {"name",         "description", "seed",    "replication", "duration",
                                        "until",        "drain_cap",   "warmup",  "sample_every", "start",
-                                       "traffic",      "mta",         "receivers", "expect"};
+                                       "traffic",      "mta",         "receivers", "expect",       "sweep"};
     static const char *const untils[] = {"horizon", "drained"};
     yaml_node_t *v;
     s->seed = 1;
@@ -357,6 +358,12 @@ static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario 
         return false;
     if ((v = scenario_conv_get(c, root, "expect")) && !scenario_load_expect(c, v, s))
         return false;
+    if ((v = scenario_conv_get(c, root, "sweep"))) {
+        old = scenario_conv_push_key(c, "sweep");
+        if (!scenario_sweep_convert(c, v, &s->sweep))
+            return false;
+        scenario_conv_pop(c, old);
+    }
     return true;
 }
 
@@ -576,6 +583,9 @@ void scenario_free(scenario *s)
         scenario_expect_clear(&s->expect[i]);
     free(s->expect);
     free(s->resolved_yaml);
+    if (s->sweep)
+        scenario_sweep_clear(s->sweep);
+    free(s->sweep);
     for (size_t i = 0; i < s->nwarnings; i++)
         free(s->warnings[i]);
     free(s->warnings);

@@ -6,6 +6,9 @@
  * kind (a rate's end and step are told apart at the '/' that leaves two rates). The k-th value is
  * start + k x step, not a running sum, so no rounding creeps in, and the end is included when it
  * falls on a step (within a millionth of one).
+ *
+ * The `sweep:` block is read with the loader's converters, so its errors name file:line:column and
+ * the key like every other; each of vary:'s values is read as --vary reads it.
  */
 #include "scenarios/scenario_sweep.h"
 
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "scenarios/scenario.h"
+#include "scenarios/scenario_conv.h"
 #include "sim/sim_mem.h"
 
 static int sweep_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -315,4 +319,166 @@ void scenario_sweep_point(const scenario_sweep_axis *axes, size_t naxes, bool zi
             p /= axes[i].nvalues;
         }
     }
+}
+
+void scenario_sweep_add_axis(scenario_sweep *s, scenario_sweep_axis *a)
+{
+    s->axes = sim_xrealloc(s->axes, (s->naxes + 1) * sizeof(*s->axes));
+    s->axes[s->naxes++] = *a;
+    *a = (scenario_sweep_axis){0};
+}
+
+int scenario_sweep_until_parse(const char *arg, scenario_sweep *s, char *err, size_t errlen)
+{
+    const char *eq = strrchr(arg, '=');
+    if (!eq || eq == arg)
+        return sweep_fail(err, errlen, "--until-ci %s: expected METRIC=WIDTH, like transactional.latency.p95=5s", arg);
+    char *metric = trimmed(arg, (size_t)(eq - arg));
+    double w;
+    if (scenario_parse_metric_value(eq + 1, &w) < 0 || !(w > 0)) {
+        free(metric);
+        return sweep_fail(err, errlen,
+                          "--until-ci %s: expected a positive width in the figure's unit (5s, 0.01, 2%%), got '%s'", arg,
+                          eq + 1);
+    }
+    free(s->until_metric);
+    s->until_metric = metric;
+    s->until_width = w;
+    return 0;
+}
+
+void scenario_sweep_clear(scenario_sweep *s)
+{
+    for (size_t i = 0; i < s->naxes; i++)
+        scenario_sweep_axis_free(&s->axes[i]);
+    free(s->axes);
+    free(s->until_metric);
+    free(s->minimize);
+    *s = (scenario_sweep){0};
+}
+
+/* One vary: entry, KEY: VALUES (a string as --vary takes it) or KEY: [item, ...] (each item so). */
+static bool sweep_convert_axis(scenario_conv *c, const char *key, yaml_node_t *v, scenario_sweep *s)
+{
+    char err[512];
+    scenario_sweep_axis a = {0};
+    if (v->type == YAML_SEQUENCE_NODE) {
+        a.key = sim_xstrdup(key);
+        size_t cap = 0;
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            yaml_node_t *item = scenario_conv_node(c, *it);
+            size_t old = scenario_conv_push_index(c, (size_t)(it - v->data.sequence.items.start));
+            const char *text = scenario_conv_scalar(c, item, "a value or a range");
+            if (!text) {
+                scenario_sweep_axis_free(&a);
+                return false;
+            }
+            char *arg = sim_xmalloc(strlen(key) + strlen(text) + 2);
+            sprintf(arg, "%s=%s", key, text);
+            scenario_sweep_axis one;
+            int rc = scenario_sweep_axis_parse(arg, &one, err, sizeof(err));
+            free(arg);
+            if (rc < 0 || a.nvalues + one.nvalues > SCENARIO_SWEEP_MAX_VALUES) {
+                if (rc == 0)
+                    scenario_sweep_axis_free(&one);
+                scenario_sweep_axis_free(&a);
+                return rc < 0 ? scenario_conv_fail(c, item, "%s", err)
+                              : scenario_conv_fail(c, item, "more than the %d values an axis may have",
+                                                   SCENARIO_SWEEP_MAX_VALUES);
+            }
+            for (size_t i = 0; i < one.nvalues; i++) {
+                add_value(&a, &cap, one.values[i]);
+                one.values[i] = NULL;
+            }
+            one.nvalues = 0;
+            scenario_sweep_axis_free(&one);
+            scenario_conv_pop(c, old);
+        }
+        if (a.nvalues == 0) {
+            scenario_sweep_axis_free(&a);
+            return scenario_conv_fail(c, v, "expected at least one value");
+        }
+    } else {
+        const char *text = scenario_conv_scalar(c, v, "a list of values or a range (1..8, 60s..600s/60s, [yes, no])");
+        if (!text)
+            return false;
+        char *arg = sim_xmalloc(strlen(key) + strlen(text) + 2);
+        sprintf(arg, "%s=%s", key, text);
+        int rc = scenario_sweep_axis_parse(arg, &a, err, sizeof(err));
+        free(arg);
+        if (rc < 0)
+            return scenario_conv_fail(c, v, "%s", err);
+    }
+    scenario_sweep_add_axis(s, &a);
+    return true;
+}
+
+static bool sweep_convert_until(scenario_conv *c, yaml_node_t *u, scenario_sweep *s)
+{
+    static const char *const keys[] = {"metric", "width", "max"};
+    if (!scenario_conv_mapping(c, u, "a mapping like { metric: transactional.latency.p95, width: 5s, max: 50 }") ||
+        !scenario_conv_keys(c, u, keys, 3) || !scenario_conv_str(c, u, "metric", true, &s->until_metric) ||
+        !scenario_conv_u32(c, u, "max", false, 1, &s->until_max))
+        return false;
+    yaml_node_t *w = scenario_conv_need(c, u, "width");
+    if (!w)
+        return false;
+    size_t old = scenario_conv_push_key(c, "width");
+    const char *text = scenario_conv_scalar(c, w, "a width");
+    if (!text)
+        return false;
+    if (scenario_parse_metric_value(text, &s->until_width) < 0 || !(s->until_width > 0))
+        return scenario_conv_fail(c, w, "expected a positive width in the figure's unit (5s, 0.01, 2%%), got '%s'",
+                                  text);
+    scenario_conv_pop(c, old);
+    return true;
+}
+
+bool scenario_sweep_convert(scenario_conv *c, yaml_node_t *node, scenario_sweep **out)
+{
+    static const char *const keys[] = {"vary", "zip", "replications", "until_ci", "minimize"};
+    scenario_sweep *s = sim_xcalloc(1, sizeof(*s));
+    *out = s;
+    if (!scenario_conv_mapping(c, node, "a mapping (vary:, zip:, replications:, until_ci:, minimize:)") ||
+        !scenario_conv_keys(c, node, keys, sizeof(keys) / sizeof(keys[0])))
+        return false;
+    yaml_node_t *vary = scenario_conv_need(c, node, "vary");
+    if (!vary)
+        return false;
+    size_t old = scenario_conv_push_key(c, "vary");
+    if (!scenario_conv_mapping(c, vary, "a mapping of --set keys to values, like { mta.postfix.queue_run_delay: 60s..300s/60s }"))
+        return false;
+    for (yaml_node_pair_t *pr = vary->data.mapping.pairs.start; pr < vary->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = scenario_conv_node(c, pr->key);
+        const char *key = scenario_conv_scalar(c, k, "a --set key");
+        if (!key)
+            return false;
+        size_t o2 = scenario_conv_push_key(c, key);
+        if (!sweep_convert_axis(c, key, scenario_conv_node(c, pr->value), s))
+            return false;
+        scenario_conv_pop(c, o2);
+    }
+    if (s->naxes == 0)
+        return scenario_conv_fail(c, vary, "expected at least one key to vary");
+    scenario_conv_pop(c, old);
+    yaml_node_t *u;
+    if (!scenario_conv_bool(c, node, "zip", false, &s->zip) ||
+        !scenario_conv_u32(c, node, "replications", false, 1, &s->replications) ||
+        !scenario_conv_str(c, node, "minimize", false, &s->minimize))
+        return false;
+    if (s->replications > SCENARIO_SWEEP_MAX_REPLICATIONS) {
+        scenario_conv_push_key(c, "replications");
+        return scenario_conv_fail(c, scenario_conv_get(c, node, "replications"), "at most %d replications",
+                                  SCENARIO_SWEEP_MAX_REPLICATIONS);
+    }
+    if ((u = scenario_conv_get(c, node, "until_ci"))) {
+        old = scenario_conv_push_key(c, "until_ci");
+        if (!sweep_convert_until(c, u, s))
+            return false;
+        scenario_conv_pop(c, old);
+    }
+    char err[512];
+    if (scenario_sweep_npoints(s->axes, s->naxes, s->zip, err, sizeof(err)) == 0)
+        return scenario_conv_fail(c, node, "%s", err);
+    return true;
 }

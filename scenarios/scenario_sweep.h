@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define SCENARIO_SWEEP_MAX_VALUES 100000   /* per axis */
 #define SCENARIO_SWEEP_MAX_POINTS 1000000  /* per sweep */
@@ -22,6 +23,36 @@ typedef struct scenario_sweep_axis {
     char **values;
     size_t nvalues;
 } scenario_sweep_axis;
+
+/*
+ * A whole sweep, as a scenario's `sweep:` block writes it (docs/sweeps.md) or the command line
+ * (--vary, --zip, --replications, --until-ci, --minimize) says it:
+ *   sweep:
+ *     vary: { mta.transports.orange.destination_concurrency_limit: 1..6, KEY: [yes, no] }
+ *     zip: false
+ *     replications: 5
+ *     until_ci: { metric: transactional.latency.p95, width: 5s, max: 50 }
+ *     minimize: transactional.latency.p95
+ */
+typedef struct scenario_sweep {
+    scenario_sweep_axis *axes;
+    size_t naxes;
+    bool zip;
+    uint32_t replications;  /* 0: not said (the command's default) */
+    char *until_metric;     /* until_ci: the figure (an expect: metric name); NULL: none */
+    double until_width;     /* ... the full width its 95% interval must come under, in the metric's unit */
+    uint32_t until_max;     /* ... the most replications a point gets; 0: not said */
+    char *minimize;         /* tune's figure; NULL: not said */
+} scenario_sweep;
+
+#define SCENARIO_SWEEP_MAX_REPLICATIONS 100000
+
+/* Appends axis a (moved: *a is left empty) to s. */
+void scenario_sweep_add_axis(scenario_sweep *s, scenario_sweep_axis *a);
+/* "METRIC=WIDTH" (--until-ci) into s's until_metric and until_width; 0, or -1 with a message. */
+int scenario_sweep_until_parse(const char *arg, scenario_sweep *s, char *err, size_t errlen);
+/* Frees what s holds and empties it (s itself is the caller's). */
+void scenario_sweep_clear(scenario_sweep *s);
 
 /* Parses "KEY=VALUES" into *out; 0, or -1 with a message in err that names the item at fault. */
 int scenario_sweep_axis_parse(const char *arg, scenario_sweep_axis *out, char *err, size_t errlen);

@@ -214,7 +214,7 @@ static const struct {
      NULL, "t.yaml:5:7: traffic.classes[0].arivals: unknown key 'arivals' (did you mean 'arrivals'?)"},
     {BASE "zzzzzzz: 1\n", NULL,
      "t.yaml:7:1: zzzzzzz: unknown key 'zzzzzzz' (valid keys: name, description, seed, replication, duration, "
-     "until, drain_cap, warmup, sample_every, start, traffic, mta, receivers, expect)"},
+     "until, drain_cap, warmup, sample_every, start, traffic, mta, receivers, expect, sweep)"},
     /* wrong type, bad unit */
     {BASE "duration: fast\n", NULL, "t.yaml:7:11: duration: expected a duration like 300s, 5m, 2h, 5d, got 'fast'"},
     {BASE "seed: {a: 1}\n", NULL, "t.yaml:7:7: seed: expected a whole number, got a mapping"},
