@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,7 @@ struct results_dir {
     char scratch[PATH_MAX];
 };
 
-/* Removes a directory and what is in it. Returns 0 or the first -errno met (and goes on). */
-static int remove_tree(const char *path)
+int results_dir_remove_tree(const char *path)
 {
     DIR *dir = opendir(path);
     if (!dir)
@@ -44,7 +44,7 @@ static int remove_tree(const char *path)
         struct stat st;
         int r = 0;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            r = remove_tree(p);
+            r = results_dir_remove_tree(p);
         else if (unlink(p) != 0)
             r = -errno;
         if (r && !err)
@@ -128,7 +128,7 @@ results_dir *results_dir_create(const char *final_path)
         return NULL;
     }
     /* A leftover of a crashed run that had our pid: ours to reuse. */
-    remove_tree(d->partial);
+    results_dir_remove_tree(d->partial);
     if (make_parents(d->partial) != 0 || mkdir(d->partial, 0777) != 0) {
         int e = errno;
         free(d);
@@ -182,14 +182,14 @@ int results_dir_commit(results_dir *d)
     }
     /* The new run is in place; failing to delete the old copy loses nothing. */
     if (had_old)
-        remove_tree(old);
+        results_dir_remove_tree(old);
     free(d);
     return 0;
 }
 
 void results_dir_abort(results_dir *d)
 {
-    remove_tree(d->partial);
+    results_dir_remove_tree(d->partial);
     free(d);
 }
 
@@ -204,4 +204,27 @@ int results_dir_fclose(FILE *f)
     if (fclose(f) != 0 && !err)
         err = errno ? -errno : -EIO;
     return err;
+}
+
+int results_dir_clean_partials(const char *parent)
+{
+    DIR *dir = opendir(parent);
+    if (!dir)
+        return errno == ENOENT ? 0 : -errno;
+    int n = 0;
+    struct dirent *e;
+    char p[PATH_MAX];
+    while ((e = readdir(dir)) != NULL) {
+        const char *m = strstr(e->d_name, ".partial-");
+        if (!m)
+            continue;
+        char *end;
+        long pid = strtol(m + 9, &end, 10);
+        if (end == m + 9 || *end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        if (snprintf(p, sizeof(p), "%s/%s", parent, e->d_name) < (int)sizeof(p) && results_dir_remove_tree(p) == 0)
+            n++;
+    }
+    closedir(dir);
+    return n;
 }

@@ -36,6 +36,12 @@ int results_dir_commit(results_dir *d);
 /* Removes the partial directory and its files; frees d. */
 void results_dir_abort(results_dir *d);
 
+/* Removes a directory and what is in it. Returns 0 or the first -errno met (and goes on). */
+int results_dir_remove_tree(const char *path);
+/* Removes the partial directories in parent ("NAME.partial-PID") whose process is gone: what a
+ * killed run left. Returns how many, or -errno when parent cannot be read. */
+int results_dir_clean_partials(const char *parent);
+
 /*
  * Closes a file of the run directory and says whether everything written to it reached the
  * kernel: 0, or -errno of the first failure (a full disk shows up here, at the latest). f may be

@@ -67,12 +67,18 @@ double sim_tally_variance(const sim_tally *t)
     return t->n < 2 ? 0 : t->m2 / (double)(t->n - 1);
 }
 
+double sim_student_t(double level, double df)
+{
+    if (!(df >= 1) || !(level > 0 && level < 1))
+        return NAN;
+    return gsl_cdf_tdist_Pinv(0.5 + level / 2, df);
+}
+
 double sim_tally_ci_halfwidth(const sim_tally *t, double level)
 {
-    if (t->n < 2 || !(level > 0 && level < 1))
+    if (t->n < 2)
         return NAN;
-    double q = gsl_cdf_tdist_Pinv(0.5 + level / 2, (double)(t->n - 1));
-    return q * sqrt(sim_tally_variance(t) / (double)t->n);
+    return sim_student_t(level, (double)(t->n - 1)) * sqrt(sim_tally_variance(t) / (double)t->n);
 }
 
 /* ---- time-weighted average ---- */

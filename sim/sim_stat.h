@@ -30,6 +30,9 @@ double sim_tally_variance(const sim_tally *t); /* sample variance; 0 when n < 2 
 /* Half the width of the mean's two-sided confidence interval at level (0.95: 95%), by Student's t
  * with n - 1 degrees of freedom: the mean is within mean +- this; NAN when n < 2. */
 double sim_tally_ci_halfwidth(const sim_tally *t, double level);
+/* Student's t quantile of a two-sided interval at level with df degrees of freedom (level 0.95, df 4:
+ * 2.776); NAN when df < 1 or level is not in (0, 1). */
+double sim_student_t(double level, double df);
 
 typedef struct sim_tavg {
     sim_time_t start;     /* when averaging began (run start or end of warm-up) */
