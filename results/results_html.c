@@ -61,8 +61,7 @@ static const json_t *at(const json_t *o, const char *k) { return json_is_object(
 
 static double num(const json_t *v) { return json_is_number(v) ? json_number_value(v) : NAN; }
 
-/* A number as results_fmt writes it, or "-" when there is none. */
-static const char *num_text(char *b, size_t len, double v)
+const char *results_html_num(char *b, size_t len, double v)
 {
     if (isfinite(v))
         results_fmt_double(b, len, v);
@@ -91,7 +90,7 @@ static void td(FILE *f, const char *text)
 static void td_num(FILE *f, double v)
 {
     char b[RESULTS_FMT_MAX];
-    td(f, num_text(b, sizeof(b), v));
+    td(f, results_html_num(b, sizeof(b), v));
 }
 
 static void td_dur(FILE *f, double v)
@@ -119,7 +118,7 @@ static void fig(FILE *f, const char *label, const char *value)
 static void fig_num(FILE *f, const char *label, double v)
 {
     char b[RESULTS_FMT_MAX];
-    fig(f, label, num_text(b, sizeof(b), v));
+    fig(f, label, results_html_num(b, sizeof(b), v));
 }
 
 static void fig_dur(FILE *f, const char *label, double v)
@@ -128,7 +127,7 @@ static void fig_dur(FILE *f, const char *label, double v)
     fig(f, label, dur_text(b, sizeof(b), v));
 }
 
-static void head(FILE *f, const char *title)
+void results_html_head(FILE *f, const char *title)
 {
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
@@ -137,15 +136,9 @@ static void head(FILE *f, const char *title)
     fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", css);
 }
 
-static void charts(FILE *f, const results_plot_list *list)
+void results_html_figures(FILE *f, const results_plot_list *list)
 {
-    fputs("<h2>Charts</h2>\n", f);
-    if (!list || list->n == 0) {
-        fputs("<p>No charts were drawn for this run (<code>--no-plots</code>); "
-              "<code>tempfail plot RUN_DIR</code> draws them.</p>\n", f);
-        return;
-    }
-    for (size_t i = 0; i < list->n; i++) {
+    for (size_t i = 0; list && i < list->n; i++) {
         const results_plot_chart *c = &list->chart[i];
         fputs("<figure>\n<img src=\"", f);
         results_html_escape(f, c->file);
@@ -158,6 +151,17 @@ static void charts(FILE *f, const results_plot_list *list)
         results_html_escape(f, c->caption);
         fputs("</figcaption>\n</figure>\n", f);
     }
+}
+
+static void charts(FILE *f, const results_plot_list *list)
+{
+    fputs("<h2>Charts</h2>\n", f);
+    if (!list || list->n == 0) {
+        fputs("<p>No charts were drawn for this run (<code>--no-plots</code>); "
+              "<code>tempfail plot RUN_DIR</code> draws them.</p>\n", f);
+        return;
+    }
+    results_html_figures(f, list);
 }
 
 static void expect_section(FILE *f, const json_t *s)
@@ -313,7 +317,7 @@ static void title_block(FILE *f, const results_rundir *r, const char *prefix)
     fputs("</code></p>\n", f);
 }
 
-static int finish(FILE *f)
+int results_html_foot(FILE *f)
 {
     fputs("</main>\n</body>\n</html>\n", f);
     return fflush(f) == 0 && !ferror(f) ? 0 : -(errno ? errno : EIO);
@@ -323,7 +327,7 @@ int results_html_run(FILE *f, const results_rundir *r, const results_plot_list *
 {
     char title[300];
     snprintf(title, sizeof(title), "tempfail: %s", results_rundir_name(r));
-    head(f, title);
+    results_html_head(f, title);
     title_block(f, r, "");
     key_figures(f, r->summary);
     expect_section(f, r->summary);
@@ -331,7 +335,7 @@ int results_html_run(FILE *f, const results_rundir *r, const results_plot_list *
     fputs("<h2>Scenario as run</h2>\n<pre>", f);
     results_html_escape(f, r->scenario_yaml);
     fputs("</pre>\n", f);
-    return finish(f);
+    return results_html_foot(f);
 }
 
 int results_html_compare(FILE *f, const results_rundir *a, const results_rundir *b, const results_compare *c,
@@ -339,7 +343,7 @@ int results_html_compare(FILE *f, const results_rundir *a, const results_rundir 
 {
     char title[600];
     snprintf(title, sizeof(title), "tempfail: %s vs %s", results_rundir_name(a), results_rundir_name(b));
-    head(f, title);
+    results_html_head(f, title);
     fputs("<h1>Comparison</h1>\n", f);
     const results_rundir *runs[2] = {a, b};
     for (int k = 0; k < 2; k++) {
@@ -392,7 +396,7 @@ int results_html_compare(FILE *f, const results_rundir *a, const results_rundir 
         results_html_escape(f, runs[k]->scenario_yaml);
         fputs("</pre>\n", f);
     }
-    return finish(f);
+    return results_html_foot(f);
 }
 
 int results_html_write(const char *dir, const char *name, const results_rundir *a, const results_rundir *b,
