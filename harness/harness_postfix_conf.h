@@ -61,6 +61,12 @@ typedef struct harness_postfix_instance {
     /* destination_concurrency_feedback_debug = yes: qmgr logs every feedback event (the replay's
      * scheduler trace, harness_scheduler.h). */
     bool feedback_debug;
+    /* An operator's fragments instead of an instance (`tempfail tune`): main.cf holds only the
+     * scenario's parameters, master.cf only its transports' service entries (smtp's when its maxproc
+     * differs), the transport map each listed domain's "domain transport:" (with the transport's
+     * nexthop when it has one): the lines to paste into a running Postfix's own files. The other
+     * fields are not read. */
+    bool paste;
 } harness_postfix_instance;
 
 typedef struct harness_postfix_files {

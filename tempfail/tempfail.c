@@ -33,6 +33,13 @@ static const char usage[] =
     "                        measure the host's CPU per delivery, per message and per smtp(8) start,\n"
     "                        and the receiver's connect and per-reply latency, as scenario lines to\n"
     "                        paste (a real replay with no throttling, or a log); `tempfail calibrate --help`\n"
+    "  sweep [SCENARIO] --vary KEY=VALUES...\n"
+    "                        many runs: every combination of the varied values, R replications each,\n"
+    "                        means and 95% confidence intervals; --jobs, --resume, --shard, --slurm;\n"
+    "                        `tempfail sweep --help`\n"
+    "  tune [SCENARIO] --vary KEY=VALUES...\n"
+    "                        a sweep that recommends a configuration: the best point whose expect:\n"
+    "                        passes, its margin, and the main.cf / master.cf lines; `tempfail tune --help`\n"
     "  import MAIN_CF [MASTER_CF [TRANSPORT]]\n"
     "                        a Postfix configuration as a scenario's mta: section; --generate the\n"
     "                        other way; `tempfail import --help`\n"
@@ -72,6 +79,10 @@ int main(int argc, char **argv)
         return tempfail_validate_main(argc - 1, argv + 1);
     if (strcmp(cmd, "calibrate") == 0)
         return tempfail_calibrate_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "sweep") == 0)
+        return tempfail_sweep_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0)
+        return tempfail_tune_main(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return tempfail_import_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

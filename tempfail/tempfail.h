@@ -22,12 +22,17 @@ int tempfail_run_main(int argc, char **argv);
 int tempfail_replay_main(int argc, char **argv);
 int tempfail_validate_main(int argc, char **argv);
 int tempfail_calibrate_main(int argc, char **argv);
+int tempfail_sweep_main(int argc, char **argv);
+int tempfail_tune_main(int argc, char **argv);
 
 /* What `tempfail run` does once the scenario is loaded, for the commands that run simulations of
  * their own (validate). */
 typedef struct tempfail_run_opts {
     const char *out_dir;            /* NULL: runs/<scenario name> */
     bool maillog, trace_scheduler, quiet, no_progress, plots;
+    bool summary_only;              /* only summary.json and manifest.json (a sweep's --summaries-only):
+                                       no time series, no message table, no scenario.yaml, no report */
+    bool quiet_expect;              /* no "expect failed" lines on stderr (a sweep's runs: a figure) */
     results_plot_format plot_fmt;
 } tempfail_run_opts;
 /* How a command that wrote a run directory's data files ends it (tempfail_rundir.c). */
@@ -35,6 +40,8 @@ typedef struct tempfail_rundir_end {
     const char *cmd;               /* message prefix: "tempfail", "tempfail replay" */
     const char *out_dir;           /* the directory's final path */
     bool plots, quiet;
+    bool summary_only;             /* summary.json and manifest.json only */
+    bool quiet_expect;             /* no "expect failed" lines on stderr */
     results_plot_format fmt;
     double wall_time;              /* manifest: seconds the run took */
     uint64_t events, peak_rss;     /* manifest: 0 to omit */

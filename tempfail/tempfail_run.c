@@ -81,7 +81,8 @@ static void out_attempt(void *ctx, const mta_attempt_record *r)
 static void out_message(void *ctx, const mta_message_record *r)
 {
     run_out *o = ctx;
-    results_messages_write(o->messages, r);
+    if (o->messages)
+        results_messages_write(o->messages, r);
     results_messages_tally_add(&o->tally, r);
 }
 
@@ -138,6 +139,8 @@ static void sample(void *ctx, sim_time_t now)
     sampler *s = ctx;
     world *w = s->w;
     world_observe(w, now);
+    if (!s->ts)
+        return;
     const world_stats *st = world_get_stats(w);
     size_t col = 0;
     uint64_t in, act, def;
@@ -348,11 +351,12 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     }
 
     int status = TEMPFAIL_OK;
-    FILE *f_ts = results_dir_open(dir, "timeseries.csv");
-    FILE *f_msg = results_dir_open(dir, "messages.csv");
-    FILE *f_log = maillog ? results_dir_open(dir, "maillog") : NULL;
-    FILE *f_sch = ro->trace_scheduler ? results_dir_open(dir, "scheduler.csv") : NULL;
-    if (!f_ts || !f_msg || (maillog && !f_log) || (ro->trace_scheduler && !f_sch)) {
+    bool full = !ro->summary_only;
+    FILE *f_ts = full ? results_dir_open(dir, "timeseries.csv") : NULL;
+    FILE *f_msg = full ? results_dir_open(dir, "messages.csv") : NULL;
+    FILE *f_log = full && maillog ? results_dir_open(dir, "maillog") : NULL;
+    FILE *f_sch = full && ro->trace_scheduler ? results_dir_open(dir, "scheduler.csv") : NULL;
+    if (full && (!f_ts || !f_msg || (maillog && !f_log) || (ro->trace_scheduler && !f_sch))) {
         int e = errno;
         if (f_ts)
             fclose(f_ts);
@@ -366,7 +370,7 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
         scenario_free(s);
         return io_fail("cannot write in", out_dir, e);
     }
-    run_out out = {.messages = results_messages_create(f_msg), .tally = {.warmup = s->warmup}};
+    run_out out = {.messages = f_msg ? results_messages_create(f_msg) : NULL, .tally = {.warmup = s->warmup}};
     results_maillog_opts lopts = results_maillog_defaults();
     if (f_log)
         out.maillog = results_maillog_create(f_log, &lopts);
@@ -387,9 +391,10 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
         goto abort_dir;
     }
 
-    sampler smp = {.w = w, .ts = results_timeseries_create(f_ts), .nrcv = world_nreceivers(w)};
+    sampler smp = {.w = w, .ts = f_ts ? results_timeseries_create(f_ts) : NULL, .nrcv = world_nreceivers(w)};
     smp.last_replies = calloc(smp.nrcv ? smp.nrcv : 1, sizeof(*smp.last_replies));
-    sampler_columns(&smp);
+    if (smp.ts)
+        sampler_columns(&smp);
     sim_run_config rc = {.horizon = s->duration, .until_drained = s->until_drained, .drain_cap = s->drain_cap,
                          .warmup = s->warmup, .sample_every = s->sample_every,
                          .progress = !quiet && !no_progress && isatty(STDERR_FILENO), .ctx = &smp,
@@ -402,8 +407,10 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int werr_io = 0;
-    werr_io |= results_timeseries_finish(smp.ts);
-    werr_io |= results_messages_finish(out.messages);
+    if (smp.ts)
+        werr_io |= results_timeseries_finish(smp.ts);
+    if (out.messages)
+        werr_io |= results_messages_finish(out.messages);
     if (out.maillog)
         werr_io |= results_maillog_finish(out.maillog);
     if (out.scheduler)
@@ -416,6 +423,7 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
         werr_io |= results_dir_fclose(f_sch);
     f_ts = f_msg = f_log = f_sch = NULL;
     tempfail_rundir_end end = {.cmd = "tempfail", .out_dir = out_dir, .plots = plots, .quiet = quiet,
+                               .summary_only = ro->summary_only, .quiet_expect = ro->quiet_expect,
                                .fmt = plot_fmt, .wall_time = rr.wall, .events = rr.events,
                                .peak_rss = (uint64_t)ru.ru_maxrss * 1024};
     status = tempfail_rundir_finish(dir, s, summary, &end, werr_io);
@@ -433,8 +441,10 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     return status;
 
 abort_dir:
-    fclose(f_ts);
-    fclose(f_msg);
+    if (f_ts)
+        fclose(f_ts);
+    if (f_msg)
+        fclose(f_msg);
     if (f_log)
         fclose(f_log);
     if (f_sch)

@@ -41,8 +41,9 @@ int tempfail_rundir_finish(results_dir *dir, const scenario *s, json_t *summary,
     f = results_dir_open(dir, "manifest.json");
     werr |= f ? results_manifest_write(f, &mi) : -errno;
     werr |= f ? results_dir_fclose(f) : 0;
-    f = results_dir_open(dir, "scenario.yaml");
-    if (f) {
+    f = e->summary_only ? NULL : results_dir_open(dir, "scenario.yaml");
+    if (e->summary_only) {
+    } else if (f) {
         fputs(s->resolved_yaml ? s->resolved_yaml : "", f);
         werr |= results_dir_fclose(f);
     } else {
@@ -53,7 +54,7 @@ int tempfail_rundir_finish(results_dir *dir, const scenario *s, json_t *summary,
     /* Charts and report.html are drawn from the files just written, exactly as `tempfail plot`
      * draws them later, inside the partial directory so they are renamed into place with it. */
     char perr[1024] = "";
-    if (!werr &&
+    if (!werr && !e->summary_only &&
         tempfail_plot_dir(results_dir_partial(dir), e->out_dir, e->plots, e->fmt, true, perr, sizeof(perr)) != 0) {
         fprintf(stderr, "%s: drawing the charts failed: %s (--no-plots skips them)\n", e->cmd, perr);
         werr = -EIO;
@@ -73,7 +74,7 @@ int tempfail_rundir_finish(results_dir *dir, const scenario *s, json_t *summary,
             results_report_print(stdout, summary, &ro);
             printf("run directory: %s\n", e->out_dir);
         }
-        for (size_t i = 0; i < s->nexpect; i++)
+        for (size_t i = 0; i < s->nexpect && !e->quiet_expect; i++)
             if (!er[i].pass)
                 fprintf(stderr, "tempfail: %s:%d: expect failed: %s%s%s\n", s->source, s->expect[i].line,
                         s->expect[i].text, er[i].error[0] ? ": " : "", er[i].error);
