@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "scenarios/scenario.h"
 #include "scenarios/scenario_sweep.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -155,6 +156,134 @@ static void test_grid_too_large(void **state)
         scenario_sweep_axis_free(&ax[i]);
 }
 
+/* A scenario's sweep: block: axes as a string or a list of items, zip, replications, until_ci and
+ * minimize; a run of the scenario ignores it, a sweep reads it. */
+#define BASE "name: t\ntraffic:\n  classes:\n    - {name: a, arrivals: {process: burst, count: 5, over: 20s}, domains: {x.test: 1}}\n"
+#define SWEEP_SCENARIO(BLOCK) BASE BLOCK
+
+static scenario *load_sweep(const char *text, scenario_error *err)
+{
+    return scenario_load_text(text, strlen(text), "t.yaml", NULL, 0, err);
+}
+
+static void test_sweep_block(void **state)
+{
+    (void)state;
+    static const char text[] = SWEEP_SCENARIO(
+        "sweep:\n"
+        "  vary:\n"
+        "    mta.transports.orange.destination_concurrency_limit: 1..3\n"
+        "    mta.transports.orange.smtp_connection_cache_on_demand: [yes, no]\n"
+        "    mta.postfix.minimal_backoff_time: [60s..180s/60s, 600s]\n"
+        "  replications: 7\n"
+        "  until_ci: {metric: transactional.latency.p95, width: 5s, max: 40}\n"
+        "  minimize: latency.p95\n");
+    scenario_error err = {{0}};
+    scenario *sc = load_sweep(text, &err);
+    if (!sc)
+        fail_msg("%s", err.message);
+    assert_non_null(sc->sweep);
+    const scenario_sweep *w = sc->sweep;
+    assert_int_equal(w->naxes, 3);
+    assert_string_equal(w->axes[0].key, "mta.transports.orange.destination_concurrency_limit");
+    assert_int_equal(w->axes[0].nvalues, 3);
+    assert_string_equal(w->axes[0].values[2], "3");
+    assert_int_equal(w->axes[1].nvalues, 2);
+    assert_string_equal(w->axes[1].values[1], "no");
+    assert_int_equal(w->axes[2].nvalues, 4);
+    assert_string_equal(w->axes[2].values[0], "60s");
+    assert_string_equal(w->axes[2].values[3], "600s");
+    assert_false(w->zip);
+    assert_int_equal(w->replications, 7);
+    assert_string_equal(w->until_metric, "transactional.latency.p95");
+    assert_true(w->until_width == 5.0);
+    assert_int_equal(w->until_max, 40);
+    assert_string_equal(w->minimize, "latency.p95");
+    char e2[256];
+    assert_int_equal(scenario_sweep_npoints(w->axes, w->naxes, w->zip, e2, sizeof(e2)), 24);
+    scenario_free(sc);
+
+    sc = load_sweep(SWEEP_SCENARIO("sweep: {vary: {a: '1,2', b: 'x,y'}, zip: true}\n"), &err);
+    if (!sc)
+        fail_msg("%s", err.message);
+    assert_true(sc->sweep->zip);
+    assert_int_equal(sc->sweep->replications, 0);
+    assert_null(sc->sweep->until_metric);
+    assert_int_equal(scenario_sweep_npoints(sc->sweep->axes, 2, true, e2, sizeof(e2)), 2);
+    scenario_free(sc);
+
+    sc = load_sweep(SWEEP_SCENARIO(""), &err);
+    if (!sc)
+        fail_msg("%s", err.message);
+    assert_null(sc->sweep);
+    scenario_free(sc);
+}
+
+/* Broken sweep: blocks, each with the exact message (file:line:col: path: what). */
+static void test_sweep_block_broken(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *block, *message;
+    } cases[] = {
+        {"sweep: 3\n", "t.yaml:5:8: sweep: expected a mapping (vary:, zip:, replications:, until_ci:, minimize:), got '3'"},
+        {"sweep: {zip: true}\n", "t.yaml:5:8: sweep: missing required key 'vary'"},
+        {"sweep: {vary: {}}\n", "t.yaml:5:15: sweep.vary: expected at least one key to vary"},
+        {"sweep: {vary: [a, b]}\n", "t.yaml:5:15: sweep.vary: expected a mapping of --set keys to values, like { mta.postfix.queue_run_delay: 60s..300s/60s }, got a list"},
+        {"sweep: {vary: {k: 3..1}}\n", "t.yaml:5:19: sweep.vary.k: --vary k=3..1: item 1 ('3..1'): the range is empty (its end is before its start)"},
+        {"sweep: {vary: {k: []}}\n", "t.yaml:5:19: sweep.vary.k: expected at least one value"},
+        {"sweep: {vary: {k: [1, {a: b}]}}\n", "t.yaml:5:23: sweep.vary.k[1]: expected a value or a range, got a mapping"},
+        {"sweep: {vary: {k: 1..3}, replications: 0}\n", "t.yaml:5:40: sweep.replications: must be at least 1, got 0"},
+        {"sweep: {vary: {k: 1..3}, replications: 200000}\n", "t.yaml:5:40: sweep.replications: at most 100000 replications"},
+        {"sweep: {vary: {k: 1..3}, zip: maybe}\n", "t.yaml:5:31: sweep.zip: expected yes or no, got 'maybe'"},
+        {"sweep: {vary: {a: '1,2', b: '1,2,3'}, zip: true}\n", "t.yaml:5:8: sweep: --zip pairs the i-th values of every --vary, but a has 2 values and b 3"},
+        {"sweep: {vary: {k: 1..3}, until_ci: {metric: latency.p95}}\n", "t.yaml:5:36: sweep.until_ci: missing required key 'width'"},
+        {"sweep: {vary: {k: 1..3}, until_ci: {metric: latency.p95, width: -5s}}\n", "t.yaml:5:65: sweep.until_ci.width: expected a positive width in the figure's unit (5s, 0.01, 2%), got '-5s'"},
+        {"sweep: {vary: {k: 1..3}, until_ci: {metric: latency.p95, width: 5s, max: 0}}\n", "t.yaml:5:74: sweep.until_ci.max: must be at least 1, got 0"},
+        {"sweep: {vary: {k: 1..3}, until_ci: 5s}\n", "t.yaml:5:36: sweep.until_ci: expected a mapping like { metric: transactional.latency.p95, width: 5s, max: 50 }, got '5s'"},
+        {"sweep: {vary: {k: 1..3}, step: 2}\n", "t.yaml:5:26: sweep.step: unknown key 'step' (valid keys: vary, zip, replications, until_ci, minimize)"},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        char text[512];
+        snprintf(text, sizeof(text), BASE "%s", cases[i].block);
+        scenario_error err = {{0}};
+        scenario *sc = load_sweep(text, &err);
+        if (sc) {
+            scenario_free(sc);
+            fail_msg("'%s' loaded", cases[i].block);
+        }
+        if (strcmp(err.message, cases[i].message) != 0)
+            fail_msg("'%s': got '%s', want '%s'", cases[i].block, err.message, cases[i].message);
+    }
+}
+
+/* --until-ci METRIC=WIDTH. */
+static void test_until_ci(void **state)
+{
+    (void)state;
+    scenario_sweep s = {0};
+    char err[512];
+    assert_int_equal(scenario_sweep_until_parse("transactional.latency.p95=5s", &s, err, sizeof(err)), 0);
+    assert_string_equal(s.until_metric, "transactional.latency.p95");
+    assert_true(s.until_width == 5.0);
+    assert_int_equal(scenario_sweep_until_parse("messages.delivered_share=2%", &s, err, sizeof(err)), 0);
+    assert_true(s.until_width > 0.0199 && s.until_width < 0.0201);
+    static const struct {
+        const char *arg, *message;
+    } bad[] = {
+        {"latency.p95", "--until-ci latency.p95: expected METRIC=WIDTH, like transactional.latency.p95=5s"},
+        {"=5s", "--until-ci =5s: expected METRIC=WIDTH, like transactional.latency.p95=5s"},
+        {"latency.p95=0", "--until-ci latency.p95=0: expected a positive width in the figure's unit (5s, 0.01, 2%), got '0'"},
+        {"latency.p95=fast", "--until-ci latency.p95=fast: expected a positive width in the figure's unit (5s, 0.01, 2%), got 'fast'"},
+    };
+    for (size_t i = 0; i < N(bad); i++) {
+        assert_int_equal(scenario_sweep_until_parse(bad[i].arg, &s, err, sizeof(err)), -1);
+        if (strcmp(err, bad[i].message) != 0)
+            fail_msg("'%s': got '%s', want '%s'", bad[i].arg, err, bad[i].message);
+    }
+    scenario_sweep_clear(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +291,9 @@ int main(void)
         cmocka_unit_test(test_broken_arguments),
         cmocka_unit_test(test_grid_and_zip),
         cmocka_unit_test(test_grid_too_large),
+        cmocka_unit_test(test_sweep_block),
+        cmocka_unit_test(test_sweep_block_broken),
+        cmocka_unit_test(test_until_ci),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
