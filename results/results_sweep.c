@@ -165,7 +165,7 @@ static results_sweep_stat stat_of(const sim_tally *t)
     return s;
 }
 
-/* Point p's key figure against point 0's, replication by replication (x[r], x0[r]; NAN: none). */
+/* Point p's key figure against the point before's, replication by replication (x[r], x0[r]; NAN: none). */
 static results_sweep_diff diff_of(const double *x, const double *x0, size_t n)
 {
     sim_tally d = {0}, a = {0}, b = {0};

@@ -40,7 +40,7 @@ static const char sweep_usage[] =
     "values, R replications each, and writes a sweep directory: every run, sweep.csv (one row per run,\n"
     "every figure of its summary.json), points.csv (per point: mean, standard deviation, 95% confidence\n"
     "interval by Student's t, min, max of each figure, and the share of replications whose expect:\n"
-    "passed), differences.csv (each point against the first, paired by replication), charts and\n"
+    "passed), differences.csv (each point against the one before, paired by replication), charts and\n"
     "report.html. Replication r of every point sees the same arrivals (common random numbers), so the\n"
     "differences between configurations are much more precise than their values.\n"
     "\n"
