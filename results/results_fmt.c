@@ -86,3 +86,16 @@ int results_fmt_time(char *buf, size_t len, sim_time_t t)
     }
     return n;
 }
+
+int results_fmt_sig(char *buf, size_t len, double v, int digits)
+{
+    if (!isfinite(v))
+        return snprintf(buf, len, "-");
+    int dec = v == 0 ? 0 : digits - 1 - (int)floor(log10(fabs(v)));
+    if (dec < 0)
+        dec = 0;
+    if (dec > 6)
+        dec = 6;
+    double scale = pow(10, dec);
+    return results_fmt_double(buf, len, round(v * scale) / scale);
+}

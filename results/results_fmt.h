@@ -23,6 +23,10 @@
  * Returns the length (like snprintf: what would have been written).
  */
 int results_fmt_double(char *buf, size_t len, double v);
+/* v for people to read: rounded to `digits` significant digits (never to fewer than the integer
+ * part, never to more than 6 decimals), then written as results_fmt_double writes: 2280.099374 is
+ * "2280" and 0.256658 "0.2567" with 4 digits. NaN and infinities write "-". Returns the length. */
+int results_fmt_sig(char *buf, size_t len, double v, int digits);
 /* Decimal digits of v into buf (at least 21 bytes), NUL-terminated; returns the length. Fast path for
  * the integer cells of large CSV files. */
 int results_fmt_u64(char *buf, uint64_t v);

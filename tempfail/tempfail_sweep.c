@@ -755,8 +755,8 @@ static void sweep_print(const results_sweep *rs, const tempfail_sweep_def *d, FI
         for (size_t k = 0; k < nk; k++) {
             const results_sweep_stat *st = results_sweep_key_stat(rs, p, k);
             char m[40], h[40], cell[90];
-            results_fmt_double(m, sizeof(m), st->mean);
-            results_fmt_double(h, sizeof(h), st->ci_half);
+            results_fmt_sig(m, sizeof(m), st->mean, 4);
+            results_fmt_sig(h, sizeof(h), st->ci_half, 3);
             snprintf(cell, sizeof(cell), "%s%s%s", isnan(st->mean) ? "-" : m, isnan(st->ci_half) ? "" : " +- ",
                      isnan(st->ci_half) ? "" : h);
             fprintf(out, "  %-26s", cell);
@@ -768,8 +768,9 @@ static void sweep_print(const results_sweep *rs, const tempfail_sweep_def *d, FI
     double red = results_sweep_median_reduction(rs);
     if (!isnan(red))
         fprintf(out,
-                "common random numbers: the differences between points are %.3g times less variable than "
-                "independent runs would make them (median variance reduction, differences.csv)\n",
+                "common random numbers: replication r of every point sees the same arrivals, so the differences "
+                "between points vary %.3g times less than independent runs would make them vary (median "
+                "variance reduction, differences.csv)\n",
                 red);
     free(idx);
 }

@@ -149,10 +149,7 @@ static void tune_point_text(harness_text *t, const tempfail_sweep_def *d, size_t
 
 static const char *tune_num(char *b, size_t len, double v)
 {
-    if (isnan(v))
-        snprintf(b, len, "-");
-    else
-        results_fmt_double(b, len, v);
+    results_fmt_sig(b, len, v, 4);
     return b;
 }
 
@@ -515,6 +512,28 @@ static void tune_stage(tempfail_sweep_cli *cli, const tempfail_sweep_cli *base, 
     cli->opts.out_dir = dir;
 }
 
+/* Whether some run of the sweep has figure fig; when none has, the message names it and the nearest
+ * figure the first run has (a typo in --minimize is found after the first stage, not after tuning). */
+static bool tune_figure_found(const results_sweep *rs, const char *dir, size_t fig, const char *name)
+{
+    const results_sweep_def *def = results_sweep_get_def(rs);
+    for (size_t p = 0; p < def->npoints; p++)
+        if (results_sweep_key_stat(rs, p, fig)->n > 0)
+            return true;
+    char path[PATH_MAX], near[256] = "";
+    tempfail_sweep_run_dir(path, sizeof(path) - 16, dir, 0, 0);
+    strcat(path, "/summary.json");
+    json_t *j = json_load_file(path, 0, NULL);
+    bool suggest = j && results_expect_suggest(j, name, near, sizeof(near)) == 0;
+    json_decref(j);
+    char msg[512];
+    snprintf(msg, sizeof(msg), "--minimize %s: no run of the sweep has this figure%s%s%s", name,
+             suggest ? " (did you mean '" : " (an expect: name, like transactional.latency.p95)", suggest ? near : "",
+             suggest ? "'?)" : "");
+    tempfail_usage_error("tune", "%s", msg);
+    return false;
+}
+
 int tempfail_tune_main(int argc, char **argv)
 {
     tempfail_sweep_cli cli = {0}, coarse = {0}, fine = {0};
@@ -566,6 +585,10 @@ int tempfail_tune_main(int argc, char **argv)
         status = tempfail_sweep_run(&coarse, &rs);
         if (status)
             goto out_b;
+        if (!tune_figure_found(rs, coarse.opts.out_dir, fig, minimize)) {
+            status = TEMPFAIL_USAGE;
+            goto out_b;
+        }
         size_t best, second;
         tune_rank(rs, fig, b, nb, &best, &second);
         if (best == SIZE_MAX)
@@ -582,6 +605,10 @@ int tempfail_tune_main(int argc, char **argv)
     status = tempfail_sweep_run(final, &rs);
     if (status)
         goto out_b;
+    if (!tune_figure_found(rs, final->opts.out_dir, fig, minimize)) {
+        status = TEMPFAIL_USAGE;
+        goto out_b;
+    }
     const tempfail_sweep_def *fd = &final->def;
     size_t best, second;
     tune_rank(rs, fig, b, nb, &best, &second);

@@ -101,6 +101,28 @@ static void test_fmt_time_table(void **state)
     }
 }
 
+/* Numbers for people (the sweep's table, tune's text): significant digits, never exponents. */
+static void test_fmt_sig_table(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        int digits;
+        const char *want;
+    } cases[] = {
+        {2280.099374, 4, "2280"}, {28967.714145, 3, "28968"}, {0.256658, 4, "0.2567"}, {59.743342, 4, "59.74"},
+        {0.016302, 3, "0.0163"}, {1e-9, 4, "0"},          {0, 4, "0"},          {-12.345, 3, "-12.3"},
+        {100, 4, "100"},          {0.5, 1, "0.5"},         {1234567.8, 2, "1234568"},
+    };
+    char b[64];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        results_fmt_sig(b, sizeof(b), cases[i].v, cases[i].digits);
+        assert_string_equal(b, cases[i].want);
+    }
+    results_fmt_sig(b, sizeof(b), NAN, 4);
+    assert_string_equal(b, "-");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -108,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_fmt_double_truncates_like_snprintf),
         cmocka_unit_test(test_fmt_double_ignores_locale),
         cmocka_unit_test(test_fmt_time_table),
+        cmocka_unit_test(test_fmt_sig_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
