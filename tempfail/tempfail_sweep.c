@@ -766,7 +766,13 @@ static void sweep_print(const results_sweep *rs, const tempfail_sweep_def *d, FI
     if (shown < d->npoints)
         fprintf(out, "... and %zu points more (points.csv)\n", d->npoints - shown);
     double red = results_sweep_median_reduction(rs);
-    if (!isnan(red))
+    if (!isnan(red) && red < 1.5)
+        fprintf(out, "common random numbers: replication r of every point sees the same arrivals, but here the "
+                     "differences between points vary about as much as independent runs would make them vary "
+                     "(median variance reduction %.3g, differences.csv): the configurations change the runs' "
+                     "course, not only their figures\n",
+                red);
+    else if (!isnan(red))
         fprintf(out,
                 "common random numbers: replication r of every point sees the same arrivals, so the differences "
                 "between points vary %.3g times less than independent runs would make them vary (median "
