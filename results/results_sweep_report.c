@@ -354,6 +354,8 @@ static size_t series_draw(report *r, size_t n, size_t s)
     return have;
 }
 
+#define LEGEND_CHARS 22 /* what the legend shows whole */
+
 /* Line c's legend text: the other keys' values ("limit=2, cache=yes"). */
 static void series_name(const report *r, size_t a, size_t c, char *b, size_t len)
 {
@@ -364,8 +366,17 @@ static void series_name(const report *r, size_t a, size_t c, char *b, size_t len
     }
     other_values(r->d, a, c, r->idx);
     for (size_t i = 0; i < r->d->naxes; i++)
-        if (i != a)
-            cat(b, len, "%s%s=%s", b[0] ? ", " : "", short_key(r->d, i), r->d->axes[i].values[r->idx[i]]);
+        if (i != a) {
+            /* the legend sits right of the plot in a fixed width: a long key gives way to its value */
+            const char *k = short_key(r->d, i), *v = r->d->axes[i].values[r->idx[i]];
+            int room = LEGEND_CHARS - 1 - (int)strlen(v), kl = (int)strlen(k);
+            if (room < 6)
+                room = 6;
+            if (kl > room)
+                cat(b, len, "%s%.*s..=%s", b[0] ? ", " : "", room - 2, k, v);
+            else
+                cat(b, len, "%s%s=%s", b[0] ? ", " : "", k, v);
+        }
 }
 
 /* The y range of a chart's lines, their bands included; *missing counts positions without a mean. */
@@ -559,7 +570,9 @@ static int chart_heatmap(report *r, size_t k)
     }
     plschr(0, 0.95);
     category_labels cl = {{ax, ay}};
-    chart_frame(-0.5, (double)ax->nvalues - 0.5, -0.5, (double)ay->nvalues - 0.5, &cl, ax->key, ay->key,
+    /* the y axis is shorter than the x axis: a long key is named by its last part there */
+    const char *ylab = strlen(ay->key) > 36 && strrchr(ay->key, '.') ? strrchr(ay->key, '.') + 1 : ay->key;
+    chart_frame(-0.5, (double)ax->nvalues - 0.5, -0.5, (double)ay->nvalues - 0.5, &cl, ax->key, ylab,
                 d->figures[k]);
     figure_label(label, sizeof(label), d->figures[k]);
     heat_bar(g, label);
