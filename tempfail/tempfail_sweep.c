@@ -71,8 +71,11 @@ static const char sweep_usage[] =
     "                            in slice p mod N; join the slices with `tempfail sweep merge`\n"
     "      --slurm               write a Slurm job array (one shard per task, a merge job after them)\n"
     "                            into DIR/slurm and submit it with sbatch\n"
-    "      --slurm-opt OPT       an sbatch option for every task, like --slurm-opt=--partition=batch\n"
-    "                            (repeatable); --slurm-shards N: tasks (default: points, at most 1000)\n"
+    "      --slurm-opt OPT       an #SBATCH option for the array and the merge job, like\n"
+    "                            --slurm-opt=--partition=batch (repeatable)\n"
+    "      --slurm-shards N      array tasks (default: one per point, at most 1000)\n"
+    "      --slurm-setup LINE    a shell line each job runs first, like --slurm-setup='module load\n"
+    "                            gcc' (repeatable)\n"
     "      --slurm-dry-run       print the scripts and the sbatch commands instead of submitting\n"
     "      --no-plots            no charts (report.html is still written)\n"
     "      --plot-format F       png (default), svg or pdf\n"
@@ -250,6 +253,7 @@ void tempfail_sweep_cli_clear(tempfail_sweep_cli *cli)
 {
     tempfail_sweep_def_clear(&cli->def);
     free(cli->slurm_opts);
+    free(cli->slurm_setup);
     free(cli->minimize);
     *cli = (tempfail_sweep_cli){0};
 }
@@ -366,7 +370,7 @@ int tempfail_sweep_parse(int argc, char **argv, const char *cmd, const char *usa
 {
     enum {
         O_VARY = 256, O_ZIP, O_UNTIL, O_MAXREP, O_FIGURE, O_RESUME, O_SUMONLY, O_SET, O_SHARD, O_SLURM, O_SLURMOPT,
-        O_SLURMDRY, O_NOPLOTS, O_PLOTFMT, O_MINIMIZE, O_SLURMSHARDS
+        O_SLURMDRY, O_NOPLOTS, O_PLOTFMT, O_MINIMIZE, O_SLURMSHARDS, O_SLURMSETUP
     };
     static const struct option opts[] = {
         {"vary", required_argument, NULL, O_VARY},       {"zip", no_argument, NULL, O_ZIP},
@@ -377,7 +381,7 @@ int tempfail_sweep_parse(int argc, char **argv, const char *cmd, const char *usa
         {"set", required_argument, NULL, O_SET},         {"seed", required_argument, NULL, 's'},
         {"shard", required_argument, NULL, O_SHARD},     {"slurm", no_argument, NULL, O_SLURM},
         {"slurm-opt", required_argument, NULL, O_SLURMOPT}, {"slurm-dry-run", no_argument, NULL, O_SLURMDRY},
-        {"slurm-shards", required_argument, NULL, O_SLURMSHARDS},
+        {"slurm-shards", required_argument, NULL, O_SLURMSHARDS}, {"slurm-setup", required_argument, NULL, O_SLURMSETUP},
         {"no-plots", no_argument, NULL, O_NOPLOTS},      {"plot-format", required_argument, NULL, O_PLOTFMT},
         {"minimize", required_argument, NULL, O_MINIMIZE}, {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
@@ -460,6 +464,15 @@ int tempfail_sweep_parse(int argc, char **argv, const char *cmd, const char *usa
         case O_SLURMOPT:
             cli->slurm_opts = sim_xrealloc(cli->slurm_opts, (cli->nslurm_opts + 1) * sizeof(char *));
             cli->slurm_opts[cli->nslurm_opts++] = optarg;
+            break;
+        case O_SLURMSETUP:
+            if (strchr(optarg, '\n')) {
+                status = tempfail_usage_error(cmd, "--slurm-setup: one shell line each (repeat the option), got '%s'",
+                                              optarg);
+                break;
+            }
+            cli->slurm_setup = sim_xrealloc(cli->slurm_setup, (cli->nslurm_setup + 1) * sizeof(char *));
+            cli->slurm_setup[cli->nslurm_setup++] = optarg;
             break;
         case O_SLURMSHARDS:
             if (parse_count(cmd, "--slurm-shards", optarg, 1, 100000, &v) < 0)
@@ -574,8 +587,8 @@ int tempfail_sweep_parse(int argc, char **argv, const char *cmd, const char *usa
         return tempfail_usage_error(cmd, "%s", "what to vary? (--vary KEY=VALUES, or a sweep: block in the scenario)");
     if (!(d->npoints = scenario_sweep_npoints(d->sw.axes, d->sw.naxes, d->sw.zip, err, sizeof(err))))
         return tempfail_usage_error(cmd, "%s", err);
-    if (cli->slurm_shards && !cli->slurm)
-        return tempfail_usage_error(cmd, "%s", "--slurm-shards goes with --slurm");
+    if ((cli->slurm_shards || cli->nslurm_opts || cli->nslurm_setup) && !cli->slurm)
+        return tempfail_usage_error(cmd, "%s", "--slurm-shards, --slurm-opt and --slurm-setup go with --slurm");
     if (cli->slurm && d->shard_count > 1)
         return tempfail_usage_error(cmd, "%s", "--slurm makes the shards itself (--slurm-shards N), not --shard");
     return sweep_check_values(d, cmd) ? TEMPFAIL_USAGE : -1;
@@ -769,8 +782,7 @@ static void sweep_print(const results_sweep *rs, const tempfail_sweep_def *d, FI
     if (!isnan(red) && red < 1.5)
         fprintf(out, "common random numbers: replication r of every point sees the same arrivals, but here the "
                      "differences between points vary about as much as independent runs would make them vary "
-                     "(median variance reduction %.3g, differences.csv): the configurations change the runs' "
-                     "course, not only their figures\n",
+                     "(median variance reduction %.3g, differences.csv)\n",
                 red);
     else if (!isnan(red))
         fprintf(out,

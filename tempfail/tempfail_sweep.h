@@ -87,8 +87,10 @@ typedef struct tempfail_sweep_cli {
     tempfail_sweep_opts opts;
     bool slurm, slurm_dry_run;
     uint32_t slurm_shards;   /* --slurm-shards; 0: one per point, at most 1000 */
-    char **slurm_opts;
+    char **slurm_opts;       /* --slurm-opt: #SBATCH lines */
     size_t nslurm_opts;
+    char **slurm_setup;      /* --slurm-setup: shell lines run before tempfail in every job */
+    size_t nslurm_setup;
     char *minimize;          /* tune --minimize */
 } tempfail_sweep_cli;
 int tempfail_sweep_parse(int argc, char **argv, const char *cmd, const char *usage, tempfail_sweep_cli *cli);

@@ -67,6 +67,8 @@ static void sbatch_header(harness_text *t, const tempfail_sweep_cli *cli, const 
     for (size_t i = 0; i < cli->nslurm_opts; i++)
         harness_text_printf(t, "#SBATCH %s\n", cli->slurm_opts[i]);
     harness_text_printf(t, "set -euo pipefail\n");
+    for (size_t i = 0; i < cli->nslurm_setup; i++)
+        harness_text_printf(t, "%s\n", cli->slurm_setup[i]);
 }
 
 static char *task_script(const tempfail_sweep_cli *cli, const char *self, const char *dir, uint32_t n)
