@@ -206,6 +206,24 @@ int results_dir_fclose(FILE *f)
     return err;
 }
 
+/* Whether process pid is gone: no such process, or one that has exited and waits to be reaped (a
+ * zombie, which kill(pid, 0) still finds). */
+static bool results_dir_pid_gone(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0)
+        return errno == ESRCH;
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *close = strrchr(buf, ')'); /* "pid (comm) S ...": comm may hold anything */
+    return close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+}
+
 int results_dir_clean_partials(const char *parent)
 {
     DIR *dir = opendir(parent);
@@ -220,7 +238,7 @@ int results_dir_clean_partials(const char *parent)
             continue;
         char *end;
         long pid = strtol(m + 9, &end, 10);
-        if (end == m + 9 || *end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+        if (end == m + 9 || *end || pid <= 0 || !results_dir_pid_gone(pid))
             continue;
         if (snprintf(p, sizeof(p), "%s/%s", parent, e->d_name) < (int)sizeof(p) && results_dir_remove_tree(p) == 0)
             n++;

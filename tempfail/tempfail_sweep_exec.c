@@ -195,9 +195,11 @@ static int exec_completed(exec_state *st, size_t p, uint32_t r)
     return exec_decide(st, p);
 }
 
-static void exec_child(const exec_state *st, exec_task t)
+static void exec_child(const exec_state *st, exec_task t, pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) /* the sweep died between fork and prctl: no orphan runs on */
+        _exit(TEMPFAIL_IO);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     const tempfail_sweep_def *d = st->d;
@@ -293,14 +295,14 @@ int tempfail_sweep_exec(const tempfail_sweep_def *d, const tempfail_sweep_opts *
     for (;;) {
         while (!st.status && !exec_interrupted && st.nchild < jobs && exec_next(&st, &t)) {
             fflush(NULL);
-            pid_t pid = fork();
+            pid_t self = getpid(), pid = fork();
             if (pid < 0) {
                 fprintf(stderr, "tempfail sweep: cannot start a run: %s\n", strerror(errno));
                 st.status = TEMPFAIL_IO;
                 break;
             }
             if (pid == 0)
-                exec_child(&st, t);
+                exec_child(&st, t, self);
             st.child[st.nchild].pid = pid;
             st.child[st.nchild].t = t;
             st.nchild++;

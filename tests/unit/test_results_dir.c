@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "memout.h"
@@ -191,6 +192,55 @@ static void test_dir_creates_parents(void **state)
     assert_int_equal(errno, ENOTDIR);
 }
 
+/* Partial directories: one of a live process stays, one of a process that is gone goes, and so does
+ * one of a process that has exited and is not yet reaped (a zombie: kill(pid, 0) still finds it);
+ * names that are not partial directories stay. */
+static void test_dir_clean_partials(void **state)
+{
+    fixture *fx = *state;
+    pid_t zombie = fork();
+    assert_true(zombie >= 0);
+    if (zombie == 0)
+        _exit(0);
+    pid_t gone = fork();
+    assert_true(gone >= 0);
+    if (gone == 0)
+        _exit(0);
+    assert_int_equal(waitpid(gone, NULL, 0), gone);
+    for (int i = 0; i < 200; i++) { /* until the zombie has exited */
+        char path[64], buf[256] = "";
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)zombie);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            buf[n] = 0;
+            fclose(f);
+        }
+        const char *c = strrchr(buf, ')');
+        if (c && c[2] == 'Z')
+            break;
+        usleep(10000);
+    }
+    const char *names[] = {"a.partial-%d", "b.partial-%d", "c.partial-%d", "d.partial-x", "e"};
+    int pids[] = {(int)getpid(), (int)gone, (int)zombie, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        char name[64], path[200];
+        snprintf(name, sizeof(name), names[i], pids[i]);
+        snprintf(path, sizeof(path), "%s/%s", fx->base, name);
+        assert_int_equal(mkdir(path, 0777), 0);
+        snprintf(path + strlen(path), sizeof(path) - strlen(path), "/f");
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fclose(f);
+    }
+    assert_int_equal(results_dir_clean_partials(fx->base), 2);
+    assert_int_equal(entries(fx->base), 3);
+    char path[200];
+    snprintf(path, sizeof(path), "%s/a.partial-%d", fx->base, (int)getpid());
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(waitpid(zombie, NULL, 0), zombie);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +250,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dir_refuses_to_replace_foreign, setup, teardown),
         cmocka_unit_test(test_dir_fclose_reports_write_error),
         cmocka_unit_test_setup_teardown(test_dir_creates_parents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_clean_partials, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
