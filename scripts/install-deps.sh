@@ -13,6 +13,9 @@ pkgs=(build-essential cmake pkg-config libgsl-dev libyaml-dev libjansson-dev lib
 pkgs+=(swaks libnet-ssleay-perl postfix)
 # jq: tests/integration/maillog.sh holds `tempfail maillog --json` against a run's summary.json
 pkgs+=(jq)
+# tests/integration/sweep_slurm.sh starts a private one-node Slurm cluster (its own munge key and
+# socket, its own slurm.conf and ports) and runs `tempfail sweep --slurm` on it
+pkgs+=(slurmctld slurmd slurm-client munge)
 if [ "${1:-}" = "--bench" ]; then
   # redis-server: Haraka's limit plugin keeps its counters there (bench_smtpd.sh); npm fetches Haraka
   # (Debian's npm only when no npm is there: a Node.js from elsewhere brings its own).

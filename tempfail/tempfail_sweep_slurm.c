@@ -264,11 +264,12 @@ int tempfail_sweep_slurm(const tempfail_sweep_cli *cli, int argc, char **argv)
             status = submit(dir, NULL, tpath, job, sizeof(job));
         if (!status)
             status = submit(dir, job, mpath, mjob, sizeof(mjob));
+        if (!status) /* the job ids are the result: --quiet keeps them */
+            printf("submitted: job array %s (%u tasks: %zu points, %u replications each%s), merge job %s after it\n",
+                   job, n, d->npoints, d->sw.replications, d->sw.until_metric ? " or more" : "", mjob);
         if (!status && !cli->opts.quiet)
-            printf("submitted: job array %s (%u tasks: %zu points, %u replications each%s), merge job %s after it\n"
-                   "watch: squeue -j %s,%s; the sweep directory: %s (complete when %s/sweep.json says so)\n",
-                   job, n, d->npoints, d->sw.replications, d->sw.until_metric ? " or more" : "", mjob, job, mjob,
-                   dir, dir);
+            printf("watch: squeue -j %s,%s; the sweep directory: %s (complete when %s/sweep.json says so)\n", job,
+                   mjob, dir, dir);
     }
     free(task);
     free(merge);
