@@ -3,10 +3,10 @@
  * combination of the varied keys (or the i-th values together with --zip) times R replications,
  * and statistics over them (tempfail_sweep.h has the directory, docs/sweeps.md the whole story).
  *
- * This file reads the command line and the scenario's sweep: block into a definition, keeps the
- * definition in sweep.json (so --resume and merge can tell a sweep from another), runs it through
- * tempfail_sweep_exec and, once every run is in, writes the tables (results_sweep), the charts and
- * report.html.
+ * This file reads the command line and the scenario's sweep: block into a definition
+ * (tempfail_sweep_def, kept in sweep.json so --resume and merge can tell a sweep from another), opens
+ * the sweep directory, runs the sweep through tempfail_sweep_exec and, once every run is in, has
+ * tempfail_sweep_finish write the tables, the charts and report.html.
  */
 #include "tempfail/tempfail_sweep.h"
 
@@ -16,7 +16,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +24,6 @@
 #include <unistd.h>
 
 #include "results/results_dir.h"
-#include "results/results_fmt.h"
-#include "results/results_json.h"
-#include "results/results_sweep_report.h"
 #include "sim/sim_hash.h"
 #include "sim/sim_mem.h"
 #include "tempfail/tempfail.h"
@@ -92,160 +88,6 @@ static const char sweep_usage[] =
     "\n"
     "Exit status: 0 the sweep is complete; 2 bad scenario, value or command line; 3 I/O error or a run\n"
     "that failed; 130 interrupted (--resume goes on). A failed expect: is a figure, not an error.\n";
-
-/* ---- the definition ---- */
-
-void tempfail_sweep_def_clear(tempfail_sweep_def *d)
-{
-    free(d->scenario);
-    free(d->name);
-    for (size_t i = 0; i < d->nsets; i++)
-        free(d->sets[i]);
-    free(d->sets);
-    scenario_sweep_clear(&d->sw);
-    for (size_t i = 0; i < d->nfigures; i++)
-        free(d->figures[i]);
-    free(d->figures);
-    *d = (tempfail_sweep_def){0};
-}
-
-static json_t *strv_json(char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(v[i]));
-    return a;
-}
-
-json_t *tempfail_sweep_def_json(const tempfail_sweep_def *d)
-{
-    char hash[24];
-    snprintf(hash, sizeof(hash), "%016" PRIx64, d->hash);
-    json_t *axes = json_array();
-    for (size_t a = 0; a < d->sw.naxes; a++)
-        json_array_append_new(axes, json_pack("{s:s, s:o}", "key", d->sw.axes[a].key, "values",
-                                              strv_json(d->sw.axes[a].values, d->sw.axes[a].nvalues)));
-    json_t *until = json_null();
-    if (d->sw.until_metric)
-        until = json_pack("{s:s, s:f, s:i}", "metric", d->sw.until_metric, "width", d->sw.until_width, "max",
-                          (json_int_t)d->sw.until_max);
-    json_t *j = json_pack("{s:o, s:s, s:s, s:o, s:o, s:b, s:i, s:o, s:o, s:o, s:I, s:{s:i, s:i}}", "scenario",
-                          d->scenario ? json_string(d->scenario) : json_null(), "name", d->name, "scenario_fnv1a",
-                          hash, "sets", strv_json(d->sets, d->nsets), "axes", axes, "zip", d->sw.zip,
-                          "replications", (json_int_t)d->sw.replications, "until_ci", until, "seed",
-                          d->seed_given ? json_integer((json_int_t)d->seed) : json_null(), "figures",
-                          strv_json(d->figures, d->nfigures), "points", (json_int_t)d->npoints, "shard", "index",
-                          (json_int_t)d->shard_index, "count", (json_int_t)d->shard_count);
-    return j;
-}
-
-static bool strv_from_json(const json_t *a, char ***out, size_t *n)
-{
-    if (!json_is_array(a))
-        return false;
-    *n = json_array_size(a);
-    *out = sim_xcalloc(*n + 1, sizeof(**out));
-    for (size_t i = 0; i < *n; i++) {
-        const char *s = json_string_value(json_array_get(a, i));
-        if (!s)
-            return false;
-        (*out)[i] = sim_xstrdup(s);
-    }
-    return true;
-}
-
-int tempfail_sweep_def_from_json(const json_t *j, tempfail_sweep_def *d, char *err, size_t errlen)
-{
-    *d = (tempfail_sweep_def){0};
-    const json_t *sc = json_object_get(j, "scenario"), *axes = json_object_get(j, "axes"),
-                 *until = json_object_get(j, "until_ci"), *seed = json_object_get(j, "seed"),
-                 *shard = json_object_get(j, "shard");
-    const char *name = json_string_value(json_object_get(j, "name")),
-               *hash = json_string_value(json_object_get(j, "scenario_fnv1a"));
-    if (!(json_is_string(sc) || json_is_null(sc)) || !name || !hash || !json_is_array(axes) ||
-        !strv_from_json(json_object_get(j, "sets"), &d->sets, &d->nsets) ||
-        !strv_from_json(json_object_get(j, "figures"), &d->figures, &d->nfigures) ||
-        !json_is_integer(json_object_get(j, "replications")) || !json_is_integer(json_object_get(j, "points")) ||
-        !json_is_object(shard))
-        goto bad;
-    d->scenario = json_is_string(sc) ? sim_xstrdup(json_string_value(sc)) : NULL;
-    d->name = sim_xstrdup(name);
-    d->hash = strtoull(hash, NULL, 16);
-    d->sw.zip = json_is_true(json_object_get(j, "zip"));
-    d->sw.replications = (uint32_t)json_integer_value(json_object_get(j, "replications"));
-    d->npoints = (size_t)json_integer_value(json_object_get(j, "points"));
-    for (size_t a = 0; a < json_array_size(axes); a++) {
-        const json_t *ax = json_array_get(axes, a);
-        const char *key = json_string_value(json_object_get(ax, "key"));
-        scenario_sweep_axis axis = {0};
-        if (!key || !strv_from_json(json_object_get(ax, "values"), &axis.values, &axis.nvalues)) {
-            scenario_sweep_axis_free(&axis);
-            goto bad;
-        }
-        axis.key = sim_xstrdup(key);
-        scenario_sweep_add_axis(&d->sw, &axis);
-    }
-    if (json_is_object(until)) {
-        const char *m = json_string_value(json_object_get(until, "metric"));
-        if (!m)
-            goto bad;
-        d->sw.until_metric = sim_xstrdup(m);
-        d->sw.until_width = json_number_value(json_object_get(until, "width"));
-        d->sw.until_max = (uint32_t)json_integer_value(json_object_get(until, "max"));
-    }
-    if (json_is_integer(seed)) {
-        d->seed_given = true;
-        d->seed = (uint64_t)json_integer_value(seed);
-    }
-    d->shard_index = (uint32_t)json_integer_value(json_object_get(shard, "index"));
-    d->shard_count = (uint32_t)json_integer_value(json_object_get(shard, "count"));
-    char why[256];
-    if (d->shard_count < 1 || d->shard_index >= d->shard_count ||
-        scenario_sweep_npoints(d->sw.axes, d->sw.naxes, d->sw.zip, why, sizeof(why)) != d->npoints)
-        goto bad;
-    return 0;
-bad:
-    snprintf(err, errlen, "not a sweep definition tempfail %s reads", TEMPFAIL_VERSION);
-    tempfail_sweep_def_clear(d);
-    return -1;
-}
-
-bool tempfail_sweep_def_same(const tempfail_sweep_def *a, const tempfail_sweep_def *b, char *diff, size_t len)
-{
-    json_t *ja = tempfail_sweep_def_json(a), *jb = tempfail_sweep_def_json(b);
-    json_object_del(ja, "shard");
-    json_object_del(jb, "shard");
-    bool same = json_equal(ja, jb);
-    if (!same) {
-        const char *k;
-        json_t *v;
-        snprintf(diff, len, "?");
-        json_object_foreach(ja, k, v) if (!json_equal(v, json_object_get(jb, k)))
-        {
-            snprintf(diff, len, "%s", strcmp(k, "scenario_fnv1a") == 0 ? "the scenario file's contents" : k);
-            break;
-        }
-    }
-    json_decref(ja);
-    json_decref(jb);
-    return same;
-}
-
-void tempfail_sweep_run_dir(char *buf, size_t len, const char *dir, size_t point, uint32_t rep)
-{
-    snprintf(buf, len, "%s/runs/p%06zu-r%04" PRIu32, dir, point, rep);
-}
-
-char *tempfail_sweep_point_set(const tempfail_sweep_def *d, size_t p, size_t a)
-{
-    size_t *idx = sim_xcalloc(d->sw.naxes, sizeof(*idx));
-    scenario_sweep_point(d->sw.axes, d->sw.naxes, d->sw.zip, p, idx);
-    const scenario_sweep_axis *ax = &d->sw.axes[a];
-    char *s = sim_xmalloc(strlen(ax->key) + strlen(ax->values[idx[a]]) + 2);
-    sprintf(s, "%s=%s", ax->key, ax->values[idx[a]]);
-    free(idx);
-    return s;
-}
 
 /* ---- the command line ---- */
 
@@ -596,23 +438,6 @@ int tempfail_sweep_parse(int argc, char **argv, const char *cmd, const char *usa
 
 /* ---- the directory ---- */
 
-static int write_json_file(const char *dir, const char *name, const json_t *j)
-{
-    char path[PATH_MAX], tmp[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
-    int e = results_json_write(f, j);
-    e |= results_dir_fclose(f);
-    if (!e && rename(tmp, path) != 0)
-        e = -errno;
-    if (e)
-        unlink(tmp);
-    return e;
-}
-
 static json_t *read_json_file(const char *dir, const char *name, char *err, size_t errlen)
 {
     char path[PATH_MAX];
@@ -700,163 +525,13 @@ static int sweep_open_dir(const tempfail_sweep_def *d, const tempfail_sweep_opts
     }
     json_t *j = json_pack("{s:s, s:o, s:b}", "tempfail", TEMPFAIL_VERSION, "definition", tempfail_sweep_def_json(d),
                           "complete", 0);
-    int e = write_json_file(o->out_dir, "sweep.json", j);
+    int e = tempfail_sweep_json_write(o->out_dir, "sweep.json", j);
     json_decref(j);
     if (e) {
         fprintf(stderr, "tempfail %s: cannot write %s/sweep.json: %s\n", cmd, o->out_dir, strerror(-e));
         return TEMPFAIL_IO;
     }
     return 0;
-}
-
-/* ---- the tables ---- */
-
-typedef struct finish_ctx {
-    const char *dir;
-    const uint32_t *nreps;
-} finish_ctx;
-
-static uint32_t finish_nreps(void *ctx, size_t p) { return ((finish_ctx *)ctx)->nreps[p]; }
-
-static json_t *finish_summary(void *ctx, size_t p, uint32_t r, char *err, size_t errlen)
-{
-    finish_ctx *f = ctx;
-    char path[PATH_MAX];
-    tempfail_sweep_run_dir(path, sizeof(path) - 16, f->dir, p, r);
-    strcat(path, "/summary.json");
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (!j)
-        snprintf(err, errlen, "%s: %s", path, je.text);
-    return j;
-}
-
-/* Opens NAME's temporary file in dir. */
-static FILE *finish_open(const char *dir, const char *name, char *tmp, size_t len)
-{
-    snprintf(tmp, len, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
-    return fopen(tmp, "w");
-}
-
-static void sweep_print(const results_sweep *rs, const tempfail_sweep_def *d, FILE *out)
-{
-    const results_sweep_def *def = results_sweep_get_def(rs);
-    size_t *idx = sim_xcalloc(d->sw.naxes, sizeof(*idx));
-    fprintf(out, "%-6s", "point");
-    for (size_t a = 0; a < d->sw.naxes; a++) {
-        const char *k = strrchr(d->sw.axes[a].key, '.');
-        fprintf(out, "  %-14s", k ? k + 1 : d->sw.axes[a].key);
-    }
-    fprintf(out, "  %4s  %6s", "reps", "pass");
-    size_t nk = def->nfigures < 2 ? def->nfigures : 2;
-    for (size_t k = 0; k < nk; k++)
-        fprintf(out, "  %-26s", def->figures[k]);
-    fputc('\n', out);
-    size_t shown = d->npoints < 40 ? d->npoints : 40;
-    for (size_t p = 0; p < shown; p++) {
-        scenario_sweep_point(d->sw.axes, d->sw.naxes, d->sw.zip, p, idx);
-        fprintf(out, "%-6zu", p);
-        for (size_t a = 0; a < d->sw.naxes; a++)
-            fprintf(out, "  %-14s", d->sw.axes[a].values[idx[a]]);
-        const results_sweep_stat *s0 = nk ? results_sweep_key_stat(rs, p, 0) : NULL;
-        double pass = results_sweep_pass_fraction(rs, p);
-        fprintf(out, "  %4zu  ", s0 ? s0->n : (size_t)0);
-        if (isnan(pass))
-            fprintf(out, "%6s", "-");
-        else
-            fprintf(out, "%5.0f%%", 100 * pass);
-        for (size_t k = 0; k < nk; k++) {
-            const results_sweep_stat *st = results_sweep_key_stat(rs, p, k);
-            char m[40], h[40], cell[90];
-            results_fmt_sig(m, sizeof(m), st->mean, 4);
-            results_fmt_sig(h, sizeof(h), st->ci_half, 3);
-            snprintf(cell, sizeof(cell), "%s%s%s", isnan(st->mean) ? "-" : m, isnan(st->ci_half) ? "" : " +- ",
-                     isnan(st->ci_half) ? "" : h);
-            fprintf(out, "  %-26s", cell);
-        }
-        fputc('\n', out);
-    }
-    if (shown < d->npoints)
-        fprintf(out, "... and %zu points more (points.csv)\n", d->npoints - shown);
-    double red = results_sweep_median_reduction(rs);
-    if (!isnan(red) && red < 1.5)
-        fprintf(out, "common random numbers: replication r of every point sees the same arrivals, but here the "
-                     "differences between points vary about as much as independent runs would make them vary "
-                     "(median variance reduction %.3g, differences.csv)\n",
-                red);
-    else if (!isnan(red))
-        fprintf(out,
-                "common random numbers: replication r of every point sees the same arrivals, so the differences "
-                "between points vary %.3g times less than independent runs would make them vary (median "
-                "variance reduction, differences.csv)\n",
-                red);
-    free(idx);
-}
-
-int tempfail_sweep_finish(const tempfail_sweep_def *d, const char *dir, const uint32_t *nreps, bool plots,
-                          results_plot_format fmt, bool quiet, results_sweep **out)
-{
-    static const char *const names[3] = {"sweep.csv", "points.csv", "differences.csv"};
-    char tmp[3][PATH_MAX + 64], err[1024];
-    FILE *f[3] = {0};
-    finish_ctx fc = {.dir = dir, .nreps = nreps};
-    results_sweep_def def = {.axes = d->sw.axes, .naxes = d->sw.naxes, .zip = d->sw.zip, .npoints = d->npoints,
-                             .figures = (const char *const *)d->figures, .nfigures = d->nfigures,
-                             .nreps = finish_nreps, .summary = finish_summary, .ctx = &fc};
-    int status = TEMPFAIL_OK;
-    for (int i = 0; i < 3; i++)
-        if (!(f[i] = finish_open(dir, names[i], tmp[i], sizeof(tmp[i])))) {
-            fprintf(stderr, "tempfail sweep: cannot write %s: %s\n", tmp[i], strerror(errno));
-            status = TEMPFAIL_IO;
-        }
-    results_sweep *rs = NULL;
-    if (!status && !(rs = results_sweep_write(&def, f[0], f[1], f[2], err, sizeof(err)))) {
-        fprintf(stderr, "tempfail sweep: %s\n", err);
-        status = TEMPFAIL_IO;
-    }
-    for (int i = 0; i < 3; i++)
-        if (f[i] && results_dir_fclose(f[i]) != 0 && !status) {
-            fprintf(stderr, "tempfail sweep: writing %s failed\n", tmp[i]);
-            status = TEMPFAIL_IO;
-        }
-    for (int i = 0; i < 3 && !status; i++) {
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        if (rename(tmp[i], path) != 0) {
-            fprintf(stderr, "tempfail sweep: cannot put %s in place: %s\n", path, strerror(errno));
-            status = TEMPFAIL_IO;
-        }
-    }
-    if (status)
-        for (int i = 0; i < 3; i++)
-            unlink(tmp[i]);
-    if (!status) {
-        results_sweep_report_opts ro = {.dir = dir, .plots = plots, .fmt = fmt, .title = d->name,
-                                        .scenario = d->scenario ? d->scenario : "<built-in default>"};
-        if (results_sweep_report(rs, &ro, err, sizeof(err)) != 0) {
-            fprintf(stderr, "tempfail sweep: %s%s\n", err, plots ? " (--no-plots skips the charts)" : "");
-            status = TEMPFAIL_IO;
-        }
-    }
-    if (!status) {
-        json_t *j = json_pack("{s:s, s:o, s:b}", "tempfail", TEMPFAIL_VERSION, "definition",
-                              tempfail_sweep_def_json(d), "complete", 1);
-        int e = write_json_file(dir, "sweep.json", j);
-        json_decref(j);
-        if (e) {
-            fprintf(stderr, "tempfail sweep: cannot write %s/sweep.json: %s\n", dir, strerror(-e));
-            status = TEMPFAIL_IO;
-        }
-    }
-    if (!status && !quiet) {
-        sweep_print(rs, d, stdout);
-        printf("sweep directory: %s (sweep.csv, points.csv, differences.csv, report.html)\n", dir);
-    }
-    if (out && !status)
-        *out = rs;
-    else
-        results_sweep_free(rs);
-    return status;
 }
 
 int tempfail_sweep_run(tempfail_sweep_cli *cli, results_sweep **out)
@@ -877,7 +552,7 @@ int tempfail_sweep_run(tempfail_sweep_cli *cli, results_sweep **out)
         /* a shard: its runs are all there; the tables come with `merge` */
         json_t *j = json_pack("{s:s, s:o, s:b}", "tempfail", TEMPFAIL_VERSION, "definition",
                               tempfail_sweep_def_json(d), "complete", 1);
-        int e = write_json_file(o->out_dir, "sweep.json", j);
+        int e = tempfail_sweep_json_write(o->out_dir, "sweep.json", j);
         json_decref(j);
         if (e) {
             fprintf(stderr, "tempfail sweep: cannot write %s/sweep.json: %s\n", o->out_dir, strerror(-e));

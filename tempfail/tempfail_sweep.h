@@ -58,6 +58,9 @@ int tempfail_sweep_def_from_json(const json_t *j, tempfail_sweep_def *d, char *e
 /* Whether a and b are the same sweep, the shard aside; else false with what differs in diff. */
 bool tempfail_sweep_def_same(const tempfail_sweep_def *a, const tempfail_sweep_def *b, char *diff, size_t len);
 
+/* Writes j to DIR/NAME whole (a temporary file renamed into place); 0 or -errno. */
+int tempfail_sweep_json_write(const char *dir, const char *name, const json_t *j);
+
 /* "DIR/runs/p000003-r0002" into buf. */
 void tempfail_sweep_run_dir(char *buf, size_t len, const char *dir, size_t point, uint32_t rep);
 /* The --set text of point p's value on axis a ("KEY=VALUE", allocated). */
