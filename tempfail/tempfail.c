@@ -43,12 +43,16 @@ static const char usage[] =
     "  import MAIN_CF [MASTER_CF [TRANSPORT]]\n"
     "                        a Postfix configuration as a scenario's mta: section; --generate the\n"
     "                        other way; `tempfail import --help`\n"
+    "  list                  the scenario library, a line each; its names work wherever a scenario\n"
+    "                        file does (`tempfail run examples/greylist`)\n"
+    "  show [NAME]           a scenario as the loader resolved it (--set applied)\n"
     "  help                  this help\n"
     "  version               version and library versions\n"
     "\n"
     "Examples:\n"
     "  tempfail run                                   the default retry storm, into runs/default-retry-storm\n"
     "  tempfail run scenarios/examples/dedicated-transport.yaml --out runs/fix\n"
+    "  tempfail run examples/greylist                 a library scenario by name (tempfail list)\n"
     "  tempfail run my.yaml --set mta.postfix.smtp_connection_cache_on_demand=no --seed 7\n"
     "  tempfail compare runs/default-retry-storm runs/fix --fail-if 'transactional.latency.p95 +10%'\n"
     "  tempfail maillog /var/log/mail.log /var/log/mail.log.1.gz --top 5\n"
@@ -83,6 +87,10 @@ int main(int argc, char **argv)
         return tempfail_sweep_main(argc - 1, argv + 1);
     if (strcmp(cmd, "tune") == 0)
         return tempfail_tune_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "list") == 0)
+        return tempfail_list_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "show") == 0)
+        return tempfail_show_main(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return tempfail_import_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

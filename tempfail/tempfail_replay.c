@@ -235,8 +235,13 @@ int tempfail_replay_main(int argc, char **argv)
         }
     }
 
+    char path[PATH_MAX], lerr[1024];
+    if (tempfail_library_path(argv[optind], path, sizeof(path), lerr, sizeof(lerr)) != 0) {
+        status = tempfail_usage_error("replay", "%s", lerr);
+        goto out;
+    }
     scenario_error serr;
-    scenario *s = scenario_load_file(argv[optind], sets, nsets, &serr);
+    scenario *s = scenario_load_file(path, sets, nsets, &serr);
     if (!s) {
         fprintf(stderr, "tempfail: %s\n", serr.message);
         goto out;

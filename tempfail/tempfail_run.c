@@ -8,6 +8,7 @@
 #include "tempfail/tempfail.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,7 +34,8 @@ static const char run_usage[] =
     "\n"
     "Simulates a scenario: traffic into a Postfix-like MTA (or an application pool), delivery to\n"
     "receivers that throttle it, retries, and what it all costs in latency. Without SCENARIO, runs the\n"
-    "built-in default: a retry storm against a provider that allows 3 sessions per IP.\n"
+    "built-in default: a retry storm against a provider that allows 3 sessions per IP. SCENARIO is a\n"
+    "file or the name of a library scenario (`tempfail list`: examples/greylist, dedicated-transport).\n"
     "\n"
     "Options:\n"
     "  -s, --seed N          random seed (overrides the scenario's `seed:`)\n"
@@ -312,8 +314,14 @@ int tempfail_run_main(int argc, char **argv)
         free(sets);
         return TEMPFAIL_USAGE;
     }
+    char path[PATH_MAX], lerr[1024];
+    if (optind < argc && tempfail_library_path(argv[optind], path, sizeof(path), lerr, sizeof(lerr)) != 0) {
+        fprintf(stderr, "tempfail run: %s\n", lerr);
+        free(sets);
+        return TEMPFAIL_USAGE;
+    }
     scenario_error err;
-    scenario *s = optind < argc ? scenario_load_file(argv[optind], sets, nsets, &err)
+    scenario *s = optind < argc ? scenario_load_file(path, sets, nsets, &err)
                                 : scenario_load_default(sets, nsets, &err);
     free(sets);
     if (!s) {

@@ -351,8 +351,13 @@ int tempfail_sweep_parse(int argc, char **argv, const char *cmd, const char *usa
         return status;
     }
     if (optind < argc) {
-        char abs[PATH_MAX];
-        if (!realpath(argv[optind], abs)) {
+        char abs[PATH_MAX], path[PATH_MAX], lerr[1024];
+        if (tempfail_library_path(argv[optind], path, sizeof(path), lerr, sizeof(lerr)) != 0) {
+            fprintf(stderr, "tempfail %s: %s\n", cmd, lerr);
+            scenario_sweep_clear(&cl);
+            return TEMPFAIL_USAGE;
+        }
+        if (!realpath(path, abs)) {
             fprintf(stderr, "tempfail %s: %s: %s\n", cmd, argv[optind], strerror(errno));
             scenario_sweep_clear(&cl);
             return TEMPFAIL_USAGE;

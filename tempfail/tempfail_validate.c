@@ -192,7 +192,11 @@ int tempfail_validate_main(int argc, char **argv)
         status = tempfail_usage_error("validate", "%s", "which scenario? (one SCENARIO.yaml)");
         goto out;
     }
-    const char *path = argv[optind];
+    char path[PATH_MAX], lerr[1024];
+    if (tempfail_library_path(argv[optind], path, sizeof(path), lerr, sizeof(lerr)) != 0) {
+        status = tempfail_usage_error("validate", "%s", lerr);
+        goto out;
+    }
     scenario *s0 = validate_load(path, sets, nsets, 0);
     if (!s0)
         goto out;
