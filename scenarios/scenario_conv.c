@@ -20,8 +20,12 @@ void scenario_conv_where(const scenario_conv *c, const yaml_node_t *n, char *buf
 {
     if (n) {
         ptrdiff_t id = n - c->doc->nodes.start + 1;
-        if (id > 0 && (size_t)id < c->norigin && c->origin[id]) {
-            snprintf(buf, len, "--set %s", c->origin[id]);
+        if (id > 0 && (size_t)id < c->norigin && c->origin[id].label) {
+            if (c->origin[id].marks)
+                snprintf(buf, len, "%s:%zu:%zu", c->origin[id].label, n->start_mark.line + 1,
+                         n->start_mark.column + 1);
+            else
+                snprintf(buf, len, "%s", c->origin[id].label);
             return;
         }
         snprintf(buf, len, "%s:%zu:%zu", c->file, n->start_mark.line + 1, n->start_mark.column + 1);
@@ -580,4 +584,96 @@ char *scenario_conv_read_file(const char *path, size_t *len, scenario_error *err
     }
     *len = n;
     return text;
+}
+
+bool scenario_conv_mark(scenario_conv *c, int id, const char *label, bool marks)
+{
+    if (id <= 0 || !label)
+        return scenario_conv_nomem(c);
+    if ((size_t)id >= c->norigin) {
+        size_t n = (size_t)id + 64;
+        scenario_conv_origin *o = realloc(c->origin, n * sizeof(*o));
+        if (!o)
+            return scenario_conv_nomem(c);
+        memset(o + c->norigin, 0, (n - c->norigin) * sizeof(*o));
+        c->origin = o;
+        c->norigin = n;
+    }
+    c->origin[id] = (scenario_conv_origin){label, marks};
+    return true;
+}
+
+const char *scenario_conv_own(scenario_conv *c, const char *text)
+{
+    char *t = strdup(text);
+    char **o = t ? realloc(c->owned, (c->nowned + 1) * sizeof(*o)) : NULL;
+    if (!o) {
+        free(t);
+        return NULL;
+    }
+    c->owned = o;
+    c->owned[c->nowned++] = t;
+    return t;
+}
+
+int scenario_conv_copy(scenario_conv *c, yaml_document_t *src, int sid, const char *label, bool marks, int depth)
+{
+    yaml_document_t *doc = c->doc;
+    yaml_node_t *n = yaml_document_get_node(src, sid);
+    if (!n || depth > 64)
+        return 0;
+    yaml_mark_t start = n->start_mark, end = n->end_mark;
+    int id = 0;
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        id = yaml_document_add_scalar(doc, NULL, n->data.scalar.value, (int)n->data.scalar.length,
+                                      n->data.scalar.style);
+        break;
+    case YAML_SEQUENCE_NODE: {
+        id = yaml_document_add_sequence(doc, NULL, marks ? n->data.sequence.style : YAML_FLOW_SEQUENCE_STYLE);
+        size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        for (size_t i = 0; id && i < cnt; i++) {
+            yaml_node_t *sn = yaml_document_get_node(src, sid);
+            int child = scenario_conv_copy(c, src, sn->data.sequence.items.start[i], label, marks, depth + 1);
+            if (!child || !yaml_document_append_sequence_item(doc, id, child))
+                return 0;
+        }
+        break;
+    }
+    case YAML_MAPPING_NODE: {
+        id = yaml_document_add_mapping(doc, NULL, marks ? n->data.mapping.style : YAML_FLOW_MAPPING_STYLE);
+        size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+        for (size_t i = 0; id && i < cnt; i++) {
+            yaml_node_t *sn = yaml_document_get_node(src, sid);
+            yaml_node_pair_t pair = sn->data.mapping.pairs.start[i];
+            int k = scenario_conv_copy(c, src, pair.key, label, marks, depth + 1);
+            int v = k ? scenario_conv_copy(c, src, pair.value, label, marks, depth + 1) : 0;
+            if (!v || !yaml_document_append_mapping_pair(doc, id, k, v))
+                return 0;
+        }
+        break;
+    }
+    default:
+        return 0;
+    }
+    if (id <= 0 || !scenario_conv_mark(c, id, label, marks))
+        return 0;
+    if (marks) {
+        yaml_node_t *m = yaml_document_get_node(doc, id);
+        m->start_mark = start;
+        m->end_mark = end;
+    }
+    return id;
+}
+
+void scenario_conv_release(scenario_conv *c)
+{
+    free(c->origin);
+    c->origin = NULL;
+    c->norigin = 0;
+    for (size_t i = 0; i < c->nowned; i++)
+        free(c->owned[i]);
+    free(c->owned);
+    c->owned = NULL;
+    c->nowned = 0;
 }

@@ -25,14 +25,34 @@ typedef struct scenario_conv {
     yaml_document_t *doc;
     const char *file;     /* the scenario's name in messages */
     const char *dir;      /* directory that relative data-file paths start from ("" = current) */
-    const char **origin;  /* per node id: the "--set KEY=VALUE" text that made the node, or NULL */
+    struct scenario_conv_origin *origin; /* per node id: where a node not of the file came from */
     size_t norigin;
+    char **owned;         /* origin labels the conversion owns */
+    size_t nowned;
     char path[512];       /* key path of the value being converted */
     size_t pathlen;
     scenario_error *err;
     bool failed;
     scenario *s;          /* receives the warnings */
 } scenario_conv;
+
+/* A node that is not the file's: its label ("--set KEY=VALUE", or a preset file's path) and whether
+ * its line and column are the label's (a node copied from a preset file keeps its marks). */
+typedef struct scenario_conv_origin {
+    const char *label;
+    bool marks;
+} scenario_conv_origin;
+
+/* Records node id's origin (label must outlive the conversion; scenario_conv_own makes it so).
+ * false (out of memory) with the error set. */
+bool scenario_conv_mark(scenario_conv *c, int id, const char *label, bool marks);
+/* A copy of text the conversion frees (scenario_conv_release); NULL when out of memory. */
+const char *scenario_conv_own(scenario_conv *c, const char *text);
+/* Deep copy of node sid of src into c's document, every node marked with label (and src's marks
+ * when marks); the new node's id, or 0 (out of memory, or nested deeper than 64). */
+int scenario_conv_copy(scenario_conv *c, yaml_document_t *src, int sid, const char *label, bool marks, int depth);
+/* Frees what the conversion holds beside the document (origins, owned labels). */
+void scenario_conv_release(scenario_conv *c);
 
 /* Quantity a distribution or data file describes, which decides the unit syntax of its values. */
 typedef enum { SCENARIO_CONV_SECONDS, SCENARIO_CONV_BYTES, SCENARIO_CONV_COUNT } scenario_conv_unit;

@@ -512,7 +512,7 @@ static scenario *scenario_load_doc(const char *text, size_t len, const char *nam
     for (size_t i = 0; ok && i < nsets; i++)
         ok = scenario_set_apply(&c, sets[i]);
     ok = ok && scenario_load_convert(&c, yaml_document_get_root_node(&doc), s);
-    free(c.origin);
+    scenario_conv_release(&c);
     if (ok) {
         if (!(s->resolved_yaml = scenario_load_emit(&doc))) {
             snprintf(err->message, sizeof(err->message), "%s: cannot re-emit the scenario as YAML", name);

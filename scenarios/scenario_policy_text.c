@@ -111,7 +111,7 @@ scenario *scenario_load_receivers_file(const char *path, scenario_error *err)
                 snprintf(err->message, sizeof(err->message), "%s: out of memory", path);
         }
     }
-    free(c.origin);
+    scenario_conv_release(&c);
     free(dir);
     yaml_document_delete(&doc);
     if (!ok) {
@@ -173,7 +173,7 @@ int scenario_parse_policy(const char *text, size_t len, const char *name, const 
         policy_free(p);
         gsl_rng_free(rng);
     }
-    free(c.origin);
+    scenario_conv_release(&c);
     scenario_free(scratch_s);
     yaml_document_delete(&doc);
     if (!ok) {

@@ -31,6 +31,7 @@ typedef struct scenario_set_tok {
 typedef struct scenario_set_ctx {
     scenario_conv *c;
     const char *set;    /* the whole KEY=VALUE */
+    const char *label;  /* "--set KEY=VALUE", the origin of the nodes it makes */
     char path[512];     /* the path walked so far, for messages */
 } scenario_set_ctx;
 
@@ -60,76 +61,13 @@ static void scenario_set_path_add(scenario_set_ctx *x, const char *text, bool br
 }
 
 /* Records that node id was made by this --set. */
-static bool scenario_set_mark(scenario_set_ctx *x, int id)
-{
-    scenario_conv *c = x->c;
-    if (id <= 0)
-        return scenario_conv_nomem(c);
-    if ((size_t)id >= c->norigin) {
-        size_t n = (size_t)id + 64;
-        const char **o = realloc(c->origin, n * sizeof(*o));
-        if (!o)
-            return scenario_conv_nomem(c);
-        memset(o + c->norigin, 0, (n - c->norigin) * sizeof(*o));
-        c->origin = o;
-        c->norigin = n;
-    }
-    c->origin[id] = x->set;
-    return true;
-}
+static bool scenario_set_mark(scenario_set_ctx *x, int id) { return scenario_conv_mark(x->c, id, x->label, false); }
 
 static int scenario_set_scalar(scenario_set_ctx *x, const char *text)
 {
     int id = yaml_document_add_scalar(x->c->doc, NULL, (yaml_char_t *)text, (int)strlen(text),
                                       YAML_ANY_SCALAR_STYLE);
     return scenario_set_mark(x, id) ? id : 0;
-}
-
-/* Deep copy of node sid of src into the scenario document. */
-static int scenario_set_copy(scenario_set_ctx *x, yaml_document_t *src, int sid, int depth)
-{
-    yaml_document_t *doc = x->c->doc;
-    yaml_node_t *n = yaml_document_get_node(src, sid);
-    if (!n || depth > 64)
-        return 0;
-    int id = 0;
-    switch (n->type) {
-    case YAML_SCALAR_NODE:
-        id = yaml_document_add_scalar(doc, NULL, n->data.scalar.value, (int)n->data.scalar.length,
-                                      n->data.scalar.style);
-        return scenario_set_mark(x, id) ? id : 0;
-    case YAML_SEQUENCE_NODE: {
-        id = yaml_document_add_sequence(doc, NULL, YAML_FLOW_SEQUENCE_STYLE);
-        if (!scenario_set_mark(x, id))
-            return 0;
-        size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-        for (size_t i = 0; i < cnt; i++) {
-            /* n may move as src does not grow, but re-fetch for symmetry with doc */
-            yaml_node_t *sn = yaml_document_get_node(src, sid);
-            int child = scenario_set_copy(x, src, sn->data.sequence.items.start[i], depth + 1);
-            if (!child || !yaml_document_append_sequence_item(doc, id, child))
-                return 0;
-        }
-        return id;
-    }
-    case YAML_MAPPING_NODE: {
-        id = yaml_document_add_mapping(doc, NULL, YAML_FLOW_MAPPING_STYLE);
-        if (!scenario_set_mark(x, id))
-            return 0;
-        size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_t *sn = yaml_document_get_node(src, sid);
-            yaml_node_pair_t pair = sn->data.mapping.pairs.start[i];
-            int k = scenario_set_copy(x, src, pair.key, depth + 1);
-            int v = k ? scenario_set_copy(x, src, pair.value, depth + 1) : 0;
-            if (!v || !yaml_document_append_mapping_pair(doc, id, k, v))
-                return 0;
-        }
-        return id;
-    }
-    default:
-        return 0;
-    }
 }
 
 /* The node for VALUE: YAML flow syntax for '[', '{' and quoted strings, else the text as a scalar. */
@@ -155,7 +93,7 @@ static int scenario_set_value(scenario_set_ctx *x, const char *value)
         return 0;
     }
     yaml_parser_delete(&parser);
-    int id = yaml_document_get_root_node(&vdoc) ? scenario_set_copy(x, &vdoc, 1, 0) : scenario_set_scalar(x, "");
+    int id = yaml_document_get_root_node(&vdoc) ? scenario_conv_copy(x->c, &vdoc, 1, x->label, false, 0) : scenario_set_scalar(x, "");
     yaml_document_delete(&vdoc);
     if (!id)
         scenario_conv_nomem(x->c);
@@ -264,6 +202,10 @@ static bool scenario_set_no_such_item(scenario_set_ctx *x, yaml_node_t *seq, con
 bool scenario_set_apply(scenario_conv *c, const char *set)
 {
     scenario_set_ctx x = {.c = c, .set = set};
+    char label[1100];
+    snprintf(label, sizeof(label), "--set %.1000s", set);
+    if (!(x.label = scenario_conv_own(c, label)))
+        return scenario_conv_nomem(c);
     const char *eq = strchr(set, '=');
     if (!eq || eq == set)
         return scenario_set_fail(&x, "expected KEY=VALUE");
