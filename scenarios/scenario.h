@@ -57,6 +57,10 @@ typedef struct scenario {
 } scenario;
 
 /* Error from the loader; message is "file:line:col: key: what is wrong (did you mean 'x'?)". */
+/* The scenario library's directory: $TEMPFAIL_LIBRARY, else the source tree's scenarios/. `use:`
+ * finds presets in its presets/ (scenario_use.c). */
+const char *scenario_library_dir(void);
+
 typedef struct scenario_error {
     char message[1024];
 } scenario_error;

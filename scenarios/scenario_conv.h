@@ -159,6 +159,8 @@ int scenario_receiver_check_reply(const char *reply, char *why, size_t len);
 
 /* --set overrides (scenario_set.c): applied to the document before conversion. */
 bool scenario_set_apply(scenario_conv *c, const char *set);
+/* use: presets (scenario_use.c): applied to the document before --set. */
+bool scenario_use_apply(scenario_conv *c);
 /* The `sweep:` block into *out (allocated). */
 bool scenario_sweep_convert(scenario_conv *c, yaml_node_t *node, struct scenario_sweep **out);
 

@@ -509,6 +509,7 @@ static scenario *scenario_load_doc(const char *text, size_t len, const char *nam
     bool ok = s && (s->source = strdup(name));
     if (!ok)
         snprintf(err->message, sizeof(err->message), "%s: out of memory", name);
+    ok = ok && scenario_use_apply(&c);
     for (size_t i = 0; ok && i < nsets; i++)
         ok = scenario_set_apply(&c, sets[i]);
     ok = ok && scenario_load_convert(&c, yaml_document_get_root_node(&doc), s);

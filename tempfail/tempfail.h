@@ -27,10 +27,10 @@ int tempfail_tune_main(int argc, char **argv);
 int tempfail_list_main(int argc, char **argv);
 int tempfail_show_main(int argc, char **argv);
 
-/* The scenario library (tempfail_library.c): its directory, and the file a command's SCENARIO
- * argument names: arg itself when it is a file (or looks like one), else the library scenario of
- * that name. 0, or -1 with a message in err (no such scenario, or a name that fits several). */
-const char *tempfail_library_dir(void);
+/* The scenario library (tempfail_library.c, in scenario_library_dir()): the file a command's
+ * SCENARIO argument names: arg itself when it is a file (or looks like one), else the library
+ * scenario of that name. 0, or -1 with a message in err (no such scenario, or a name that fits
+ * several). */
 int tempfail_library_path(const char *arg, char *out, size_t len, char *err, size_t errlen);
 
 /* What `tempfail run` does once the scenario is loaded, for the commands that run simulations of

@@ -7,7 +7,7 @@
  * replay/, incidents/...); a scenario's name is its path there without ".yaml", and the shortest
  * unambiguous tail of it works too ("greylist" when only one file is called so). An argument that
  * names an existing file is that file, whatever the library holds. The directory is
- * $TEMPFAIL_LIBRARY when set, else the source tree's scenarios/ this program was built from.
+ * scenario_library_dir(): $TEMPFAIL_LIBRARY when set, else the source tree's scenarios/.
  */
 #include "tempfail/tempfail.h"
 
@@ -22,15 +22,6 @@
 #include "scenarios/scenario.h"
 #include "sim/sim_mem.h"
 
-#ifndef TEMPFAIL_LIBRARY_DIR
-#define TEMPFAIL_LIBRARY_DIR "scenarios"
-#endif
-
-const char *tempfail_library_dir(void)
-{
-    const char *e = getenv("TEMPFAIL_LIBRARY");
-    return e && *e ? e : TEMPFAIL_LIBRARY_DIR;
-}
 
 typedef struct lib_list {
     char **names; /* "examples/greylist" */
@@ -79,7 +70,7 @@ static void lib_walk(const char *root, const char *rel, int depth, lib_list *l)
 static lib_list lib_scan(void)
 {
     lib_list l = {0};
-    lib_walk(tempfail_library_dir(), "", 0, &l);
+    lib_walk(scenario_library_dir(), "", 0, &l);
     if (l.n)
         qsort(l.names, l.n, sizeof(*l.names), cmp_str);
     return l;
@@ -121,10 +112,10 @@ int tempfail_library_path(const char *arg, char *out, size_t len, char *err, siz
         }
     int rc = 0;
     if (hits == 1) {
-        snprintf(out, len, "%s/%s.yaml", tempfail_library_dir(), l.names[hit]);
+        snprintf(out, len, "%s/%s.yaml", scenario_library_dir(), l.names[hit]);
     } else if (hits == 0) {
         snprintf(err, errlen, "'%s': no such file, and no scenario of that name in the library (%s; `tempfail list`)",
-                 arg, tempfail_library_dir());
+                 arg, scenario_library_dir());
         rc = -1;
     } else {
         int n = snprintf(err, errlen, "'%s' names %zu scenarios of the library:", arg, hits);
@@ -175,7 +166,7 @@ int tempfail_list_main(int argc, char **argv)
     lib_list l = lib_scan();
     if (l.n == 0) {
         fprintf(stderr, "tempfail list: no scenarios in %s (set TEMPFAIL_LIBRARY to the library's directory)\n",
-                tempfail_library_dir());
+                scenario_library_dir());
         return TEMPFAIL_IO;
     }
     size_t w = 0;
@@ -184,7 +175,7 @@ int tempfail_list_main(int argc, char **argv)
             w = strlen(l.names[i]);
     for (size_t i = 0; i < l.n; i++) {
         char path[PATH_MAX], sum[256];
-        snprintf(path, sizeof(path), "%s/%s.yaml", tempfail_library_dir(), l.names[i]);
+        snprintf(path, sizeof(path), "%s/%s.yaml", scenario_library_dir(), l.names[i]);
         lib_summary(path, sum, sizeof(sum));
         printf("%-*s  %s\n", (int)w, l.names[i], sum);
     }

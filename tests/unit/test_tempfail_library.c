@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "scenarios/scenario.h"
 #include "tempfail/tempfail.h"
 
 static char root[64];
@@ -66,7 +67,7 @@ static int teardown(void **state)
 static void test_resolve(void **state)
 {
     (void)state;
-    assert_string_equal(tempfail_library_dir(), root);
+    assert_string_equal(scenario_library_dir(), root);
     static const struct {
         const char *arg, *want; /* want: a path under root ("=" + the arg itself) or an error's text */
         int rc;
