@@ -128,13 +128,33 @@ int tempfail_library_path(const char *arg, char *out, size_t len, char *err, siz
     return rc;
 }
 
-/* The first line of a scenario's description, or what keeps it from loading. */
-static void lib_summary(const char *path, char *b, size_t len)
+/* A preset's first comment line ("# Orange / Wanadoo: ..."), or "". */
+static void lib_comment(const char *path, char *b, size_t len)
+{
+    b[0] = '\0';
+    FILE *f = fopen(path, "r");
+    char line[512];
+    if (f && fgets(line, sizeof(line), f) && line[0] == '#') {
+        const char *t = line + 1 + (line[1] == ' ');
+        snprintf(b, len, "%.*s", (int)strcspn(t, "\n"), t);
+    }
+    if (f)
+        fclose(f);
+}
+
+/* The first line of a scenario's description; for a preset (a part of a scenario, under presets/,
+ * that `use:` pulls in) its first comment line; or what keeps it from loading. */
+static void lib_summary(const char *name, const char *path, char *b, size_t len)
 {
     scenario_error err;
     scenario *s = scenario_load_file(path, NULL, 0, &err);
     if (!s) {
-        snprintf(b, len, "(does not load as a scenario: `tempfail show` says why)");
+        char c[400];
+        lib_comment(path, c, sizeof(c));
+        if (strncmp(name, "presets/", 8) == 0)
+            snprintf(b, len, "(preset for use:) %s", c);
+        else
+            snprintf(b, len, "(does not load as a scenario: `tempfail show` says why)");
         return;
     }
     const char *d = s->description ? s->description : "";
@@ -150,8 +170,9 @@ static const char list_usage[] =
     "Usage: tempfail list\n"
     "\n"
     "The scenario library, a line each: its name (what run, show, sweep and replay take instead of a\n"
-    "file) and the first line of its description. The library is $TEMPFAIL_LIBRARY, or the scenarios/\n"
-    "directory tempfail was built from.\n";
+    "file) and the first line of its description. Presets (presets/..., parts of a scenario that\n"
+    "`use: NAME` pulls in) show their first comment line. The library is $TEMPFAIL_LIBRARY, or the\n"
+    "scenarios/ directory tempfail was built from.\n";
 
 int tempfail_list_main(int argc, char **argv)
 {
@@ -174,9 +195,9 @@ int tempfail_list_main(int argc, char **argv)
         if (strlen(l.names[i]) > w)
             w = strlen(l.names[i]);
     for (size_t i = 0; i < l.n; i++) {
-        char path[PATH_MAX], sum[256];
+        char path[PATH_MAX], sum[512];
         snprintf(path, sizeof(path), "%s/%s.yaml", scenario_library_dir(), l.names[i]);
-        lib_summary(path, sum, sizeof(sum));
+        lib_summary(l.names[i], path, sum, sizeof(sum));
         printf("%-*s  %s\n", (int)w, l.names[i], sum);
     }
     lib_free(&l);

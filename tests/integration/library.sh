@@ -14,6 +14,7 @@ check "list exits 0" status_is $st 0
 want=$(cd "$src/scenarios" && find . -name '*.yaml' | wc -l)
 check "list shows every scenario file ($want)" test "$(wc -l <list.out)" -eq "$want"
 check "every library scenario loads" lacks list.out "does not load"
+check "presets are listed as presets, with their first comment" contains list.out "^presets/receivers/orange  *(preset for use:) Orange / Wanadoo"
 check "names are paths without .yaml" contains list.out "^examples/greylist  *postgrey-style greylisting"
 check "a long description is cut at a word" contains list.out "^presets/default .* \.\.\.$"
 
@@ -30,6 +31,15 @@ check "show prints what the run wrote as scenario.yaml" cmp show.yaml byfile/sce
 check "show applies --set" contains show9.yaml "^seed: 9"
 "$tf" show >default.yaml 2>&1
 check "show without a name: the built-in default" contains default.yaml "^name: default-retry-storm"
+
+# A scenario made of presets: it runs and passes, and show prints the presets resolved.
+"$tf" run examples/providers -q --no-plots -o providers >providers.out 2>&1; st=$?
+check "examples/providers (receivers from presets) passes its expect:" status_is $st 0
+"$tf" show examples/providers >providers.yaml 2>&1
+check "show resolves use:" lacks providers.yaml "use:"
+check "... into the preset's values" has_text providers.yaml "OFR005_104"
+check "... under the scenario's own" contains providers.yaml "customer.test"
+check "the run's scenario.yaml holds them resolved" cmp providers.yaml providers/scenario.yaml
 
 "$tf" run greylist -o never >amb.out 2>&1; st=$?
 check "an ambiguous name: exit 2" status_is $st 2
