@@ -206,6 +206,31 @@ int results_dir_fclose(FILE *f)
     return err;
 }
 
+int results_dir_write_file(const char *dir, const char *name, int (*write)(FILE *f, void *ctx), void *ctx,
+                           char *err, size_t errlen)
+{
+    char final[PATH_MAX], tmp[PATH_MAX + 32];
+    snprintf(final, sizeof(final), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp-%ld", dir, name, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", tmp, strerror(e));
+        return -e;
+    }
+    int e = write(f, ctx);
+    int c = results_dir_fclose(f);
+    if (e == 0)
+        e = c;
+    if (e == 0 && rename(tmp, final) != 0)
+        e = -errno;
+    if (e) {
+        unlink(tmp);
+        snprintf(err, errlen, "%s: %s", final, strerror(-e));
+    }
+    return e;
+}
+
 /* Whether process pid is gone: no such process, or one that has exited and waits to be reaped (a
  * zombie, which kill(pid, 0) still finds). */
 static bool results_dir_pid_gone(long pid)

@@ -49,4 +49,12 @@ int results_dir_clean_partials(const char *parent);
  */
 int results_dir_fclose(FILE *f);
 
+/*
+ * Writes dir/name whole or not at all: write(f, ctx) fills dir/.name.tmp-PID, which is renamed into
+ * place when it and the close succeed and removed otherwise. 0, or -errno (write's own negative
+ * return included) with "PATH: reason" in err.
+ */
+int results_dir_write_file(const char *dir, const char *name, int (*write)(FILE *f, void *ctx), void *ctx,
+                           char *err, size_t errlen);
+
 #endif

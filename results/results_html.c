@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "results/results_dir.h"
 #include "results/results_fmt.h"
 #include "sim/sim_time.h"
 
@@ -399,27 +400,25 @@ int results_html_compare(FILE *f, const results_rundir *a, const results_rundir 
     return results_html_foot(f);
 }
 
+typedef struct html_page {
+    const results_rundir *a, *b;
+    const results_compare *c;
+    const results_threshold_result *th;
+    size_t nth;
+    const results_plot_list *charts;
+} html_page;
+
+static int html_page_write(FILE *f, void *ctx)
+{
+    const html_page *p = ctx;
+    return p->b ? results_html_compare(f, p->a, p->b, p->c, p->th, p->nth, p->charts)
+                : results_html_run(f, p->a, p->charts);
+}
+
 int results_html_write(const char *dir, const char *name, const results_rundir *a, const results_rundir *b,
                        const results_compare *c, const results_threshold_result *th, size_t nth,
                        const results_plot_list *charts_list, char *err, size_t errlen)
 {
-    char final[4096], tmp[4200];
-    snprintf(final, sizeof(final), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp-%ld", dir, name, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", tmp, strerror(e));
-        return -e;
-    }
-    int e = b ? results_html_compare(f, a, b, c, th, nth, charts_list) : results_html_run(f, a, charts_list);
-    if (fclose(f) != 0 && e == 0)
-        e = -errno;
-    if (e == 0 && rename(tmp, final) != 0)
-        e = -errno;
-    if (e) {
-        unlink(tmp);
-        snprintf(err, errlen, "%s: %s", final, strerror(-e));
-    }
-    return e;
+    html_page p = {a, b, c, th, nth, charts_list};
+    return results_dir_write_file(dir, name, html_page_write, &p, err, errlen);
 }

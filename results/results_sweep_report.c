@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "results/results_compare.h"
+#include "results/results_dir.h"
 #include "results/results_fmt.h"
 #include "results/results_html.h"
 #include "sim/sim_mem.h"
@@ -807,28 +808,12 @@ static int page_write(const report *r, FILE *f)
     return results_html_foot(f);
 }
 
-/* report.html in the sweep directory, through a temporary name. */
+static int page_write_cb(FILE *f, void *ctx) { return page_write(ctx, f); }
+
+/* report.html in the sweep directory, whole or not at all. */
 static int page_file(const report *r)
 {
-    char final[PATH_MAX], tmp[PATH_MAX + 32];
-    snprintf(final, sizeof(final), "%s/report.html", r->o->dir);
-    snprintf(tmp, sizeof(tmp), "%s/.report.html.tmp-%ld", r->o->dir, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int e = errno;
-        snprintf(r->err, r->errlen, "%s: %s", tmp, strerror(e));
-        return -e;
-    }
-    int e = page_write(r, f);
-    if (fclose(f) != 0 && e == 0)
-        e = -errno;
-    if (e == 0 && rename(tmp, final) != 0)
-        e = -errno;
-    if (e) {
-        unlink(tmp);
-        snprintf(r->err, r->errlen, "%s: %s", final, strerror(-e));
-    }
-    return e;
+    return results_dir_write_file(r->o->dir, "report.html", page_write_cb, (void *)r, r->err, r->errlen);
 }
 
 int results_sweep_report(const results_sweep *rs, const results_sweep_report_opts *o, char *err, size_t errlen)

@@ -172,19 +172,10 @@ char *tempfail_sweep_point_set(const tempfail_sweep_def *d, size_t p, size_t a)
     return s;
 }
 
+static int json_write_cb(FILE *f, void *ctx) { return results_json_write(f, ctx); }
+
 int tempfail_sweep_json_write(const char *dir, const char *name, const json_t *j)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
-    int e = results_json_write(f, j);
-    e |= results_dir_fclose(f);
-    if (!e && rename(tmp, path) != 0)
-        e = -errno;
-    if (e)
-        unlink(tmp);
-    return e;
+    char err[PATH_MAX + 256];
+    return results_dir_write_file(dir, name, json_write_cb, (void *)j, err, sizeof(err));
 }
