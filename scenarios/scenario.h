@@ -51,6 +51,8 @@ typedef struct scenario {
                                 Unix seconds UTC (default 2026-01-01 00:00:00 = 1767225600) */
     struct scenario_sweep *sweep; /* the `sweep:` block (scenario_sweep.h), NULL when there is none; only
                                      `tempfail sweep` and `tune` read it, a run ignores it */
+    struct scenario_fixes *fixes; /* the `fixes:` block (scenario_fixes.h), NULL when there is none; only
+                                     `tempfail incident` reads it */
     char **warnings;         /* "file:line:col: key: ..." for what the loader accepted but ignores
                                 (main.cf parameters the model does not use, ...); the CLI prints them */
     size_t nwarnings;

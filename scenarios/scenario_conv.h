@@ -164,6 +164,9 @@ bool scenario_use_apply(scenario_conv *c);
 /* The `sweep:` block into *out (allocated). */
 bool scenario_sweep_convert(scenario_conv *c, yaml_node_t *node, struct scenario_sweep **out);
 
+/* The `fixes:` block into *out (allocated). */
+bool scenario_fixes_convert(scenario_conv *c, yaml_node_t *node, struct scenario_fixes **out);
+
 void scenario_conv_strv_free(char **v);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "scenarios/scenario_conv.h"
+#include "scenarios/scenario_fixes.h"
 #include "scenarios/scenario_sweep.h"
 
 /* scenarios/presets/default.yaml, compiled in by CMake (scripts/embed.cmake). */
@@ -280,7 +281,8 @@ static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario 
 {
     static const char *const keys[] = {"name",         "description", "seed",    "replication", "duration",
                                        "until",        "drain_cap",   "warmup",  "sample_every", "start",
-                                       "traffic",      "mta",         "receivers", "expect",       "sweep"};
+                                       "traffic",      "mta",         "receivers", "expect",       "sweep",
+                                       "fixes"};
     static const char *const untils[] = {"horizon", "drained"};
     yaml_node_t *v;
     s->seed = 1;
@@ -361,6 +363,12 @@ static bool scenario_load_convert(scenario_conv *c, yaml_node_t *root, scenario 
     if ((v = scenario_conv_get(c, root, "sweep"))) {
         old = scenario_conv_push_key(c, "sweep");
         if (!scenario_sweep_convert(c, v, &s->sweep))
+            return false;
+        scenario_conv_pop(c, old);
+    }
+    if ((v = scenario_conv_get(c, root, "fixes"))) {
+        old = scenario_conv_push_key(c, "fixes");
+        if (!scenario_fixes_convert(c, v, &s->fixes))
             return false;
         scenario_conv_pop(c, old);
     }
@@ -587,6 +595,9 @@ void scenario_free(scenario *s)
     if (s->sweep)
         scenario_sweep_clear(s->sweep);
     free(s->sweep);
+    if (s->fixes)
+        scenario_fixes_clear(s->fixes);
+    free(s->fixes);
     for (size_t i = 0; i < s->nwarnings; i++)
         free(s->warnings[i]);
     free(s->warnings);

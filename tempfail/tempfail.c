@@ -46,6 +46,8 @@ static const char usage[] =
     "  list                  the scenario library, a line each; its names work wherever a scenario\n"
     "                        file does (`tempfail run examples/greylist`)\n"
     "  show [NAME]           a scenario as the loader resolved it (--set applied)\n"
+    "  incident NAME         an incident's before and after over 5 seeds: does the fix hold by the\n"
+    "                        margin its fixes: block states? `tempfail incident --help`\n"
     "  help                  this help\n"
     "  version               version and library versions\n"
     "\n"
@@ -91,6 +93,8 @@ int main(int argc, char **argv)
         return tempfail_list_main(argc - 1, argv + 1);
     if (strcmp(cmd, "show") == 0)
         return tempfail_show_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "incident") == 0)
+        return tempfail_incident_main(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return tempfail_import_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
