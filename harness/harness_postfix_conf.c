@@ -218,9 +218,12 @@ static void conf_nexthop_addr(harness_text *t, const char *addr)
 }
 
 /* One transport map entry: domain (or "*") to transport t, at receiver r's addresses. */
+/* transport NULL: a null transport field (":[addr]"), which changes only the nexthop and keeps the
+ * transport trivial-rewrite chose without the entry (sender_dependent_default_transport_maps, else
+ * default_transport). */
 static void conf_route(harness_text *t, const char *domain, const char *transport, const char *const *addrs)
 {
-    harness_text_printf(t, "%s\t%s:", domain, transport);
+    harness_text_printf(t, "%s\t%s:", domain, transport ? transport : "");
     for (size_t i = 0; addrs[i]; i++) {
         if (i)
             harness_text_append(t, ",", 1);
@@ -236,6 +239,8 @@ typedef struct conf_routing {
     const scenario *s;
     const harness_postfix_instance *in;
     size_t *relay_rcv; /* per transport: SIZE_MAX until its first domain */
+    bool by_sender;    /* some transport has senders: the unlisted domains keep the sender's transport */
+    bool unlisted;     /* routing the domains no transport lists */
 } conf_routing;
 
 static bool conf_route_domain(harness_text *t, conf_routing *r, size_t tr, const char *domain, char *err,
@@ -252,8 +257,31 @@ static bool conf_route_domain(harness_text *t, conf_routing *r, size_t tr, const
     if (!addrs || !addrs[0])
         return conf_fail(err, errlen, "receiver '%s' (domain %s): no server address was given for it",
                          r->s->receivers[rcv].name, domain);
-    conf_route(t, domain, tc->name, addrs);
+    conf_route(t, domain, r->unlisted && r->by_sender ? NULL : tc->name, addrs);
     return true;
+}
+
+static bool conf_by_sender(const mta_config *m)
+{
+    for (size_t t = 0; t < m->ntransports; t++)
+        if (m->transports[t].nsenders)
+            return true;
+    return false;
+}
+
+/* sender_dependent_default_transport_maps as an inline: table, so that no other file is needed. */
+static void conf_sender_map(harness_text *t, const mta_config *m)
+{
+    if (!conf_by_sender(m))
+        return;
+    harness_text_printf(t, "sender_dependent_default_transport_maps = inline:{");
+    bool first = true;
+    for (size_t tr = 0; tr < m->ntransports; tr++)
+        for (size_t i = 0; i < m->transports[tr].nsenders; i++) {
+            harness_text_printf(t, "%s %s=%s:", first ? "" : ",", m->transports[tr].senders[i], m->transports[tr].name);
+            first = false;
+        }
+    harness_text_printf(t, " }\n");
 }
 
 static bool conf_domain_listed(const mta_config *m, const char *d)
@@ -269,8 +297,17 @@ static bool conf_transport_map(const scenario *s, const harness_postfix_instance
                                size_t errlen)
 {
     const mta_config *m = &s->mta;
-    conf_routing r = {s, in, sim_xcalloc(m->ntransports, sizeof(size_t))};
+    conf_routing r = {s, in, sim_xcalloc(m->ntransports, sizeof(size_t)), conf_by_sender(m), false};
     bool ok = false;
+    if (r.by_sender && !in->paste)
+        for (size_t i = 0; i < m->ntransports; i++)
+            if (m->transports[i].nexthop && (i == 0 || m->transports[i].nsenders)) {
+                free(r.relay_rcv);
+                return conf_fail(err, errlen,
+                                 "transport '%s' has a nexthop and mail is routed by sender: a replay cannot "
+                                 "route both (give the nexthop to a transport that lists domains)",
+                                 m->transports[i].name);
+            }
     for (size_t i = 0; i < m->ntransports; i++)
         r.relay_rcv[i] = SIZE_MAX;
     if (in->paste) {
@@ -297,6 +334,7 @@ static bool conf_transport_map(const scenario *s, const harness_postfix_instance
             if (!conf_route_domain(t, &r, tr, m->transports[tr].domains[i], err, errlen))
                 goto done;
     harness_text_printf(t, "#tempfail: unlisted (the default transport's other domains, for the replay)\n");
+    r.unlisted = true;
     for (size_t k = 0; k < s->nreceivers; k++)
         for (size_t i = 0; i < s->receivers[k].ndomains; i++)
             if (!conf_domain_listed(m, s->receivers[k].domains[i]) &&
@@ -307,7 +345,7 @@ static bool conf_transport_map(const scenario *s, const harness_postfix_instance
         const char *const *addrs = in->receiver_addrs[s->nreceivers - 1];
         if (m->transports[0].nexthop && r.relay_rcv[0] != SIZE_MAX)
             addrs = in->receiver_addrs[r.relay_rcv[0]];
-        conf_route(t, "*", m->transports[0].name, addrs);
+        conf_route(t, "*", r.by_sender ? NULL : m->transports[0].name, addrs);
     }
     ok = true;
 done:
@@ -368,6 +406,7 @@ static bool conf_main_cf(const scenario *s, const harness_postfix_instance *in, 
                         in->config_directory ? in->config_directory : ".");
     harness_text_printf(t, "# The scenario's mta: section.\n#tempfail: scenario\n");
 scenario:;
+    conf_sender_map(t, m);
 
     /* Once-per-MTA parameters that differ from Postfix's defaults. */
     mta_config def;
@@ -599,6 +638,13 @@ bool harness_postfix_conf_same(const mta_config *a, const mta_config *b, char *d
             if (strcasecmp(p->domains[i], q->domains[i]) != 0)
                 return snprintf(diff, len, "transports.%s.domains[%zu]: %s vs %s", p->name, i, p->domains[i],
                                 q->domains[i]),
+                       false;
+        if (p->nsenders != q->nsenders)
+            return snprintf(diff, len, "transports.%s.senders: %zu vs %zu", p->name, p->nsenders, q->nsenders), false;
+        for (size_t i = 0; i < p->nsenders; i++)
+            if (strcasecmp(p->senders[i], q->senders[i]) != 0)
+                return snprintf(diff, len, "transports.%s.senders[%zu]: %s vs %s", p->name, i, p->senders[i],
+                                q->senders[i]),
                        false;
         for (size_t i = 0; i < ntp; i++) {
             const char *x = (const char *)&p->p + tp[i].off, *y = (const char *)&q->p + tp[i].off;

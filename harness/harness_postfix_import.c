@@ -91,6 +91,50 @@ static bool imp_main_known(harness_postfix_read *m, const harness_postfix_read_k
     return false;
 }
 
+/* sender_dependent_default_transport_maps = inline:{ KEY=TRANSPORT:, ... }: each key to its
+ * transport's senders. Other table types name files the import is not given: a warning. */
+static void imp_sender_map(harness_postfix_read *m, const harness_postfix_read_kv *p)
+{
+    const char *v = p->value;
+    size_t n = strlen(v);
+    if (strncmp(v, "inline:{", 8) != 0 || n < 9 || v[n - 1] != '}') {
+        harness_postfix_read_warn(m, "%s:%d: %s: only an inline:{...} table can be imported (give the entries as "
+                                  "mta.transports.NAME.senders); not imported", p->file, p->line, p->name);
+        return;
+    }
+    char *body = sim_xstrdup(v + 8);
+    body[strlen(body) - 1] = 0;
+    for (char *save = NULL, *e = strtok_r(body, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+        while (*e == ' ' || *e == '\t')
+            e++;
+        char *eq = strchr(e, '='), *end = e + strlen(e);
+        while (end > e && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        if (!*e)
+            continue;
+        char *colon = eq ? strchr(eq + 1, ':') : NULL;
+        if (!eq || !colon || colon == eq + 1 || colon[1]) {
+            harness_postfix_read_warn(m, "%s:%d: %s: '%s': only KEY=TRANSPORT: entries (no nexthop) can be imported; "
+                                      "not imported", p->file, p->line, p->name, e);
+            continue;
+        }
+        *eq = 0;
+        *colon = 0;
+        char *key = e, *kend = eq;
+        while (kend > key && (kend[-1] == ' ' || kend[-1] == '\t'))
+            *--kend = 0;
+        char *tname = eq + 1;
+        while (*tname == ' ' || *tname == '\t')
+            tname++;
+        harness_postfix_read_transport *t = harness_postfix_read_transport_add(m, tname, 0);
+        t->senders = sim_xrealloc(t->senders, (t->nsenders + 1) * sizeof(*t->senders));
+        t->senders[t->nsenders++] = sim_xstrdup(key);
+        t->senders_line = p->line;
+        t->used = true;
+    }
+    free(body);
+}
+
 static bool imp_emit(harness_postfix_read *m, imp_yaml *y)
 {
     harness_text_printf(&y->t, "mta:\n");
@@ -112,6 +156,10 @@ static bool imp_emit(harness_postfix_read *m, imp_yaml *y)
                 smtp->nexthop = sim_xstrdup(p->value);
                 smtp->nexthop_line = -p->line; /* from main.cf */
             }
+            continue;
+        }
+        if (strcmp(p->name, "sender_dependent_default_transport_maps") == 0) {
+            imp_sender_map(m, p);
             continue;
         }
         if (!imp_main_known(m, p))
@@ -155,7 +203,7 @@ static bool imp_emit(harness_postfix_read *m, imp_yaml *y)
                                       m->master_name, t->line);
             continue;
         }
-        bool empty = !t->ndomains && !t->nexthop && !t->maxproc && !t->nopts;
+        bool empty = !t->ndomains && !t->nexthop && !t->maxproc && !t->nopts && !t->nsenders;
         if (t == smtp && empty)
             continue;
         if (!header) {
@@ -173,6 +221,15 @@ static bool imp_emit(harness_postfix_read *m, imp_yaml *y)
             }
             harness_text_printf(&y->t, "]\n");
             imp_yaml_line(y, m->map_name, t->domain_lines[0], "domains");
+        }
+        if (t->nsenders) {
+            harness_text_printf(&y->t, "      senders: [");
+            for (size_t j = 0; j < t->nsenders; j++) {
+                harness_text_printf(&y->t, "%s", j ? ", " : "");
+                imp_yaml_quoted(&y->t, t->senders[j]);
+            }
+            harness_text_printf(&y->t, "]\n");
+            imp_yaml_line(y, m->main_name, t->senders_line, "senders");
         }
         if (t->nexthop)
             imp_yaml_kv(y, 6, "nexthop", t->nexthop, t->nexthop_line < 0 ? m->main_name : m->map_name,

@@ -522,6 +522,9 @@ void harness_postfix_read_free(harness_postfix_read *m)
         free(t->domains);
         free(t->domain_lines);
         free(t->nexthop);
+        for (size_t j = 0; j < t->nsenders; j++)
+            free(t->senders[j]);
+        free(t->senders);
     }
     free(m->t);
     for (size_t i = 0; i < m->nparams; i++) {

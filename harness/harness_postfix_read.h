@@ -36,6 +36,9 @@ typedef struct harness_postfix_read_transport {
     size_t ndomains;
     char *nexthop; /* shared by all its entries */
     int nexthop_line;
+    char **senders; /* sender_dependent_default_transport_maps keys routed to it */
+    size_t nsenders;
+    int senders_line;
     bool mixed; /* entries with different nexthops */
     bool used;  /* a map entry routes to it */
 } harness_postfix_read_transport;

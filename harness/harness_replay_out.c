@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "harness/harness_smtpd_events.h"
+#include "models/mta.h"
 #include "results/results_json.h"
 #include "results/results_messages.h"
 #include "results/results_timeseries.h"
@@ -51,6 +52,7 @@ typedef struct dest {
     uint32_t host;
     char domain[256];
     size_t canon;            /* the row that names the queue (a nexthop transport: its first domain's) */
+    const mta_transport_config *tr;
     uint64_t deliveries, dead_episodes;
 } dest;
 
@@ -120,24 +122,21 @@ static void qmove(out *o, int *cur, int to, sim_time_t t)
 }
 
 /* The destination of host's recipient domain, as the model names its queue (transport:nexthop). */
-static size_t dest_of(out *o, uint32_t host, const char *domain)
+static size_t dest_of(out *o, uint32_t host, uint32_t cls, const char *domain)
 {
-    for (size_t i = 0; i < o->nd; i++)
-        if (o->d[i].host == host && strcmp(o->d[i].domain, domain) == 0)
-            return o->d[i].canon;
     const mta_config *mc = &o->s->mta;
-    const mta_transport_config *tr = &mc->transports[0];
-    for (size_t i = 1; i < mc->ntransports; i++)
-        for (size_t j = 0; j < mc->transports[i].ndomains; j++)
-            if (strcmp(mc->transports[i].domains[j], domain) == 0)
-                tr = &mc->transports[i];
+    const char *sender = cls < o->s->traffic.nclasses ? traffic_class_sender(&o->s->traffic.classes[cls]) : "";
+    const mta_transport_config *tr = &mc->transports[mta_route(mc, mta_route_listing(mc, domain), sender)];
+    for (size_t i = 0; i < o->nd; i++)
+        if (o->d[i].host == host && o->d[i].tr == tr && strcmp(o->d[i].domain, domain) == 0)
+            return o->d[i].canon;
     char name[300], prefix[16] = "";
     if (o->t->nhosts > 1)
         snprintf(prefix, sizeof(prefix), "mta%u/", host + 1);
     snprintf(name, sizeof(name), "%s%s:%s", prefix, tr->name, tr->nexthop ? tr->nexthop : domain);
     o->d = sim_xreallocarray(o->d, o->nd + 1, sizeof(*o->d));
     dest *d = &o->d[o->nd];
-    *d = (dest){.host = host, .canon = o->nd};
+    *d = (dest){.host = host, .canon = o->nd, .tr = tr};
     snprintf(d->name, sizeof(d->name), "%s", name);
     snprintf(d->domain, sizeof(d->domain), "%s", domain);
     size_t ri = scenario_receiver_for_domain(o->s, domain);
@@ -256,7 +255,7 @@ static void timeline(out *o, harness_replay_entry *e, const int64_t *off, const 
             o->capr = o->capr ? o->capr * 2 : 1024;
             o->r = sim_xreallocarray(o->r, o->capr, sizeof(*o->r));
         }
-        o->r[o->nr++] = (rev){.t = rt, .dest = dest_of(o, h, rcpt_domain(r->rcpt)), .st = r->status,
+        o->r[o->nr++] = (rev){.t = rt, .dest = dest_of(o, h, e->m.cls, rcpt_domain(r->rcpt)), .st = r->status,
                               .suspended = r->status == HARNESS_MAILLOG_DEFERRED && strcmp(r->reason, "suspended") == 0};
         if (rt >= o->s->warmup) {
             o->attempts++;
@@ -579,7 +578,7 @@ int harness_replay_track_write(harness_replay_track *t, FILE *messages_csv, FILE
         qsort(o.arr, o.narr, sizeof(*o.arr), cmp_arrival);
     for (size_t i = 0; i < o.narr; i++) {
         harness_replay_entry *e = &t->e[o.arr[i].e];
-        dest_of(&o, e->m.host, e->m.domain);
+        dest_of(&o, e->m.host, e->m.cls, e->m.domain);
         timeline(&o, e, off, have, o.arr[i].e);
     }
     free(off);

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sim/sim_hash.h"
 #include "sim/sim_mem.h"
@@ -70,7 +71,7 @@ static void activate(mta_host *h, mta_msg *m, sim_time_t now)
         if (m->rcpt[i].status == RS_DELIVERED || m->rcpt[i].status == RS_BOUNCED)
             continue;
         m->rcpt[i].status = RS_PENDING;
-        mta_dest *d = h->dest_of[m->rcpt[i].domain];
+        mta_dest *d = mta_dest_of(h, m, i);
         if (!mta_dest_enqueue(d, m, i, now))
             continue;
         m->c.pending++;
@@ -142,7 +143,7 @@ void mta_msg_pass_done(mta_host *h, mta_msg *m, sim_time_t now)
                 mta_attempt_record r = {.when = now, .process = "qmgr", .relay = "none",
                                         .delays = {sim_time_to_sec(m->active_since - m->c.arrival), 0, 0, 0},
                                         .dsn = "4.4.7", .status = MTA_STATUS_EXPIRED, .reply = "message too old",
-                                        .reason_key = "expired", .destination = h->dest_of[m->rcpt[i].domain]->name};
+                                        .reason_key = "expired", .destination = mta_dest_of(h, m, i)->name};
                 mta_msg_attempt(h, m, i, &r);
             }
         deferred = false;
@@ -344,13 +345,15 @@ void mta_host_submit(mta_host *h, const traffic_msg *tm, const uint16_t *domains
     h->disk_tail = m;
 }
 
-/* transport_maps: the transport of each of the world's domains - the last transport that lists it,
- * else transports[0], "smtp". A hash of the domain names keeps this linear in the sizes of the map
- * and the world, which may both hold thousands of domains. */
+/* transport_maps: the transport of each of the world's domains - the transport that lists it (smtp
+ * included: an explicit "domain smtp:" entry pins the domain there whatever its sender), else SIZE_MAX (none: the sender decides, below). A hash of the domain names keeps this linear in
+ * the sizes of the map and the world, which may both hold thousands of domains. */
 static size_t *transport_of_domains(const mta_env *env)
 {
     const mta_config *c = env->cfg;
     size_t *tr_of = sim_xcalloc(env->ndomains, sizeof(*tr_of));
+    for (size_t di = 0; di < env->ndomains; di++)
+        tr_of[di] = SIZE_MAX;
     size_t cap = 16;
     while (cap < env->ndomains * 2)
         cap *= 2;
@@ -361,7 +364,7 @@ static size_t *transport_of_domains(const mta_env *env)
             k = (k + 1) & (cap - 1);
         slot[k] = di + 1;
     }
-    for (size_t t = 1; t < c->ntransports; t++)
+    for (size_t t = 0; t < c->ntransports; t++)
         for (size_t i = 0; i < c->transports[t].ndomains; i++) {
             const char *dom = c->transports[t].domains[i];
             for (size_t k = sim_hash_str(SIM_HASH_INIT, dom) & (cap - 1); slot[k]; k = (k + 1) & (cap - 1))
@@ -372,6 +375,40 @@ static size_t *transport_of_domains(const mta_env *env)
         }
     free(slot);
     return tr_of;
+}
+
+size_t mta_route(const mta_config *c, size_t listed, const char *sender)
+{
+    if (listed != SIZE_MAX)
+        return listed;
+    const char *at = strrchr(sender, '@');
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t t = 0; t < c->ntransports; t++)
+            for (size_t i = 0; i < c->transports[t].nsenders; i++) {
+                const char *e = c->transports[t].senders[i];
+                if (pass == 0 ? (sender[0] ? strcasecmp(e, sender) == 0 : strcmp(e, "<>") == 0)
+                              : (at && e[0] == '@' && strcasecmp(e, at) == 0))
+                    return t;
+            }
+    return 0;
+}
+
+size_t mta_route_listing(const mta_config *c, const char *domain)
+{
+    for (size_t t = 0; t < c->ntransports; t++)
+        for (size_t i = 0; i < c->transports[t].ndomains; i++)
+            if (strcasecmp(c->transports[t].domains[i], domain) == 0)
+                return t;
+    return SIZE_MAX;
+}
+
+/* Whether any transport routes by sender: then each class has its own column of destinations. */
+static bool routes_by_sender(const mta_config *c)
+{
+    for (size_t t = 0; t < c->ntransports; t++)
+        if (c->transports[t].nsenders)
+            return true;
+    return false;
 }
 
 mta_host *mta_host_create(const mta_env *env, uint32_t index, const char *src_ip)
@@ -395,12 +432,21 @@ mta_host *mta_host_create(const mta_env *env, uint32_t index, const char *src_ip
         mta_dest_transport_init(&h->tr[i], &c->transports[i], h);
     mta_dest_pool_init(h);
     mta_deliver_pool_init(h);
+    /* trivial-rewrite's resolution, once per (class, domain): transport_maps by the recipient's domain
+     * first, then the sender's transport, then the default */
     size_t *tr_of = transport_of_domains(env);
-    h->dest_of = sim_xcalloc(env->ndomains, sizeof(*h->dest_of));
-    for (size_t di = 0; di < env->ndomains; di++) {
-        const mta_transport_config *t = &c->transports[tr_of[di]];
-        const char *nexthop = t->nexthop ? t->nexthop : env->domains[di];
-        h->dest_of[di] = mta_dest_find_or_create(h, &h->tr[tr_of[di]], nexthop, env->domain_rcv[di]);
+    bool bys = routes_by_sender(c);
+    size_t ncls = bys ? env->traffic->nclasses : 1;
+    h->dest_stride = ncls > 1 ? env->ndomains : 0;
+    h->dest_of = sim_xcalloc(ncls * env->ndomains, sizeof(*h->dest_of));
+    for (size_t ci = 0; ci < ncls; ci++) {
+        const char *sender = bys ? traffic_class_sender(&env->traffic->classes[ci]) : "";
+        for (size_t di = 0; di < env->ndomains; di++) {
+            size_t tri = mta_route(c, tr_of[di], sender);
+            const mta_transport_config *t = &c->transports[tri];
+            const char *nexthop = t->nexthop ? t->nexthop : env->domains[di];
+            h->dest_of[ci * env->ndomains + di] = mta_dest_find_or_create(h, &h->tr[tri], nexthop, env->domain_rcv[di]);
+        }
     }
     free(tr_of);
     sim_event_init(&h->disk_ev, disk_fired);

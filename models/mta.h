@@ -56,6 +56,17 @@ typedef struct mta_dest_stats {
 
 typedef struct mta_host mta_host;
 
+/*
+ * trivial-rewrite's transport for a recipient (resolve.c, transport.c), as an index into c->transports:
+ * the transport whose domains: list the recipient's domain (transport_maps; mta_route_listing finds it,
+ * SIZE_MAX for none), else the one whose senders: list the envelope sender
+ * (sender_dependent_default_transport_maps: the whole address first, then "@domain"; the null sender is
+ * "<>"), else 0, "smtp" (default_transport). The model and the replay's reading of a real log route
+ * by this one rule.
+ */
+size_t mta_route(const mta_config *c, size_t listed, const char *sender);
+size_t mta_route_listing(const mta_config *c, const char *domain);
+
 mta_host *mta_host_create(const mta_env *env, uint32_t index, const char *src_ip);
 /* Emits a QUEUED record for every message still in the system; closes cached connections. */
 void mta_host_finish(mta_host *h, sim_time_t now);

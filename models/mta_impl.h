@@ -106,7 +106,8 @@ struct mta_host {
     size_t ndests, dests_cap;
     mta_dest **dest_table;    /* hash buckets, a power of two */
     size_t dest_table_cap;
-    mta_dest **dest_of;       /* per global domain */
+    mta_dest **dest_of;       /* per (class, global domain): [cls * dest_stride + domain] */
+    size_t dest_stride;       /* 0 when no transport routes by sender (one row for every class) */
     /* queues */
     mta_msg *disk_head, *disk_tail; /* arriving: cleanup's CPU and fsync, in arrival order */
     sim_time_t arrival_done;  /* when the last arriving message's CPU stage ends */
@@ -184,5 +185,12 @@ void mta_deliver_pool_init(mta_host *h); /* after h->tr; process ids from 1001 +
 /* smtp(8) processes spawned so far. */
 uint64_t mta_deliver_spawned(const mta_host *h);
 void mta_deliver_pool_free(mta_host *h);
+
+/* The destination queue of recipient i of m: its (transport, nexthop), as trivial-rewrite resolved
+ * the recipient's domain and the message's sender (mta_host_create). */
+static inline mta_dest *mta_dest_of(const mta_host *h, const mta_msg *m, uint32_t i)
+{
+    return h->dest_of[m->c.cls * h->dest_stride + m->rcpt[i].domain];
+}
 
 #endif

@@ -62,6 +62,9 @@ typedef struct mta_transport_config {
     char **domains;             /* transport_maps entries routed here */
     size_t ndomains;
     char *nexthop;              /* transport_maps nexthop (relay): all its domains share one queue; NULL = per domain */
+    char **senders;             /* sender_dependent_default_transport_maps entries routed here: "user@domain",
+                                   "@domain", or "<>" (the null sender); lower case */
+    size_t nsenders;
     mta_transport_params p;
 } mta_transport_config;
 

@@ -17,8 +17,8 @@ bool scenario_fixes_holds(const scenario_fixes *f, double before, double after)
 {
     if (isnan(before) || isnan(after))
         return false;
-    if (f->ratio)
-        return f->higher ? after >= before * f->by : after * f->by <= before;
+    if (f->ratio) /* a factor needs a change: 0 against 0 is no improvement */
+        return f->higher ? after > before && after >= before * f->by : after < before && after * f->by <= before;
     return f->higher ? after >= before + f->by : after <= before - f->by;
 }
 

@@ -131,6 +131,7 @@ static json_t *scenario_json_transport(const mta_transport_config *t)
     const mta_transport_params *p = &t->p;
     json_t *o = json_object();
     json_object_set_new(o, "domains", scenario_json_strv(t->domains, t->ndomains));
+    json_object_set_new(o, "senders", scenario_json_strv(t->senders, t->nsenders));
     json_object_set_new(o, "nexthop", scenario_json_str(t->nexthop));
     json_object_set_new(o, "maxproc", json_integer(p->maxproc));
     json_object_set_new(o, "initial_destination_concurrency", json_integer(p->initial_destination_concurrency));

@@ -20,6 +20,7 @@
  * nearest known name, so a typo in a parameter the model does use is never silently ignored.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -464,7 +465,8 @@ static const char **scenario_mta_block_keys(size_t *n)
     static const char *keys[3 + SCENARIO_MTA_NTPARAMS];
     keys[0] = "domains";
     keys[1] = "nexthop";
-    size_t k = 2;
+    keys[2] = "senders";
+    size_t k = 3;
     for (size_t i = 0; i < SCENARIO_MTA_NTPARAMS; i++)
         keys[k++] = scenario_mta_tparams[i].name;
     *n = k;
@@ -499,6 +501,24 @@ static bool scenario_mta_block(scenario_conv *c, yaml_node_t *map, mta_transport
                 if (!scenario_conv_node_domain(c, d, &t->domains[i]))
                     return false;
                 scenario_conv_pop(c, o2);
+            }
+        } else if (strcmp(key, "senders") == 0) {
+            if (!scenario_conv_node_strv(c, v, &t->senders, &t->nsenders))
+                return false;
+            for (size_t i = 0; i < t->nsenders; i++) {
+                char *a = t->senders[i];
+                const char *at = strchr(a, '@');
+                bool ok = strcmp(a, "<>") == 0 ||
+                          (at && at[1] && !strchr(at + 1, '@') && !strpbrk(a, " \t,<>") && strlen(a) < 256);
+                if (!ok) {
+                    if (v->type == YAML_SEQUENCE_NODE)
+                        scenario_conv_push_index(c, i);
+                    return scenario_conv_fail(c, v->type == YAML_SEQUENCE_NODE ? scenario_conv_node(c, v->data.sequence.items.start[i]) : v,
+                                              "expected an envelope sender like news@example.test, a whole "
+                                              "domain like @example.test, or <> for the null sender, got '%s'", a);
+                }
+                for (char *q = a; *q; q++)
+                    *q = (char)tolower((unsigned char)*q);
             }
         } else if (strcmp(key, "nexthop") == 0) {
             if (!scenario_conv_node_str(c, v, &t->nexthop))
@@ -603,6 +623,26 @@ static bool scenario_mta_transport_blocks(scenario_conv *c, yaml_node_t *map, mt
             }
         }
     }
+    /* A sender goes to one transport (one sender_dependent_default_transport_maps entry per key). */
+    for (size_t t = 0; t < m->ntransports; t++)
+        for (size_t i = 0; i < m->transports[t].nsenders; i++)
+            for (size_t u = 0; u <= t; u++)
+                for (size_t j = 0; j < (u == t ? i : m->transports[u].nsenders); j++) {
+                    const char *a = m->transports[t].senders[i];
+                    if (strcmp(m->transports[u].senders[j], a) != 0)
+                        continue;
+                    yaml_node_t *sn = scenario_conv_get(c, scenario_conv_get(c, map, m->transports[t].name), "senders");
+                    scenario_conv_push_key(c, m->transports[t].name);
+                    scenario_conv_push_key(c, "senders");
+                    if (sn && sn->type == YAML_SEQUENCE_NODE) {
+                        scenario_conv_push_index(c, i);
+                        sn = scenario_conv_node(c, sn->data.sequence.items.start[i]);
+                    }
+                    if (u == t)
+                        return scenario_conv_fail(c, sn, "sender '%s' is listed twice", a);
+                    return scenario_conv_fail(c, sn, "sender '%s' is already routed to transport '%s'", a,
+                                              m->transports[u].name);
+                }
     return true;
 }
 
@@ -905,6 +945,9 @@ void scenario_mta_free(mta_config *m)
         for (size_t i = 0; i < tr->ndomains; i++)
             free(tr->domains[i]);
         free(tr->domains);
+        for (size_t i = 0; i < tr->nsenders; i++)
+            free(tr->senders[i]);
+        free(tr->senders);
         free(tr->nexthop);
         scenario_conv_strv_free(tr->p.connection_cache_destinations);
     }

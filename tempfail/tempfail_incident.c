@@ -293,7 +293,8 @@ int tempfail_incident_main(int argc, char **argv)
         status = TEMPFAIL_USAGE;
     }
     if (!status) {
-        inc_dirname(after, dir, sizeof(dir));
+        char real[PATH_MAX];
+        inc_dirname(realpath(after, real) ? real : after, dir, sizeof(dir));
         struct stat st;
         const char *b = sa->fixes->before;
         if (b[0] == '/')

@@ -24,6 +24,60 @@ static const char twelve[] =
     "  - { name: r9, domains: [d9.test] }\n  - { name: r10, domains: [d10.test] }\n"
     "  - { name: r11, domains: [d11.test] }\n  - { name: r12, domains: [d12.test] }\n";
 
+/* trivial-rewrite's choice (mta_route): transport_maps by the recipient's domain first (an entry for
+ * smtp itself included), then sender_dependent_default_transport_maps (the whole address before
+ * @domain, any case, <> for the null sender), then default_transport. */
+static void test_route_by_domain_then_sender_then_default(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "name: r\ntraffic: {classes: [{name: a, arrivals: {process: poisson, rate: 1/s}, domains: {x.test: 1}}]}\n"
+        "mta:\n  transports:\n    smtp: {domains: [pinned.test]}\n    strict: {domains: [corp.test]}\n"
+        "    bulk: {senders: [news@example.test, '<>', x@lists.example.test]}\n"
+        "    lists: {senders: ['@lists.example.test']}\n";
+    scenario_error err;
+    scenario *s = scenario_load_text(text, strlen(text), "r.yaml", NULL, 0, &err);
+    if (!s)
+        fail_msg("%s", err.message);
+    static const struct {
+        const char *domain, *sender, *want;
+    } cases[] = {
+        {"corp.test", "news@example.test", "strict"},   {"pinned.test", "news@example.test", "smtp"},
+        {"other.test", "news@example.test", "bulk"},    {"Other.test", "NEWS@Example.TEST", "bulk"},
+        {"other.test", "", "bulk"},                     {"other.test", "a@lists.example.test", "lists"},
+        {"other.test", "x@lists.example.test", "bulk"}, {"other.test", "a@example.test", "smtp"},
+        {"corp.test", "", "strict"},                    {"other.test", "lists.example.test", "smtp"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t t = mta_route(&s->mta, mta_route_listing(&s->mta, cases[i].domain), cases[i].sender);
+        if (strcmp(s->mta.transports[t].name, cases[i].want) != 0)
+            fail_msg("%s from <%s>: %s, expected %s", cases[i].domain, cases[i].sender, s->mta.transports[t].name,
+                     cases[i].want);
+    }
+    scenario_free(s);
+}
+
+/* A class whose sender has a transport of its own has its messages in that transport's queue. */
+static void test_sender_transport_has_its_own_queues(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, "mta:\n  transports:\n    bulk: {senders: [noreply@tempfail.test], destination_concurrency_limit: 1}\n"
+                "receivers:\n  - { name: a, domains: [a.test] }\n");
+    static const char *const to[] = {"a.test", "a.test", "a.test", NULL};
+    fx_submit(&f, to);
+    fx_settle(&f);
+    assert_non_null(fx_dest(&f, "bulk:a.test"));
+    assert_int_equal(fx_dest(&f, "bulk:a.test")->w.busy, 1); /* its limit of 1 */
+    for (size_t i = 0; i < f.h->ndests; i++) /* the only class's sender has a transport: no smtp queue */
+        assert_string_not_equal(f.h->dests[i]->name, "smtp:a.test");
+    fx_run_until(&f, 60 * SIM_SEC);
+    assert_int_equal(fx_count(&f, "smtp", "delivered"), 3);
+    for (size_t i = 0; i < f.natt; i++)
+        assert_string_equal(f.att[i].destination, "bulk:a.test");
+    fx_free(&f);
+}
+
 static void test_message_to_twelve_transports_is_dispatched_to_all_at_once(void **state)
 {
     (void)state;
@@ -434,6 +488,8 @@ static void test_finish_reports_what_is_still_queued(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route_by_domain_then_sender_then_default),
+        cmocka_unit_test(test_sender_transport_has_its_own_queues),
         cmocka_unit_test(test_message_to_twelve_transports_is_dispatched_to_all_at_once),
         cmocka_unit_test(test_recipients_grouped_by_destination_recipient_limit),
         cmocka_unit_test(test_recipients_of_many_destinations_share_one_entry_each),

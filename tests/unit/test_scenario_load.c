@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "scenarios/scenario.h"
+#include "scenarios/scenario_fixes.h"
 
 #define DATA TEMPFAIL_SOURCE_DIR "/tests/data/scenarios/"
 
@@ -214,7 +215,7 @@ static const struct {
      NULL, "t.yaml:5:7: traffic.classes[0].arivals: unknown key 'arivals' (did you mean 'arrivals'?)"},
     {BASE "zzzzzzz: 1\n", NULL,
      "t.yaml:7:1: zzzzzzz: unknown key 'zzzzzzz' (valid keys: name, description, seed, replication, duration, "
-     "until, drain_cap, warmup, sample_every, start, traffic, mta, receivers, expect, sweep)"},
+     "until, drain_cap, warmup, sample_every, start, traffic, mta, receivers, expect, sweep, fixes)"},
     /* wrong type, bad unit */
     {BASE "duration: fast\n", NULL, "t.yaml:7:11: duration: expected a duration like 300s, 5m, 2h, 5d, got 'fast'"},
     {BASE "seed: {a: 1}\n", NULL, "t.yaml:7:7: seed: expected a whole number, got a mapping"},
@@ -319,6 +320,29 @@ static const struct {
      "t.yaml:9:27: mta.postfix.minimal_backoff_time: must not be longer than maximal_backoff_time (1h06m40s)"},
     {BASE "mta:\n  transports:\n    smtp: {maxproc: 5}\n    smtp: {maxproc: 6}\n", NULL,
      "t.yaml:10:5: mta.transports.smtp: transport declared twice"},
+    /* senders: (sender_dependent_default_transport_maps) */
+    {BASE "mta:\n  transports:\n    bulk: {senders: [news]}\n", NULL,
+     "t.yaml:9:22: mta.transports.bulk.senders[0]: expected an envelope sender like news@example.test, a whole domain "
+     "like @example.test, or <> for the null sender, got 'news'"},
+    {BASE "mta:\n  transports:\n    bulk: {senders: [a@x.test]}\n    news: {senders: [b@x.test, A@x.test]}\n", NULL,
+     "t.yaml:10:32: mta.transports.news.senders[1]: sender 'a@x.test' is already routed to transport 'bulk'"},
+    {BASE "mta:\n  transports:\n    bulk: {senders: [a@x.test, a@x.test]}\n", NULL,
+     "t.yaml:9:32: mta.transports.bulk.senders[1]: sender 'a@x.test' is listed twice"},
+    /* fixes: */
+    {BASE "fixes: {metric: a.latency.p95, lower_by: 5x}\n", NULL, "t.yaml:7:8: fixes: missing required key 'before'"},
+    {BASE "fixes: {before: b.yaml, metric: a.latency.p95}\n", NULL,
+     "t.yaml:7:8: fixes: missing the margin: lower_by (a figure where less is better) or higher_by (more is better), "
+     "like lower_by: 5x"},
+    {BASE "fixes: {before: b.yaml, metric: a.latency.p95, lower_by: 5x, higher_by: 2x}\n", NULL,
+     "t.yaml:7:8: fixes: give lower_by or higher_by, not both"},
+    {BASE "fixes: {before: b.yaml, metric: a.latency.p95, lower_by: 0.5x}\n", NULL,
+     "t.yaml:7:58: fixes.lower_by: expected a factor of at least 1 like 2x or 5x, got '0.5x'"},
+    {BASE "fixes: {before: b.yaml, metric: a.latency.p95, lower_by: lots}\n", NULL,
+     "t.yaml:7:58: fixes.lower_by: expected a factor like 5x or a positive difference like 60s or 100, got 'lots'"},
+    {BASE "fixes: {before: b.yaml, metric: 'a latency', higher_by: 2x}\n", NULL,
+     "t.yaml:7:33: fixes.metric: expected a figure of summary.json like transactional.latency.p95, got 'a latency'"},
+    {BASE "fixes: {before: b.yaml, metric: a.latency.p95, lower_by: 2x, seeds: 0}\n", NULL,
+     "t.yaml:7:69: fixes.seeds: must be at least 1, got 0"},
     /* values that parse but make no sense */
     {BASE "mta:\n  dns: {mx_lookup: {dist: lognormal, median: 400ms, p99: 20ms}}\n", NULL,
      "t.yaml:8:20: mta.dns.mx_lookup: lognormal needs median < p99"},
@@ -606,6 +630,48 @@ static void test_defaults(void **state)
 
 /* ---- Postfix parameters ---- */
 
+/* fixes: as loaded, and the margin rule seed for seed (scenario_fixes_holds). */
+static void test_fixes(void **state)
+{
+    (void)state;
+    scenario_error err = {{0}};
+    scenario *s = load(BASE "fixes: {before: before.yaml, metric: a.latency.p95, lower_by: 60s}\n", NULL, 0, &err);
+    assert_non_null(s);
+    assert_string_equal(s->fixes->before, "before.yaml");
+    assert_string_equal(s->fixes->metric, "a.latency.p95");
+    assert_false(s->fixes->higher);
+    assert_false(s->fixes->ratio);
+    assert_true(s->fixes->by == 60);
+    assert_int_equal(s->fixes->seeds, 5);
+    assert_true(scenario_fixes_holds(s->fixes, 100, 40));
+    assert_false(scenario_fixes_holds(s->fixes, 100, 41));
+    scenario_free(s);
+    static const struct {
+        const char *margin;
+        double before, after;
+        bool holds;
+    } cases[] = {
+        {"lower_by: 5x", 100, 20, true},  {"lower_by: 5x", 100, 21, false}, {"lower_by: 5x", 0, 0, false},
+        {"lower_by: 5x", 10, 0, true},    {"higher_by: 2x", 10, 20, true},  {"higher_by: 2x", 10, 19, false},
+        {"higher_by: 2x", 0, 0, false},   {"higher_by: 10", 10, 20, true},  {"higher_by: 10", 10, 19, false},
+        {"lower_by: 5%", 0.5, 0.45, true}, {"lower_by: 5%", 0.5, 0.46, false}, {"lower_by: 1x", 3, 3, false},
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), BASE "fixes: {before: b.yaml, metric: a.latency.p95, %s, seeds: 3}\n",
+                 cases[i].margin);
+        s = load(text, NULL, 0, &err);
+        if (!s)
+            fail_msg("%s: %s", cases[i].margin, err.message);
+        assert_int_equal(s->fixes->seeds, 3);
+        if (scenario_fixes_holds(s->fixes, cases[i].before, cases[i].after) != cases[i].holds)
+            fail_msg("%s: before %g after %g: expected %s", cases[i].margin, cases[i].before, cases[i].after,
+                     cases[i].holds ? "holds" : "fails");
+        assert_false(scenario_fixes_holds(s->fixes, NAN, 1));
+        scenario_free(s);
+    }
+}
+
 static void test_transports(void **state)
 {
     (void)state;
@@ -635,6 +701,7 @@ static void test_transports(void **state)
     assert_int_equal(p->maxproc, 4);
     assert_false(p->connection_cache_on_demand);             /* -o override */
 
+    assert_int_equal(slow->nsenders, 0);
     const mta_transport_config *relay = transport(s, "relay1");
     assert_string_equal(relay->nexthop, "[relay.example]:587");
     assert_int_equal(relay->p.destination_rate_delay, SIM_SEC);
@@ -1048,7 +1115,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default),      cmocka_unit_test(test_examples),  cmocka_unit_test(test_errors),
         cmocka_unit_test(test_size_limits),       cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_defaults),  cmocka_unit_test(test_transports),
+        cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_defaults),  cmocka_unit_test(test_transports), cmocka_unit_test(test_fixes),
         cmocka_unit_test(test_feedback_as_postfix_reads_it),
         cmocka_unit_test(test_postconf_paste), cmocka_unit_test(test_full),    cmocka_unit_test(test_set_scalars),
         cmocka_unit_test(test_set_lists),    cmocka_unit_test(test_json), cmocka_unit_test(test_costless_warning),
