@@ -171,7 +171,9 @@ static const char list_usage[] =
     "\n"
     "The scenario library, a line each: its name (what run, show, sweep and replay take instead of a\n"
     "file) and the first line of its description. Presets (presets/..., parts of a scenario that\n"
-    "`use: NAME` pulls in) show their first comment line. The library is $TEMPFAIL_LIBRARY, or the\n"
+    "`use: NAME` pulls in) show their first comment line. An incident (incidents/NAME, a before.yaml\n"
+    "and an after.yaml) is one line with its title; `tempfail incident NAME` runs both, and\n"
+    "incidents/NAME/before and .../after are the two scenarios. The library is $TEMPFAIL_LIBRARY, or the\n"
     "scenarios/ directory tempfail was built from.\n";
 
 int tempfail_list_main(int argc, char **argv)
@@ -196,6 +198,19 @@ int tempfail_list_main(int argc, char **argv)
             w = strlen(l.names[i]);
     for (size_t i = 0; i < l.n; i++) {
         char path[PATH_MAX], sum[512];
+        /* an incident (NAME/after and NAME/before, sorted so) is one line: NAME, and the story's
+         * title, the first comment line of its before.yaml */
+        size_t pl = strlen(l.names[i]) >= 6 ? strlen(l.names[i]) - 6 : 0;
+        if (pl && strcmp(l.names[i] + pl, "/after") == 0 && i + 1 < l.n &&
+            strncmp(l.names[i + 1], l.names[i], pl) == 0 && strcmp(l.names[i + 1] + pl, "/before") == 0) {
+            char c[400];
+            snprintf(path, sizeof(path), "%s/%.*s/before.yaml", scenario_library_dir(), (int)pl, l.names[i]);
+            lib_comment(path, c, sizeof(c));
+            c[strcspn(c, ":")] = '\0'; /* the title: "Disk contention makes delivery bursty" */
+            printf("%-*.*s  (incident: before, after) %s\n", (int)w, (int)pl, l.names[i], c);
+            i++;
+            continue;
+        }
         snprintf(path, sizeof(path), "%s/%s.yaml", scenario_library_dir(), l.names[i]);
         lib_summary(l.names[i], path, sum, sizeof(sum));
         printf("%-*s  %s\n", (int)w, l.names[i], sum);

@@ -11,8 +11,12 @@ rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 
 "$tf" list >list.out 2>list.err; st=$?
 check "list exits 0" status_is $st 0
-want=$(cd "$src/scenarios" && find . -name '*.yaml' | wc -l)
-check "list shows every scenario file ($want)" test "$(wc -l <list.out)" -eq "$want"
+# a line per file, but an incident's before.yaml and after.yaml are one line
+files=$(cd "$src/scenarios" && find . -name '*.yaml' | wc -l)
+incidents=$(cd "$src/scenarios" && find . -path '*/incidents/*/before.yaml' | wc -l)
+want=$((files - incidents))
+check "list shows every scenario file, an incident as one line ($want)" test "$(wc -l <list.out)" -eq "$want"
+check "list shows an incident with its title" grep -q '^incidents/strict-cap-idle  *(incident: before, after) The strict cap that counts idle sessions$' list.out
 check "every library scenario loads" lacks list.out "does not load"
 check "presets are listed as presets, with their first comment" contains list.out "^presets/receivers/orange  *(preset for use:) Orange / Wanadoo"
 check "names are paths without .yaml" contains list.out "^examples/greylist  *postgrey-style greylisting"
