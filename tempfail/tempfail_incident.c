@@ -188,6 +188,24 @@ static int inc_resolve(const char *arg, char *out, size_t len)
     return -1;
 }
 
+/* mkdir -p: the directory and its missing parents. */
+static int inc_mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return -errno;
+            *p = '/';
+        }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
 static void inc_dirname(const char *path, char *out, size_t len)
 {
     snprintf(out, len, "%s", path);
@@ -332,14 +350,9 @@ int tempfail_incident_main(int argc, char **argv)
     }
     scenario_free(sa);
     scenario_free(sb);
-    if (out == outbuf && mkdir("runs", 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "tempfail incident: runs: %s\n", strerror(errno));
-        free(sets);
-        free(f.metric);
-        return TEMPFAIL_IO;
-    }
-    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "tempfail incident: %s: %s\n", out, strerror(errno));
+    int mrc = inc_mkdirs(out);
+    if (mrc < 0) {
+        fprintf(stderr, "tempfail incident: %s: %s\n", out, strerror(-mrc));
         free(sets);
         free(f.metric);
         return TEMPFAIL_IO;

@@ -137,12 +137,13 @@ static void check_default(const scenario *s)
     assert_string_equal(d->name, "default");
     assert_int_equal(d->ndomains, 1);
     assert_string_equal(d->domains[0], "other.test");
-    /* the expect: lines are there to fail and show the storm */
-    assert_int_equal(s->nexpect, 2);
+    /* the expect: lines describe the storm */
+    assert_int_equal(s->nexpect, 3);
     assert_string_equal(s->expect[0].metric, "receivers.orange.replies.421");
-    assert_int_equal(s->expect[0].op, EXPECT_EQ);
+    assert_int_equal(s->expect[0].op, EXPECT_GT);
     assert_string_equal(s->expect[1].metric, "transactional.latency.p95");
-    assert_true(s->expect[1].value == 60);
+    assert_true(s->expect[1].value == 600);
+    assert_string_equal(s->expect[2].metric, "transactional.resent");
     assert_int_equal(s->nwarnings, 0);
 }
 
