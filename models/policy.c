@@ -564,8 +564,19 @@ static void policy_evaluate(policy *p, policy_session *s, policy_stage stage, si
         default:
             sim_panic(__func__, "rule kind evaluated at a stage it has none");
         }
-        if (reject && decided < 0)
+        if (reject && decided < 0) {
             decided = (int)i;
+            if (r->c.kind == POLICY_RULE_CONCURRENCY_PER_IP || r->c.kind == POLICY_RULE_CONCURRENCY_TOTAL) {
+                bool per_ip = r->c.kind == POLICY_RULE_CONCURRENCY_PER_IP;
+                uint64_t idle = per_ip ? ip->idle : p->stats.open_idle;
+                uint64_t open = idle + (per_ip ? ip->busy : p->stats.open_busy);
+                p->stats.cap_refused_idle += r->c.count_idle && idle > 0;
+                if (open > p->stats.cap_refused_open_max)
+                    p->stats.cap_refused_open_max = open;
+                if (idle > p->stats.cap_refused_idle_max)
+                    p->stats.cap_refused_idle_max = idle;
+            }
+        }
     }
     policy_finish(p, s, decided, delay, rcpt, now, out);
 }
@@ -952,6 +963,11 @@ int policy_force(policy *p, uint64_t n, const char *reply)
     p->force_expand = strchr(copy, '%') != NULL;
     p->force_n = n;
     return 0;
+}
+
+void policy_reset_maxima(policy *p)
+{
+    p->stats.cap_refused_open_max = p->stats.cap_refused_idle_max = 0;
 }
 
 const policy_stats *policy_get_stats(const policy *p) { return &p->stats; }

@@ -123,8 +123,14 @@ typedef struct policy_stats {
     uint64_t replies_by_code[600]; /* index = reply code; accepted replies are counted as 250/220 etc by the caller */
     uint64_t open_sessions, open_busy, open_idle; /* now */
     uint64_t penalty_boxes;        /* times the penalty box engaged */
+    /* refusals by a concurrency cap, at the moment of each: how many found idle sessions counted
+     * against the cap, and the most sessions (and idle ones) open from that IP (the whole receiver's,
+     * for concurrency_total) then - the evidence that cached sessions took the place */
+    uint64_t cap_refused_idle, cap_refused_open_max, cap_refused_idle_max;
 } policy_stats;
 const policy_stats *policy_get_stats(const policy *p);
+/* Forgets the maxima of policy_stats (cap_refused_*_max): the end of a warm-up. */
+void policy_reset_maxima(policy *p);
 /* Counts a reply the caller sent on its own (an accept: 220, 250, 354, 221) so replies_by_code is complete. */
 void policy_count_reply(policy *p, int code);
 /* Sessions open now from one IP: busy and idle (for tests and /stats). */

@@ -163,10 +163,12 @@ void receiver_stats(const receiver *r, policy_stats *out)
     for (int c = 0; c < 600; c++)
         out->replies_by_code[c] -= r->base.replies_by_code[c];
     out->penalty_boxes -= r->base.penalty_boxes;
+    out->cap_refused_idle -= r->base.cap_refused_idle;
 }
 
 void receiver_reset_stats(receiver *r, sim_time_t now)
 {
+    policy_reset_maxima(r->pol);
     r->base = *policy_get_stats(r->pol);
     sim_tavg_reset(&r->sessions, now);
     sim_tavg_reset(&r->busy, now);

@@ -341,6 +341,50 @@ out:
     return rc;
 }
 
+int results_rundir_each_message(const char *dir, const char *const *names, size_t n,
+                                void (*row)(void *ctx, const char *const *cells), void *ctx, char *err, size_t errlen)
+{
+    char file[4200];
+    snprintf(file, sizeof(file), "%s/messages.csv", dir);
+    csv_in in;
+    if (csv_open(&in, file, err, errlen) != 0)
+        return -1;
+    enum { MAXC = 64 };
+    char *cells[MAXC];
+    int rc = -1, at[MAXC];
+    const char *want[MAXC];
+    long nc;
+    if (n > MAXC || !csv_next(&in) || (nc = split(in.line, cells, MAXC)) < 1) {
+        fail(err, errlen, "%s: empty file (no header)", file);
+        goto out;
+    }
+    long ncell = nc;
+    for (size_t k = 0; k < n; k++) {
+        at[k] = -1;
+        for (long i = 0; i < nc; i++)
+            if (strcmp(cells[i], names[k]) == 0)
+                at[k] = (int)i;
+        if (at[k] < 0) {
+            fail(err, errlen, "%s line 1: the header has no column %s", file, names[k]);
+            goto out;
+        }
+    }
+    while (csv_next(&in)) {
+        nc = split(in.line, cells, MAXC);
+        if (nc != ncell) {
+            fail(err, errlen, "%s line %zu: %ld cells, the header has %ld", file, in.lineno, nc, ncell);
+            goto out;
+        }
+        for (size_t k = 0; k < n; k++)
+            want[k] = cells[at[k]];
+        row(ctx, want);
+    }
+    rc = csv_end(&in, err, errlen);
+out:
+    csv_close(&in);
+    return rc;
+}
+
 results_rundir *results_rundir_load(const char *path, char *err, size_t errlen)
 {
     results_rundir *r = calloc(1, sizeof(*r));

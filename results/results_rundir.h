@@ -62,6 +62,14 @@ typedef struct results_rundir {
 results_rundir *results_rundir_load(const char *path, char *err, size_t errlen);
 void results_rundir_free(results_rundir *r);
 
+/*
+ * messages.csv of the run directory dir, row by row, for the rules that need each message (explain):
+ * row gets the cells of the named columns, in the order of names (valid during the call only). 0, or
+ * -1 with err naming the file and line (a missing column, a row with the wrong number of cells).
+ */
+int results_rundir_each_message(const char *dir, const char *const *names, size_t n,
+                                void (*row)(void *ctx, const char *const *cells), void *ctx, char *err, size_t errlen);
+
 /* Index of a timeseries column by name, or -1. */
 int results_rundir_column(const results_rundir *r, const char *name);
 /* The value at row of column c (-1: NaN), so that a missing column reads as "no value". */

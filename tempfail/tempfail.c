@@ -46,6 +46,8 @@ static const char usage[] =
     "  list                  the scenario library, a line each; its names work wherever a scenario\n"
     "                        file does (`tempfail run examples/greylist`)\n"
     "  show [NAME]           a scenario as the loader resolved it (--set applied)\n"
+    "  explain RUN_DIR       what happened in a run and why, in plain words, with the figures and the\n"
+    "                        library incident it resembles; `tempfail explain --help`\n"
     "  incident NAME         an incident's before and after over 5 seeds: does the fix hold by the\n"
     "                        margin its fixes: block states? `tempfail incident --help`\n"
     "  help                  this help\n"
@@ -93,6 +95,8 @@ int main(int argc, char **argv)
         return tempfail_list_main(argc - 1, argv + 1);
     if (strcmp(cmd, "show") == 0)
         return tempfail_show_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0)
+        return tempfail_explain_main(argc - 1, argv + 1);
     if (strcmp(cmd, "incident") == 0)
         return tempfail_incident_main(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)

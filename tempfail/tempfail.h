@@ -27,6 +27,7 @@ int tempfail_tune_main(int argc, char **argv);
 int tempfail_list_main(int argc, char **argv);
 int tempfail_show_main(int argc, char **argv);
 int tempfail_incident_main(int argc, char **argv);
+int tempfail_explain_main(int argc, char **argv);
 
 /* The scenario library (tempfail_library.c, in scenario_library_dir()): the file a command's
  * SCENARIO argument names: arg itself when it is a file (or looks like one), else the library

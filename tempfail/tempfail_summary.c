@@ -50,6 +50,13 @@ static json_t *receiver_json(receiver *r, sim_time_t end)
     json_object_set_new(s, "cap", r->cap ? results_json_count(r->cap) : json_null());
     json_object_set_new(o, "sessions", s);
     json_object_set_new(o, "penalty_boxes", results_json_count(ps->penalty_boxes));
+    if (ps->refused_by_rule[POLICY_RULE_CONCURRENCY_PER_IP] || ps->refused_by_rule[POLICY_RULE_CONCURRENCY_TOTAL]) {
+        json_t *at = json_object();
+        json_object_set_new(at, "with_idle", results_json_count(ps->cap_refused_idle));
+        json_object_set_new(at, "open_max", results_json_count(ps->cap_refused_open_max));
+        json_object_set_new(at, "idle_max", results_json_count(ps->cap_refused_idle_max));
+        json_object_set_new(o, "cap_refusals", at);
+    }
     json_t *wait = json_object();
     json_object_set_new(wait, "mean", num(r->wait.n ? r->wait.mean : 0));
     json_object_set_new(wait, "max", num(r->wait.n ? r->wait.max : 0));
