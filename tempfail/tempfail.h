@@ -34,6 +34,8 @@ int tempfail_explain_main(int argc, char **argv);
  * scenario of that name. 0, or -1 with a message in err (no such scenario, or a name that fits
  * several). */
 int tempfail_library_path(const char *arg, char *out, size_t len, char *err, size_t errlen);
+/* A library file's first comment line without its "# " ("Orange / Wanadoo: ..."), or "". */
+void tempfail_library_comment(const char *path, char *b, size_t len);
 
 /* What `tempfail run` does once the scenario is loaded, for the commands that run simulations of
  * their own (validate). */

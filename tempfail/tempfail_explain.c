@@ -46,14 +46,8 @@ static void incident_text(const char *name, char *title, size_t tlen, char *fix,
     char path[PATH_MAX];
     title[0] = fix[0] = 0;
     snprintf(path, sizeof(path), "%s/incidents/%s/before.yaml", scenario_library_dir(), name);
-    FILE *f = fopen(path, "r");
-    char line[512];
-    if (f && fgets(line, sizeof(line), f) && line[0] == '#') {
-        const char *t = line + 1 + (line[1] == ' ');
-        snprintf(title, tlen, "%.*s", (int)strcspn(t, ":\n"), t);
-    }
-    if (f)
-        fclose(f);
+    tempfail_library_comment(path, title, tlen);
+    title[strcspn(title, ":")] = 0;
     snprintf(path, sizeof(path), "%s/incidents/%s/after.yaml", scenario_library_dir(), name);
     scenario_error err;
     scenario *s = scenario_load_file(path, NULL, 0, &err);

@@ -128,8 +128,7 @@ int tempfail_library_path(const char *arg, char *out, size_t len, char *err, siz
     return rc;
 }
 
-/* A preset's first comment line ("# Orange / Wanadoo: ..."), or "". */
-static void lib_comment(const char *path, char *b, size_t len)
+void tempfail_library_comment(const char *path, char *b, size_t len)
 {
     b[0] = '\0';
     FILE *f = fopen(path, "r");
@@ -150,7 +149,7 @@ static void lib_summary(const char *name, const char *path, char *b, size_t len)
     scenario *s = scenario_load_file(path, NULL, 0, &err);
     if (!s) {
         char c[400];
-        lib_comment(path, c, sizeof(c));
+        tempfail_library_comment(path, c, sizeof(c));
         if (strncmp(name, "presets/", 8) == 0)
             snprintf(b, len, "(preset for use:) %s", c);
         else
@@ -205,7 +204,7 @@ int tempfail_list_main(int argc, char **argv)
             strncmp(l.names[i + 1], l.names[i], pl) == 0 && strcmp(l.names[i + 1] + pl, "/before") == 0) {
             char c[400];
             snprintf(path, sizeof(path), "%s/%.*s/before.yaml", scenario_library_dir(), (int)pl, l.names[i]);
-            lib_comment(path, c, sizeof(c));
+            tempfail_library_comment(path, c, sizeof(c));
             c[strcspn(c, ":")] = '\0'; /* the title: "Disk contention makes delivery bursty" */
             printf("%-*.*s  (incident: before, after) %s\n", (int)w, (int)pl, l.names[i], c);
             i++;
