@@ -325,9 +325,10 @@ static int harness_smtpd_apply(harness_smtpd_events *ev, json_t *o, const char *
     } else if (strcmp(event, "close") == 0) {
         const char *text = json_string_value(json_object_get(o, "text"));
         const char *rule = json_string_value(json_object_get(o, "rule"));
-        if (rule != NULL)
+        bool silent = text != NULL && strcmp(text, "silent") == 0;
+        if (rule != NULL && silent) /* a refusal with a reply was counted at its reply */
             harness_smtpd_rule(&ev->tot[r], rule);
-        if ((s == NULL || !s->replied) && text != NULL && strcmp(text, "silent") == 0)
+        if ((s == NULL || !s->replied) && silent)
             ev->tot[r].refused++;
         if (s != NULL) {
             if (s->busy)

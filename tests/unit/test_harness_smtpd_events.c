@@ -129,6 +129,35 @@ static void test_samples(void **state)
     assert_counts(&s.c[3][1], 0, 1, 0, 0, 0, 0);
 }
 
+/* A refusal counts once for its rule: a 421 and the close after it are one refusal, a silent close
+ * (no reply) is one too. */
+static void test_rule_totals(void **state)
+{
+    (void)state;
+    static const char log[] =
+        L(1.0, 1, "orange", "\"event\": \"connect\"") L(1.0, 1, "orange", "\"event\": \"busy\"")
+        L(1.1, 1, "orange", "\"event\": \"reply\", \"rule\": \"concurrency_per_ip\", \"text\": \"421 4.7.0 no\"")
+        L(1.2, 1, "orange", "\"event\": \"close\", \"rule\": \"concurrency_per_ip\"")
+        L(2.0, 2, "orange", "\"event\": \"connect\"") L(2.0, 2, "orange", "\"event\": \"busy\"")
+        L(2.5, 2, "orange", "\"event\": \"close\", \"text\": \"silent\", \"rule\": \"messages_per_session\"");
+    seen s = {0};
+    harness_smtpd_events *ev = harness_smtpd_events_create(receivers, 2, 10 * SIM_SEC, on_sample, &s);
+    FILE *f = fmemopen((void *)log, sizeof(log) - 1, "r");
+    assert_non_null(f);
+    char err[256] = "";
+    assert_int_equal(harness_smtpd_events_read(ev, f, err, sizeof(err)), 0);
+    fclose(f);
+    harness_smtpd_events_finish(ev, 10 * SIM_SEC);
+    const harness_smtpd_totals *t = harness_smtpd_events_totals(ev, 0);
+    assert_int_equal(t->refused, 2);
+    assert_int_equal(t->nrules, 2);
+    assert_string_equal(t->rules[0].name, "concurrency_per_ip");
+    assert_int_equal(t->rules[0].n, 1);
+    assert_string_equal(t->rules[1].name, "messages_per_session");
+    assert_int_equal(t->rules[1].n, 1);
+    harness_smtpd_events_free(ev);
+}
+
 /* A log that does not hold together is refused, naming the line. */
 static void test_errors(void **state)
 {
@@ -303,7 +332,7 @@ static void test_columns(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_samples),     cmocka_unit_test(test_errors),  cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_samples),     cmocka_unit_test(test_rule_totals), cmocka_unit_test(test_errors),  cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_many_sessions), cmocka_unit_test(test_classes), cmocka_unit_test(test_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
