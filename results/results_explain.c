@@ -149,32 +149,36 @@ static void rule_idle_cap(results_explain *e, const results_rundir *rd, const sc
     refusal_moments m = moments_421(rd, r);
     double open = fig(rd, "receivers.%s.cap_refusals.open_max", r), idle = fig(rd, "receivers.%s.cap_refusals.idle_max", r);
     bool exact = !isnan(with_idle);
-    if (!exact) { /* samples: coarser, the sessions at the end of each interval with refusals */
-        with_idle = fig0(rd, "receivers.%s.sessions.peak_idle%s", r, "") > 0 ? NAN : 0;
-        open = m.open;
-        idle = m.idle;
-    }
+    /* A replay's receiver counts no idle sessions at a refusal, and its "idle" sessions include those
+     * waiting on a held reply: the evidence there is that accepted sessions carried more than one
+     * message each, so Postfix cached sessions (and a cached session waits idle for its next). */
+    double accepted = fig0(rd, "receivers.%s.connections%s", r, "") - fig0(rd, "receivers.%s.refused%s", r, "");
+    double msgs = fig0(rd, "receivers.%s.messages%s", r, "");
     /* exact: idle sessions were open at 5% of the refusals at least (else they are not the cause) */
-    if (!cap || !cap->count_idle || refused <= 0 || (exact && with_idle < 0.05 * refused) || (!exact && !(idle > 0)))
+    if (!cap || !cap->count_idle || refused <= 0 || (exact && with_idle < 0.05 * refused) ||
+        (!exact && !(accepted > 0 && msgs > accepted)))
         return;
-    char t[64], n[96] = "";
+    char t[64];
     when(t, sizeof(t), m.first);
-    if (exact)
-        snprintf(n, sizeof(n), "%.0f of them (%.0f%%) ", with_idle, 100 * with_idle / refused);
     results_explain_finding *f = add(e, "idle-cap", "strict-cap-idle", m.first);
     if (!f)
         return;
-    snprintf(f->text, sizeof(f->text),
-             "%s refused %.0f connections at the greeting (first by %s) for its cap of %llu sessions per IP, a cap "
-             "that counts idle cached sessions: %swhile idle cached sessions were open, up to %.0f sessions open "
-             "%s, %.0f of them idle. A session Postfix keeps for reuse is a socket to the receiver.",
-             r, refused, t, (unsigned long long)cap->limit, n, open, exact ? "at a refusal" : "in an interval with refusals",
-             idle);
+    int len = snprintf(f->text, sizeof(f->text),
+                       "%s refused %.0f connections at the greeting (first by %s) for its cap of %llu sessions per "
+                       "IP, a cap that counts idle cached sessions: ",
+                       r, refused, t, (unsigned long long)cap->limit);
+    if (len > 0 && (size_t)len < sizeof(f->text))
+        snprintf(f->text + len, sizeof(f->text) - (size_t)len,
+                 exact ? "%.0f of them (%.0f%%) while idle cached sessions were open, up to %.0f sessions open at a "
+                         "refusal, %.0f of them idle. A session Postfix keeps for reuse is a socket to the receiver."
+                       : "Postfix cached its sessions (%.0f accepted sessions carried %.0f messages), and a session "
+                         "it keeps for reuse is a socket to the receiver while it waits for the next message.",
+                 exact ? with_idle : accepted, exact ? 100 * with_idle / refused : msgs, open, idle);
     snprintf(f->evidence, sizeof(f->evidence),
              exact ? "summary.json receivers.%s.refused_by_rule.concurrency_per_ip, .cap_refusals (the receiver's "
                      "count at each refusal); scenario.yaml count_idle"
-                   : "summary.json receivers.%s.refused_by_rule.concurrency_per_ip; timeseries.csv sessions.busy, "
-                     ".idle where replies.421 > 0; scenario.yaml count_idle",
+                   : "summary.json receivers.%s.refused_by_rule.concurrency_per_ip, .connections, .refused, "
+                     ".messages; scenario.yaml count_idle",
              r);
 }
 
@@ -261,18 +265,28 @@ static void rule_dead(results_explain *e, const results_rundir *rd, const scenar
             if (results_rundir_value(rd, row, c) == 0)
                 first = rd->time[row];
         const mta_transport_config *t = dest_transport(s, name);
-        char t1[64], dt[64];
-        when(t1, sizeof(t1), first);
-        when(dt, sizeof(dt), json_number_value(json_object_get(d, "dead_time")));
+        char t1[80] = "", dt[80];
+        if (!isnan(first)) { /* a replay has no window column: when is unknown */
+            char w[64];
+            when(w, sizeof(w), first);
+            snprintf(t1, sizeof(t1), " (first by %s)", w);
+        }
+        json_t *jdt = json_object_get(d, "dead_time");
+        dt[0] = 0;
+        if (json_is_number(jdt)) { /* null in a replay: Postfix does not log how long */
+            char w[64];
+            when(w, sizeof(w), json_number_value(jdt));
+            snprintf(dt, sizeof(dt), ", %s in all", w);
+        }
         results_explain_finding *f = add(e, "dead-destination", "strict-cap-idle", first);
         if (!f)
             return;
         snprintf(f->text, sizeof(f->text),
-                 "%s was declared dead %.0f times (first by %s), %s in all: a cohort of failed sessions (a 421 at "
+                 "%s was declared dead %.0f time%s%s%s: a cohort of failed sessions (a 421 at "
                  "the greeting is one) reached the failed cohort limit of %g, and while a destination is dead "
                  "its mail is deferred without a try (\"delivery temporarily suspended\": %.0f deferrals in the run) "
                  "until a deferred-queue scan after minimal_backoff_time.",
-                 name, eps, t1, dt, t ? t->p.failed_cohort_limit : 1.0, isnan(suspended) ? 0 : suspended);
+                 name, eps, eps == 1 ? "" : "s", t1, dt, t ? t->p.failed_cohort_limit : 1.0, isnan(suspended) ? 0 : suspended);
         snprintf(f->evidence, sizeof(f->evidence),
                  "summary.json destinations.%s.dead_episodes, .dead_time, deferrals.suspended; timeseries.csv "
                  "window.%s = 0",
@@ -539,7 +553,7 @@ static void rule_head_of_line(results_explain *e, const char *dir, const scenari
             if (count[c] > count[b])
                 b = c;
         for (uint32_t a = 0; a < nc; a++) {
-            if (a == b || !count[a] || count[b] < 10 * count[a])
+            if (a == b || !count[a] || count[b] < 2 * count[a])
                 continue;
             /* a's latency in this queue, and how many of b's were in it when a's slowest arrived
              * (arrived by then, not done: sorted arrivals and dones, counted by binary search) */
@@ -580,9 +594,9 @@ static void rule_head_of_line(results_explain *e, const char *dir, const scenari
             if (periodic)
                 sim_time_format(every, sizeof(every), bc->arrivals.every);
             int len = snprintf(f->text, sizeof(f->text),
-                               "%s mail waited behind up to %zu %s messages in the one queue they shared, %s (%zu of "
-                               "%s's, %zu of %s's): a destination queue is served in order, so %s's p95 there was %s "
-                               "against a median of %.1f s.",
+                               "%s mail waited behind up to %zu %s messages in the one queue they shared, %s "
+                               "(%zu messages of %s, %zu of %s): a destination queue is served in order, so the "
+                               "p95 of %s there was %s against a median of %.1f s.",
                                s->traffic.classes[a].name, ahead, bc->name, h.queues[q], count[b], bc->name, count[a],
                                s->traffic.classes[a].name, s->traffic.classes[a].name, pt, isinf(p50) ? 0 : p50);
             if (periodic && len > 0 && (size_t)len < sizeof(f->text))
@@ -600,6 +614,35 @@ out:
         free(h.queues[i]);
     free(h.queues);
     free(h.m);
+}
+
+/* No rule matched: the refusals there were, so that "nothing found" is never read as "nothing refused". */
+static void unexplained(results_explain *e, const results_rundir *rd)
+{
+    json_t *rcvs = json_object_get(rd->summary, "receivers");
+    const char *r, *k;
+    json_t *v, *n;
+    size_t len = 0;
+    json_object_foreach(rcvs, r, v)
+    {
+        json_t *by = json_object_get(v, "refused_by_rule");
+        if (!json_object_size(by) || len >= sizeof(e->note))
+            continue;
+        int w = snprintf(e->note + len, sizeof(e->note) - len, "%s%s refused", len ? "; " : "No rule matched these refusals: ", r);
+        const char *sep = " ";
+        json_object_foreach(by, k, n)
+        {
+            if (w > 0 && len + (size_t)w < sizeof(e->note))
+                len += (size_t)w;
+            w = snprintf(e->note + len, sizeof(e->note) - len, "%s%lld by %s", sep, (long long)json_integer_value(n), k);
+            sep = ", ";
+        }
+        if (w > 0 && len + (size_t)w < sizeof(e->note))
+            len += (size_t)w;
+    }
+    if (len && len + 80 < sizeof(e->note))
+        snprintf(e->note + len, sizeof(e->note) - len,
+                 " (summary.json receivers.*.refused_by_rule); none of the patterns in docs/explain.md fits them");
 }
 
 int results_explain_run(const char *dir, const results_rundir *rd, const scenario *s, results_explain *out, char *err,
@@ -626,5 +669,7 @@ int results_explain_run(const char *dir, const results_rundir *rd, const scenari
     int rc = 0;
     rule_head_of_line(out, dir, s, err, errlen, &rc);
     rule_resend(out, rd, s);
+    if (out->n == 0)
+        unexplained(out, rd);
     return rc;
 }

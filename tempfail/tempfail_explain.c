@@ -173,7 +173,7 @@ int tempfail_explain_main(int argc, char **argv)
         free(text);
         json_decref(out);
     } else {
-        if (!e->n)
+        if (!e->n && !e->note[0])
             printf("Nothing the rules look for: no refusal at a cap, no dead destination, no re-sends, no queue "
                    "shared with a mass of other mail, no short retry against a block, no slow DNS or disk.\n");
         if (e->note[0])
