@@ -19,6 +19,7 @@
 
 #include "sim/sim_hash.h"
 #include "sim/sim_mem.h"
+#include "sim/sim_stat.h"
 
 /* ---- count tables ---- */
 
@@ -358,16 +359,10 @@ void harness_maillog_stats_add(harness_maillog_stats *st, const harness_maillog_
     msg_delivery(st->msgs, r);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 void harness_maillog_stats_sort(harness_maillog_stats *st)
 {
     if (st->nsent)
-        qsort(st->sent_delay, st->nsent, sizeof(double), cmp_double);
+        sim_sort_doubles(st->sent_delay, st->nsent);
 }
 
 double harness_maillog_quantile(const double *sorted, size_t n, double q)
@@ -392,7 +387,7 @@ size_t harness_maillog_stats_queue(const harness_maillog_stats *st, double **age
     for (size_t i = 0; i < m->nbucket; i++)
         for (const msg *e = m->bucket[i]; e; e = e->next)
             v[n++] = e->delay + (double)(st->last - e->when);
-    qsort(v, n, sizeof(*v), cmp_double);
+    sim_sort_doubles(v, n);
     *ages = v;
     return n;
 }

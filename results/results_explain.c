@@ -17,6 +17,7 @@
 #include "models/mta.h"
 #include "results/results_expect.h"
 #include "sim/sim_mem.h"
+#include "sim/sim_stat.h"
 #include "sim/sim_time.h"
 
 /* ---- reading ---- */
@@ -513,26 +514,6 @@ static void hol_row(void *ctx, const char *const *cells)
     h->m[h->n++] = (hol_msg){a, d, cls, hol_queue(h, q)};
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The first index of the sorted v[0..n) above t. */
-static size_t upper(const double *v, size_t n, double t)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] <= t)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static void rule_head_of_line(results_explain *e, const char *dir, const scenario *s, char *err, size_t errlen,
                               int *rc)
 {
@@ -567,15 +548,15 @@ static void rule_head_of_line(results_explain *e, const char *dir, const scenari
                     barr[nb] = h.m[i].arrival;
                     bdone[nb++] = h.m[i].done;
                 }
-            qsort(lat, k, sizeof(*lat), cmp_double);
-            qsort(barr, nb, sizeof(*barr), cmp_double);
-            qsort(bdone, nb, sizeof(*bdone), cmp_double);
+            sim_sort_doubles(lat, k);
+            sim_sort_doubles(barr, nb);
+            sim_sort_doubles(bdone, nb);
             double p95 = lat[(size_t)ceil(0.95 * (double)k) - 1], p50 = lat[(k - 1) / 2];
             bool slow = p95 >= 30 && p95 >= 10 * p50 + 5;
             for (size_t i = 0; slow && i < h.n; i++)
                 if (h.m[i].queue == q && h.m[i].cls == a && h.m[i].done - h.m[i].arrival >= p95) {
                     double t = h.m[i].arrival;
-                    size_t in = upper(barr, nb, t) - upper(bdone, nb, t);
+                    size_t in = sim_sorted_count_le(barr, nb, t) - sim_sorted_count_le(bdone, nb, t);
                     if (in > ahead)
                         ahead = in;
                 }

@@ -359,12 +359,6 @@ double results_sweep_pass_fraction(const results_sweep *rs, size_t p) { return r
 
 bool results_sweep_all_passed(const results_sweep *rs, size_t p) { return rs->pass[p] == 1.0; }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double results_sweep_median_reduction(const results_sweep *rs)
 {
     size_t nk = rs->def.nfigures, n = 0;
@@ -375,7 +369,7 @@ double results_sweep_median_reduction(const results_sweep *rs)
                 v[n++] = rs->diff[p * nk + k].reduction;
     double m = NAN;
     if (n) {
-        qsort(v, n, sizeof(*v), cmp_double);
+        sim_sort_doubles(v, n);
         m = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
     free(v);

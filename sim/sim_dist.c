@@ -10,6 +10,7 @@
  */
 #include "sim/sim_dist.h"
 #include "sim/sim_mem.h"
+#include "sim/sim_stat.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -117,12 +118,6 @@ double sim_dist_median(const sim_dist *d)
     return 0;
 }
 
-static int dist_cmp_double(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
-
 int sim_dist_empirical(sim_dist *d, double *values, size_t n)
 {
     if (n == 0 || !values)
@@ -131,7 +126,7 @@ int sim_dist_empirical(sim_dist *d, double *values, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!isfinite(values[i]))
             return -EINVAL;
-    qsort(values, n, sizeof *values, dist_cmp_double);
+    sim_sort_doubles(values, n);
     *d = (sim_dist){.kind = SIM_DIST_EMPIRICAL, .values = values, .n = n};
     return 0;
 }

@@ -14,6 +14,7 @@
 #ifndef SIM_STAT_H
 #define SIM_STAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sim/sim_time.h"
@@ -67,5 +68,11 @@ void sim_quantile_reset(sim_quantile *q);
 void sim_quantile_merge(sim_quantile *dst, const sim_quantile *src);
 /* Fraction of observations <= x (for CDF plots); 0 when empty. */
 double sim_quantile_cdf(const sim_quantile *q, double x);
+
+/* Exact order statistics over a few values held in memory (not for a run's millions: sim_quantile). */
+/* Sorts v[0..n) ascending. */
+void sim_sort_doubles(double *v, size_t n);
+/* The number of values of the sorted v[0..n) at or below t (the first index above t). */
+size_t sim_sorted_count_le(const double *v, size_t n, double t);
 
 #endif

@@ -488,6 +488,25 @@ static void test_invariants_abort(void **state)
     expect_abort(tavg_backwards, "sim_tavg_set");
 }
 
+/* Exact order statistics: a sort, and counts at or below a value (ties and the ends included). */
+static void test_sorted(void **state)
+{
+    (void)state;
+    double v[] = {3, 1, 2, 2, -1, 5};
+    sim_sort_doubles(v, 6);
+    static const double want[] = {-1, 1, 2, 2, 3, 5};
+    for (size_t i = 0; i < 6; i++)
+        assert_true(v[i] == want[i]);
+    static const struct {
+        double t;
+        size_t n;
+    } cases[] = {{-2, 0}, {-1, 1}, {0, 1}, {2, 4}, {2.5, 4}, {5, 6}, {9, 6}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(sim_sorted_count_le(v, 6, cases[i].t), cases[i].n);
+    assert_int_equal(sim_sorted_count_le(v, 0, 1), 0);
+    sim_sort_doubles(v, 0); /* nothing to do, no crash */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_quantile_cdf),
         cmocka_unit_test(test_quantile_deterministic),
         cmocka_unit_test(test_invariants_abort),
+        cmocka_unit_test(test_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
