@@ -26,6 +26,18 @@ shows() { # FILE PATTERN...: each pattern is in `tempfail show FILE`
   local p
   for p in "$@"; do grep -q -- "$p" show.out || { echo "  '$p' not in the resolved scenario"; return 1; }; done
 }
+wrap() { # KEY SECTION: wrap/KEY.yaml, five minutes of mail to x.test and SECTION (a preset's use:)
+  cat >"wrap/$1.yaml" <<EOF
+name: use-$1
+duration: 5m
+until: drained
+drain_cap: 1d
+traffic:
+  classes:
+    - { name: mail, arrivals: { process: poisson, rate: 5/s }, domains: { x.test: 1 } }
+$2
+EOF
+}
 mkdir -p out log wrap
 n_incidents=0 n_files=0
 while IFS= read -r f; do
@@ -41,17 +53,8 @@ while IFS= read -r f; do
       check "$name: the file is the built-in default" cmp -s out/default/summary.json out/"$key"/summary.json ;;
     presets/receivers/*)
       p=${name#presets/}
-      cat >"wrap/$key.yaml" <<EOF
-name: use-$key
-duration: 5m
-until: drained
-drain_cap: 1d
-traffic:
-  classes:
-    - { name: mail, arrivals: { process: poisson, rate: 5/s }, domains: { x.test: 1 } }
-receivers:
-  - { use: $p, name: x, domains: [x.test] }
-EOF
+      wrap "$key" "receivers:
+  - { use: $p, name: x, domains: [x.test] }"
       check "$name: runs clean, used by a receiver" runs_clean "$key" "wrap/$key.yaml"
       rules=$(grep -v '^ *#' "$lib/$f" | sed -n 's/.*rule: *\([a-z_]*\).*/rule: \1/p' | sort -u)
       mapfile -t want <<<"$rules"
@@ -59,16 +62,7 @@ EOF
       check "$name: the receiver took mail" grep -Eq '"messages": [1-9]' "out/$key/summary.json" ;;
     presets/mta/*)
       p=${name#presets/}
-      cat >"wrap/$key.yaml" <<EOF
-name: use-$key
-duration: 5m
-until: drained
-drain_cap: 1d
-traffic:
-  classes:
-    - { name: mail, arrivals: { process: poisson, rate: 5/s }, domains: { x.test: 1 } }
-mta: { use: $p }
-EOF
+      wrap "$key" "mta: { use: $p }"
       check "$name: runs clean as the scenario's mta:" runs_clean "$key" "wrap/$key.yaml"
       # every key the preset sets (at any depth) is in the resolved scenario
       mapfile -t want < <(sed -n 's/^ *\([a-z_][a-z0-9_]*\):.*/\1:/p' "$lib/$f" | sort -u)
