@@ -212,15 +212,7 @@ static double exact_quantile(const double *sorted, size_t n, double p)
 /* Fraction of sorted values <= x. */
 static double exact_cdf(const double *sorted, size_t n, double x)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return (double)lo / (double)n;
+    return (double)sim_sorted_count_le(sorted, n, x) / (double)n;
 }
 
 typedef double (*draw_fn)(gsl_rng *r);
