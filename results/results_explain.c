@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/mta.h"
 #include "results/results_expect.h"
@@ -106,35 +107,16 @@ static results_explain_finding *add(results_explain *e, const char *rule, const 
     return f;
 }
 
-/* Over the samples in which receiver r sent a 421: the first such sample's time, the most sessions
- * open and the idle ones among them at that sample. */
-typedef struct refusal_moments {
-    size_t samples;
-    double first, open, idle;
-} refusal_moments;
-
-static refusal_moments moments_421(const results_rundir *rd, const char *r)
+/* The start of the first sample interval in which receiver r sent a 421; NaN when none did. */
+static double first_421(const results_rundir *rd, const char *r)
 {
-    char c421[300], cb[300], ci[300];
+    char c421[300];
     snprintf(c421, sizeof(c421), "%s.replies.421", r);
-    snprintf(cb, sizeof(cb), "%s.sessions.busy", r);
-    snprintf(ci, sizeof(ci), "%s.sessions.idle", r);
-    int k = results_rundir_column(rd, c421), b = results_rundir_column(rd, cb), i = results_rundir_column(rd, ci);
-    refusal_moments m = {0, NAN, 0, 0};
-    for (size_t row = 0; k >= 0 && row < rd->nrow; row++) {
-        if (!(results_rundir_value(rd, row, k) > 0))
-            continue;
-        double busy = results_rundir_value(rd, row, b), idle = results_rundir_value(rd, row, i);
-        busy = isnan(busy) ? 0 : busy;
-        idle = isnan(idle) ? 0 : idle;
-        if (!m.samples++)
-            m.first = rd->time[row] - (row ? rd->time[row] - rd->time[row - 1] : rd->time[row]);
-        if (busy + idle > m.open || (busy + idle == m.open && idle > m.idle)) {
-            m.open = busy + idle;
-            m.idle = idle;
-        }
-    }
-    return m;
+    int k = results_rundir_column(rd, c421);
+    for (size_t row = 0; k >= 0 && row < rd->nrow; row++)
+        if (results_rundir_value(rd, row, k) > 0)
+            return row ? rd->time[row - 1] : 0;
+    return NAN;
 }
 
 /* ---- the rules ---- */
@@ -147,8 +129,9 @@ static void rule_idle_cap(results_explain *e, const results_rundir *rd, const sc
     const policy_rule_config *cap = rule_of(rcv_cfg(s, r), POLICY_RULE_CONCURRENCY_PER_IP);
     double refused = fig0(rd, "receivers.%s.refused_by_rule.concurrency_per_ip%s", r, "");
     double with_idle = fig(rd, "receivers.%s.cap_refusals.with_idle", r);
-    refusal_moments m = moments_421(rd, r);
-    double open = fig(rd, "receivers.%s.cap_refusals.open_max", r), idle = fig(rd, "receivers.%s.cap_refusals.idle_max", r);
+    double first = first_421(rd, r);
+    double open = fig(rd, "receivers.%s.cap_refusals.open_max", r);
+    double idle = fig(rd, "receivers.%s.cap_refusals.idle_max", r);
     bool exact = !isnan(with_idle);
     /* A replay's receiver counts no idle sessions at a refusal, and its "idle" sessions include those
      * waiting on a held reply: the evidence there is that accepted sessions carried more than one
@@ -160,8 +143,8 @@ static void rule_idle_cap(results_explain *e, const results_rundir *rd, const sc
         (!exact && !(accepted > 0 && msgs > accepted)))
         return;
     char t[64];
-    when(t, sizeof(t), m.first);
-    results_explain_finding *f = add(e, "idle-cap", "strict-cap-idle", m.first);
+    when(t, sizeof(t), first);
+    results_explain_finding *f = add(e, "idle-cap", "strict-cap-idle", first);
     if (!f)
         return;
     int len = snprintf(f->text, sizeof(f->text),
@@ -208,8 +191,41 @@ static void rule_over_cap(results_explain *e, const results_rundir *rd, const sc
              r);
 }
 
+/* A replay's windows: Postfix logs a window only in qmgr's feedback lines, which a replay keeps as
+ * scheduler.csv, per queue named by its next hop ("[127.64.0.1]:40473"): the largest new window of
+ * the queues whose address is one of the receiver's MX hosts. */
+typedef struct sched_max {
+    const receiver_config *rc;
+    double max;
+} sched_max;
+
+static void sched_row(void *ctx, const char *const *cells)
+{
+    sched_max *m = ctx;
+    const char *a = cells[0] + (cells[0][0] == '[');
+    size_t len = strcspn(a, "]");
+    for (size_t j = 0; j < m->rc->nmx; j++) {
+        const char *mx = m->rc->mx[j].address;
+        if (mx && strlen(mx) == len && strncmp(mx, a, len) == 0 && strtod(cells[1], NULL) > m->max)
+            m->max = strtod(cells[1], NULL);
+    }
+}
+
+static double replay_window_max(const char *dir, const receiver_config *rc)
+{
+    static const char *const cols[] = {"destination", "new_window"};
+    char path[4200], err[256];
+    snprintf(path, sizeof(path), "%s/scheduler.csv", dir);
+    sched_max m = {rc, 0};
+    if (!rc || access(path, R_OK) != 0 || results_rundir_each_row(dir, "scheduler.csv", cols, 2, sched_row, &m, err,
+                                                                  sizeof(err)) != 0)
+        return 0;
+    return m.max;
+}
+
 /* window-over-cap: Postfix ran more deliveries at once than the receiver allows sessions. */
-static void rule_window_over_cap(results_explain *e, const results_rundir *rd, const scenario *s, const char *r)
+static void rule_window_over_cap(results_explain *e, const char *dir, const results_rundir *rd, const scenario *s,
+                                 const char *r)
 {
     const policy_rule_config *cap = rule_of(rcv_cfg(s, r), POLICY_RULE_CONCURRENCY_PER_IP);
     double refused = fig0(rd, "receivers.%s.refused_by_rule.concurrency_per_ip%s", r, "");
@@ -228,6 +244,17 @@ static void rule_window_over_cap(results_explain *e, const results_rundir *rd, c
             worst = name;
         }
     }
+    bool replay = false;
+    if (!worst) { /* a replay: no window in summary.json, qmgr's own in scheduler.csv */
+        json_object_foreach(dests, name, d)
+        {
+            const char *dr = json_string_value(json_object_get(d, "receiver"));
+            if (!worst && dr && strcmp(dr, r) == 0 && json_is_null(json_object_get(d, "window")))
+                worst = name;
+        }
+        wmax = worst ? replay_window_max(dir, rcv_cfg(s, r)) : 0;
+        replay = true;
+    }
     if (!worst || wmax <= (double)cap->limit)
         return;
     results_explain_finding *f = add(e, "window-over-cap", "login-codes", NAN);
@@ -235,15 +262,21 @@ static void rule_window_over_cap(results_explain *e, const results_rundir *rd, c
         return;
     const mta_transport_config *t = dest_transport(s, worst);
     snprintf(f->text, sizeof(f->text),
-             "Postfix ran up to %.0f deliveries at once to %s (initial concurrency %u, limit %u) against %s's cap "
-             "of %llu sessions per IP: every delivery beyond the cap was refused (%.0f refusals), and more "
-             "concurrency meant more refusals, not more mail.",
-             wmax, worst, t ? t->p.initial_destination_concurrency : 0, t ? t->p.destination_concurrency_limit : 0, r,
+             "Postfix's concurrency window for %s reached %.0f deliveries at once (initial concurrency %u, limit "
+             "%u) against %s's cap of %llu sessions per IP: every delivery beyond the cap was refused (%.0f "
+             "refusals), and more concurrency meant more refusals, not more mail.",
+             worst, wmax, t ? t->p.initial_destination_concurrency : 0, t ? t->p.destination_concurrency_limit : 0, r,
              (unsigned long long)cap->limit, refused);
-    snprintf(f->evidence, sizeof(f->evidence),
-             "summary.json destinations.%s.window.max, receivers.%s.refused_by_rule.concurrency_per_ip; "
-             "scenario.yaml the transport's concurrency",
-             worst, r);
+    if (replay)
+        snprintf(f->evidence, sizeof(f->evidence),
+                 "scheduler.csv new_window (qmgr's feedback lines) of the queues to %s's MX addresses; summary.json "
+                 "receivers.%s.refused_by_rule.concurrency_per_ip; scenario.yaml the transport's concurrency",
+                 r, r);
+    else
+        snprintf(f->evidence, sizeof(f->evidence),
+                 "summary.json destinations.%s.window.max, receivers.%s.refused_by_rule.concurrency_per_ip; "
+                 "scenario.yaml the transport's concurrency",
+                 worst, r);
 }
 
 /* dead-destination: failed cohorts declared a destination dead; its mail waited for a queue scan. */
@@ -519,7 +552,7 @@ static void rule_head_of_line(results_explain *e, const char *dir, const scenari
 {
     static const char *const cols[] = {"class", "domain", "host", "arrival", "done"};
     hol_ctx h = {.s = s};
-    if (results_rundir_each_message(dir, cols, 5, hol_row, &h, err, errlen) != 0) {
+    if (results_rundir_each_row(dir, "messages.csv", cols, 5, hol_row, &h, err, errlen) != 0) {
         *rc = -1;
         goto out;
     }
@@ -638,7 +671,7 @@ int results_explain_run(const char *dir, const results_rundir *rd, const scenari
     json_t *rcvs = json_object_get(rd->summary, "receivers");
     const char *r;
     json_t *v;
-    json_object_foreach(rcvs, r, v) rule_window_over_cap(out, rd, s, r);
+    json_object_foreach(rcvs, r, v) rule_window_over_cap(out, dir, rd, s, r);
     json_object_foreach(rcvs, r, v) rule_shared_ip(out, rd, s, r);
     json_object_foreach(rcvs, r, v) rule_idle_cap(out, rd, s, r);
     json_object_foreach(rcvs, r, v) rule_over_cap(out, rd, s, r);

@@ -341,11 +341,11 @@ out:
     return rc;
 }
 
-int results_rundir_each_message(const char *dir, const char *const *names, size_t n,
-                                void (*row)(void *ctx, const char *const *cells), void *ctx, char *err, size_t errlen)
+int results_rundir_each_row(const char *dir, const char *name, const char *const *names, size_t n,
+                            void (*row)(void *ctx, const char *const *cells), void *ctx, char *err, size_t errlen)
 {
     char file[4200];
-    snprintf(file, sizeof(file), "%s/messages.csv", dir);
+    snprintf(file, sizeof(file), "%s/%s", dir, name);
     csv_in in;
     if (csv_open(&in, file, err, errlen) != 0)
         return -1;

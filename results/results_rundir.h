@@ -63,12 +63,13 @@ results_rundir *results_rundir_load(const char *path, char *err, size_t errlen);
 void results_rundir_free(results_rundir *r);
 
 /*
- * messages.csv of the run directory dir, row by row, for the rules that need each message (explain):
- * row gets the cells of the named columns, in the order of names (valid during the call only). 0, or
- * -1 with err naming the file and line (a missing column, a row with the wrong number of cells).
+ * A CSV file of the run directory dir (messages.csv, scheduler.csv), row by row, for the rules that
+ * need each row (explain): row gets the cells of the named columns, in the order of names (valid
+ * during the call only). 0, or -1 with err naming the file and line (a missing column, a row with
+ * the wrong number of cells).
  */
-int results_rundir_each_message(const char *dir, const char *const *names, size_t n,
-                                void (*row)(void *ctx, const char *const *cells), void *ctx, char *err, size_t errlen);
+int results_rundir_each_row(const char *dir, const char *file, const char *const *names, size_t n,
+                            void (*row)(void *ctx, const char *const *cells), void *ctx, char *err, size_t errlen);
 
 /* Index of a timeseries column by name, or -1. */
 int results_rundir_column(const results_rundir *r, const char *name);

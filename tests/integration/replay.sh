@@ -59,6 +59,20 @@ if len(held) == 1 and f:
 PY
 }
 
+# explains R RULE...: `tempfail explain` on the replay R finds these rules (and "-RULE": not that one)
+explains() {
+  local r=$1 rule got
+  shift
+  got=$("$TEMPFAIL" explain "$r" --json | python3 -c 'import json,sys; print(" ".join(f["rule"] for f in json.load(sys.stdin)["findings"]))') ||
+    return 1
+  for rule in "$@"; do
+    case $rule in
+    -*) [[ " $got " != *" ${rule#-} "* ]] || { echo "  explain found ${rule#-}: $got"; return 1; } ;;
+    *) [[ " $got " == *" $rule "* ]] || { echo "  explain did not find $rule: $got"; return 1; } ;;
+    esac
+  done
+}
+
 # The test runs alone (RUN_SERIAL in tests/CMakeLists.txt): a replay's sessions must not share the
 # cores with the suite's other jobs, which shift them by the milliseconds that decide a race for a
 # receiver's last slot (docs/validation.md, "Two instances behind one address").
@@ -101,11 +115,15 @@ for name in cap3-idle cap3-dedicated greylist cap3-tls cap5-concurrency nat-cap4
     check "$name: 421s at the greeting" at_least "$r/summary.json" 'd["deferrals"].get("421 greeting", 0)' 1
     check "$name: Postfix logged the 421" contains "$r/maillog" 'refused to talk to me: 421 4.7.0 Too many connections'
     check "$name: sessions reused" contains "$r/maillog" 'conn_use=2'
+    check "$name: each refusal counted once for its rule" exactly "$r/summary.json" \
+      'd["receivers"]["capped"]["refused_by_rule"]["concurrency_per_ip"] - d["receivers"]["capped"]["replies"]["421"]' 0
+    check "$name: explain finds the window over the cap and the idle sessions" explains "$r" window-over-cap idle-cap
     ;;
   cap3-dedicated)
     check "$name: no 421" exactly "$r/summary.json" 'd["receivers"]["capped"]["replies"]["421"]' 0
     check "$name: no deferral" exactly "$r/summary.json" 'd["messages"]["deferrals"]' 0
     check "$name: the dedicated transport" contains "$r/postfix-mta1.master.cf" '^capped .* 2 *smtp'
+    check "$name: explain finds nothing at the cap" explains "$r" -window-over-cap -idle-cap -over-cap
     ;;
   nat-cap4)
     check "$name: 421s" at_least "$r/summary.json" 'd["receivers"]["capped"]["replies"]["421"]' 1
@@ -113,11 +131,14 @@ for name in cap3-idle cap3-dedicated greylist cap3-tls cap5-concurrency nat-cap4
       check "$name: delivery temporarily suspended" at_least "$r/summary.json" 'd["deferrals"].get("suspended", 0)' 1
     check "$name: two instances, one source address" [ "$(grep -h '^smtp_bind_address' "$r"/postfix-mta*.main.cf | sort -u | wc -l)" -eq 1 ] 
     check "$name: both hosts delivered" [ "$(tail -n +2 "$r/messages.csv" | cut -d, -f3 | sort -u | wc -l)" -eq 2 ]
+    check "$name: explain finds the shared address" explains "$r" shared-ip
     ;;
   cap3-tls)
     check "$name: 421s at the greeting" at_least "$r/summary.json" 'd["deferrals"].get("421 greeting", 0)' 1
     check "$name: no session reused (TLS)" lacks "$r/maillog" 'conn_use='
     check "$name: the real window overshoots the cap" contains "$r/scheduler.csv" ',failure,4,2,'
+    check "$name: explain finds the window over the cap, no idle session (none is cached)" explains "$r" \
+      window-over-cap -idle-cap
     ;;
   greylist)
     check "$name: every message deferred at RCPT first" exactly "$r/summary.json" \
