@@ -7,12 +7,16 @@
  * place lets each converter read like the schema it implements.
  */
 #include "scenarios/scenario_conv.h"
+#include "scenarios/scenario_guard.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "scenarios/scenario_keys.h"
 
@@ -271,6 +275,15 @@ bool scenario_conv_node_str(scenario_conv *c, yaml_node_t *n, char **out)
     return true;
 }
 
+/* A unit parser's -EINVAL or -EDOM as a message: what was expected, and why an exponent is not. */
+static bool scenario_conv_unit_fail(scenario_conv *c, yaml_node_t *n, int rc, const char *expected, const char *t)
+{
+    if (rc == -EDOM)
+        return scenario_conv_fail(c, n, "'%s': a number in exponent notation is not accepted; write it out (%s)", t,
+                                  expected);
+    return scenario_conv_fail(c, n, "expected %s, got '%s'", expected, t);
+}
+
 bool scenario_conv_node_uint(scenario_conv *c, yaml_node_t *n, uint64_t min, uint64_t max, uint64_t *out)
 {
     const char *t = scenario_conv_scalar(c, n, "a whole number");
@@ -308,6 +321,8 @@ bool scenario_conv_node_number(scenario_conv *c, yaml_node_t *n, double *out)
     if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '-') || end == p || *end || errno || v != v ||
         v > 1e300 || v < -1e300)
         return scenario_conv_fail(c, n, "expected a number, got '%s'", t);
+    if (strpbrk(p, "eE"))
+        return scenario_conv_unit_fail(c, n, -EDOM, "a number like 0.25 or 1000", t);
     *out = v;
     return true;
 }
@@ -317,8 +332,12 @@ bool scenario_conv_node_duration(scenario_conv *c, yaml_node_t *n, sim_time_t *o
     const char *t = scenario_conv_scalar(c, n, "a duration like 300s, 5m, 2h, 5d");
     if (!t)
         return false;
-    if (scenario_parse_duration(t, out) < 0)
-        return scenario_conv_fail(c, n, "expected a duration like 300s, 5m, 2h, 5d, got '%s'", t);
+    int rc = scenario_parse_duration(t, out);
+    if (rc == -ERANGE)
+        return scenario_conv_fail(c, n, "'%s' is longer than the longest duration accepted, %.0fd (100 years)", t,
+                                  SCENARIO_MAX_DURATION_DAYS);
+    if (rc < 0)
+        return scenario_conv_unit_fail(c, n, rc, "a duration like 300s, 5m, 2h, 5d", t);
     return true;
 }
 
@@ -327,8 +346,11 @@ bool scenario_conv_node_size(scenario_conv *c, yaml_node_t *n, double *out)
     const char *t = scenario_conv_scalar(c, n, "a size like 512, 4KB, 1.5MB");
     if (!t)
         return false;
-    if (scenario_parse_size(t, out) < 0)
-        return scenario_conv_fail(c, n, "expected a size like 512, 4KB, 1.5MB, got '%s'", t);
+    int rc = scenario_parse_size(t, out);
+    if (rc == -ERANGE)
+        return scenario_conv_fail(c, n, "'%s' is larger than the largest size accepted, 16GB", t);
+    if (rc < 0)
+        return scenario_conv_unit_fail(c, n, rc, "a size like 512, 4KB, 1.5MB", t);
     return true;
 }
 
@@ -337,8 +359,11 @@ bool scenario_conv_node_rate(scenario_conv *c, yaml_node_t *n, double *out)
     const char *t = scenario_conv_scalar(c, n, "a rate like 20/s, 1000/h");
     if (!t)
         return false;
-    if (scenario_parse_rate(t, out) < 0)
-        return scenario_conv_fail(c, n, "expected a rate like 20/s, 1000/h, 5/min, got '%s'", t);
+    int rc = scenario_parse_rate(t, out);
+    if (rc == -ERANGE)
+        return scenario_conv_fail(c, n, "'%s' is above the highest rate accepted, 1000000/s", t);
+    if (rc < 0)
+        return scenario_conv_unit_fail(c, n, rc, "a rate like 20/s, 1000/h, 5/min", t);
     return true;
 }
 
@@ -549,16 +574,59 @@ bool scenario_conv_bool(scenario_conv *c, yaml_node_t *map, const char *key, boo
     SCENARIO_CONV_FIELD(scenario_conv_node_bool(c, v, out));
 }
 
+FILE *scenario_conv_open_regular(const char *path, char *why, size_t whylen)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then says what it is */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(why, whylen, "cannot open: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "not a regular file (%s)",
+                 S_ISDIR(st.st_mode)   ? "a directory"
+                 : S_ISCHR(st.st_mode) ? "a character device"
+                 : S_ISFIFO(st.st_mode) ? "a pipe"
+                                        : "a device or socket");
+        close(fd);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > SCENARIO_GUARD_FILE_BYTES) {
+        snprintf(why, whylen, "%lld bytes, more than the %u MB a file read here may have", (long long)st.st_size,
+                 SCENARIO_GUARD_FILE_BYTES >> 20);
+        close(fd);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        snprintf(why, whylen, "cannot open: %s", strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 char *scenario_conv_read_file(const char *path, size_t *len, scenario_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    char why[200];
+    FILE *f = scenario_conv_open_regular(path, why, sizeof(why));
     if (!f) {
-        snprintf(err->message, sizeof(err->message), "%s: cannot open: %s", path, strerror(errno));
+        snprintf(err->message, sizeof(err->message), "%s: %s", path, why);
         return NULL;
     }
     char *text = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
+        if (n > SCENARIO_GUARD_FILE_BYTES) { /* grew while read */
+            free(text);
+            fclose(f);
+            snprintf(err->message, sizeof(err->message), "%s: more than the %u MB a file read here may have", path,
+                     SCENARIO_GUARD_FILE_BYTES >> 20);
+            return NULL;
+        }
         if (n + 4096 > cap) {
             cap = cap ? cap * 2 : 16384;
             char *p = realloc(text, cap);
@@ -620,8 +688,20 @@ int scenario_conv_copy(scenario_conv *c, yaml_document_t *src, int sid, const ch
 {
     yaml_document_t *doc = c->doc;
     yaml_node_t *n = yaml_document_get_node(src, sid);
-    if (!n || depth > 64)
+    if (!n)
         return 0;
+    /* an alias is the node it names: each is copied again, so nested anchors multiply (guard.h) */
+    if (depth > SCENARIO_GUARD_DEPTH || ++c->copied > SCENARIO_GUARD_NODES) {
+        if (!c->failed) {
+            c->failed = true;
+            snprintf(c->err->message, sizeof(c->err->message),
+                     depth > SCENARIO_GUARD_DEPTH ? "%.300s: nested deeper than %d levels"
+                                                  : "%.300s: expands to more than %d values through its aliases (*name "
+                                                    "repeats what &name marks, and nested ones multiply)",
+                     label, depth > SCENARIO_GUARD_DEPTH ? SCENARIO_GUARD_DEPTH : SCENARIO_GUARD_NODES);
+        }
+        return 0;
+    }
     yaml_mark_t start = n->start_mark, end = n->end_mark;
     int id = 0;
     switch (n->type) {

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <yaml.h>
 
 #include "scenarios/scenario.h"
@@ -34,6 +35,7 @@ typedef struct scenario_conv {
     scenario_error *err;
     bool failed;
     scenario *s;          /* receives the warnings */
+    size_t copied;        /* nodes scenario_conv_copy made (SCENARIO_GUARD_NODES at most) */
 } scenario_conv;
 
 /* A node that is not the file's: its label ("--set KEY=VALUE", or a preset file's path) and whether
@@ -60,6 +62,9 @@ typedef enum { SCENARIO_CONV_SECONDS, SCENARIO_CONV_BYTES, SCENARIO_CONV_COUNT }
 /* "file:line:col" or "--set KEY=VALUE" for a node. */
 /* Reads a whole file into a malloc()ed buffer of *len bytes (not NUL-terminated); NULL with
  * "PATH: cannot open: ..." in err. */
+/* path opened for reading if it is a regular file of SCENARIO_GUARD_FILE_BYTES at most (a FIFO is not
+ * waited on); NULL with why ("not a regular file (a character device)"). */
+FILE *scenario_conv_open_regular(const char *path, char *why, size_t whylen);
 char *scenario_conv_read_file(const char *path, size_t *len, scenario_error *err);
 void scenario_conv_where(const scenario_conv *c, const yaml_node_t *n, char *buf, size_t len);
 /* Records "where: path: message" as the error (the first one only) and returns false. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "scenarios/scenario_conv.h"
+#include "scenarios/scenario_guard.h"
 
 static const char *scenario_dist_unit_example(scenario_conv_unit unit)
 {
@@ -117,9 +118,12 @@ bool scenario_dist_read_file(scenario_conv *c, yaml_node_t *n, scenario_conv_uni
         snprintf(path, sizeof(path), "%s", name);
     else
         snprintf(path, sizeof(path), "%s/%s", c->dir, name);
-    FILE *f = fopen(path, "r");
+    char why[200];
+    FILE *f = scenario_conv_open_regular(path, why, sizeof(why));
+    if (!f && strncmp(why, "cannot open: ", 13) == 0)
+        return scenario_conv_fail(c, n, "cannot open '%s': %s", path, why + 13);
     if (!f)
-        return scenario_conv_fail(c, n, "cannot open '%s': %s", path, strerror(errno));
+        return scenario_conv_fail(c, n, "'%s': %s", path, why);
     double *v = NULL;
     size_t nv = 0, cap = 0;
     char *line = NULL;
@@ -127,8 +131,14 @@ bool scenario_dist_read_file(scenario_conv *c, yaml_node_t *n, scenario_conv_uni
     ssize_t len;
     size_t lineno = 0;
     bool ok = true;
+    size_t total = 0;
     while ((len = getline(&line, &linecap, f)) >= 0) {
         lineno++;
+        if ((total += (size_t)len) > SCENARIO_GUARD_FILE_BYTES) { /* grew while read */
+            ok = scenario_conv_fail(c, n, "'%s': more than the %u MB a file read here may have", path,
+                                    SCENARIO_GUARD_FILE_BYTES >> 20);
+            break;
+        }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
                            line[len - 1] == '\t'))
             line[--len] = 0;

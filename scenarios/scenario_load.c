@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scenarios/scenario_guard.h"
 #include "scenarios/scenario_conv.h"
 #include "scenarios/scenario_fixes.h"
 #include "scenarios/scenario_sweep.h"
@@ -475,6 +476,8 @@ static scenario *scenario_load_doc(const char *text, size_t len, const char *nam
     if (!err)
         err = &scratch;
     err->message[0] = 0;
+    if (!scenario_guard_check(text, len, name, err))
+        return NULL;
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     if (!yaml_parser_initialize(&parser)) {

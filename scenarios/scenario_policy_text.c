@@ -15,6 +15,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "scenarios/scenario_guard.h"
 #include "scenarios/scenario_conv.h"
 
 static void scenario_policy_text_syntax(const yaml_parser_t *p, const char *name, scenario_error *err)
@@ -31,6 +32,8 @@ static void scenario_policy_text_syntax(const yaml_parser_t *p, const char *name
 static bool scenario_policy_text_parse(const char *text, size_t len, const char *name, yaml_document_t *doc,
                                        scenario_error *err)
 {
+    if (!scenario_guard_check(text, len, name, err))
+        return false;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err->message, sizeof(err->message), "%s: out of memory", name);

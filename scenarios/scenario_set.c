@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scenarios/scenario_guard.h"
 #include "scenarios/scenario_conv.h"
 #include "scenarios/scenario_keys.h"
 
@@ -78,6 +79,11 @@ static int scenario_set_value(scenario_set_ctx *x, const char *value)
         if (!id)
             scenario_conv_nomem(x->c);
         return id;
+    }
+    size_t line, col;
+    if (!scenario_guard_depth(value, strlen(value), SCENARIO_GUARD_DEPTH, &line, &col)) {
+        scenario_set_fail(x, "the value is nested deeper than %d levels (at column %zu)", SCENARIO_GUARD_DEPTH, col);
+        return 0;
     }
     yaml_parser_t parser;
     yaml_document_t vdoc;

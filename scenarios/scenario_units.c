@@ -37,6 +37,9 @@ static int scenario_units_number(const char *s, double *out, const char **end)
     double v = strtod(s, &e);
     if (e == s || errno == ERANGE || !isfinite(v) || v < 0)
         return -EINVAL;
+    for (const char *p = s; p < e; p++)
+        if (*p == 'e' || *p == 'E')
+            return -EDOM; /* 1e12: docs/scenario.md says numbers are written out */
     while (*e == ' ' || *e == '\t')
         e++;
     *out = v;
@@ -83,8 +86,9 @@ static int scenario_units_scaled(const char *s, const scenario_units_unit *units
 {
     double v;
     const char *u;
-    if (!s || scenario_units_number(s, &v, &u) < 0)
-        return -EINVAL;
+    int rc = s ? scenario_units_number(s, &v, &u) : -EINVAL;
+    if (rc < 0)
+        return rc;
     const scenario_units_unit *unit = scenario_units_find(units, count, u, scenario_units_len(u), fold_case);
     if (!unit)
         return -EINVAL;
@@ -100,11 +104,12 @@ int scenario_parse_duration(const char *s, sim_time_t *out)
         {"m", SIM_MIN},  {"min", SIM_MIN}, {"h", SIM_HOUR},  {"d", SIM_DAY}, {"w", 7 * SIM_DAY},
     };
     double us;
-    if (scenario_units_scaled(s, units, sizeof(units) / sizeof(units[0]), false, &us) < 0)
-        return -EINVAL;
+    int rc = scenario_units_scaled(s, units, sizeof(units) / sizeof(units[0]), false, &us);
+    if (rc < 0)
+        return rc;
     /* Beyond ~100 years the int64 arithmetic of the calendar could overflow when offsets are added. */
-    if (us > 100.0 * 365 * (double)SIM_DAY)
-        return -EINVAL;
+    if (us > SCENARIO_MAX_DURATION_DAYS * (double)SIM_DAY)
+        return -ERANGE;
     *out = (sim_time_t)(us + 0.5);
     return 0;
 }
@@ -116,7 +121,14 @@ int scenario_parse_size(const char *s, double *out)
         {"m", 1048576.0},              {"mb", 1048576.0},  {"mib", 1048576.0},  {"g", 1073741824.0},
         {"gb", 1073741824.0},          {"gib", 1073741824.0},
     };
-    return scenario_units_scaled(s, units, sizeof(units) / sizeof(units[0]), true, out);
+    double v;
+    int rc = scenario_units_scaled(s, units, sizeof(units) / sizeof(units[0]), true, &v);
+    if (rc < 0)
+        return rc;
+    if (v > SCENARIO_MAX_SIZE)
+        return -ERANGE;
+    *out = v;
+    return 0;
 }
 
 /* The denominator of a rate: "s", "h", "min", or a duration "10m"; in seconds. */
@@ -152,17 +164,14 @@ int scenario_parse_rate(const char *s, double *per_second)
 {
     double v;
     const char *rest;
-    if (!s || scenario_units_number(s, &v, &rest) < 0)
+    int rc = s ? scenario_units_number(s, &v, &rest) : -EINVAL;
+    if (rc < 0)
+        return rc;
+    double sec = 1;
+    if (*rest != 0 && (*rest != '/' || scenario_units_per(rest + 1, &sec) < 0))
         return -EINVAL;
-    if (*rest == 0) {
-        *per_second = v;
-        return 0;
-    }
-    if (*rest != '/')
-        return -EINVAL;
-    double sec;
-    if (scenario_units_per(rest + 1, &sec) < 0)
-        return -EINVAL;
+    if (v / sec > SCENARIO_MAX_RATE)
+        return -ERANGE;
     *per_second = v / sec;
     return 0;
 }
@@ -209,8 +218,9 @@ int scenario_parse_bandwidth(const char *s, double *bytes_per_second)
     };
     double v;
     const char *u;
-    if (!s || scenario_units_number(s, &v, &u) < 0)
-        return -EINVAL;
+    int rc = s ? scenario_units_number(s, &v, &u) : -EINVAL;
+    if (rc < 0)
+        return rc;
     if (*u == 0) {
         *bytes_per_second = v;
         return 0;

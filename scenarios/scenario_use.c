@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scenarios/scenario_guard.h"
 #include "scenarios/scenario_conv.h"
 
 #ifndef SCENARIO_LIBRARY_DIR
@@ -105,6 +106,10 @@ static bool use_one(use_ctx *u, int id, const yaml_node_t *at, const char *name)
     char *text = scenario_conv_read_file(path, &len, &rerr);
     if (!text)
         return scenario_conv_fail(c, at, "use: no preset '%s' (%s; `tempfail list` shows presets/...)", name, path);
+    if (!scenario_guard_check(text, len, path, &rerr)) {
+        free(text);
+        return scenario_conv_fail(c, at, "use: %s", rerr.message);
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
