@@ -27,6 +27,9 @@
 #include "scenarios/scenario.h"
 
 #define SMTPD_HTTP_BODY_MAX (1024 * 1024)
+/* The request line and headers together: a control request needs a few hundred bytes; without a
+ * bound libevent buffers whatever a client sends (200 MB of headers were). */
+#define SMTPD_HTTP_HEADERS_MAX (16 * 1024)
 
 struct smtpd_http {
     struct evhttp *http;
@@ -357,6 +360,7 @@ smtpd_http *smtpd_http_create(struct event_base *base, smtpd_server *srv, const 
     }
     h->srv = srv;
     evhttp_set_max_body_size(h->http, SMTPD_HTTP_BODY_MAX);
+    evhttp_set_max_headers_size(h->http, SMTPD_HTTP_HEADERS_MAX);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
     evhttp_set_timeout(h->http, 30);
     evhttp_set_gencb(h->http, smtpd_http_handle, h);

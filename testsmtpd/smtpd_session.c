@@ -102,7 +102,8 @@ struct smtpd_session {
     sim_time_t paused_until;
 };
 
-static uint64_t smtpd_queue_counter; /* per process: the n-th accepted message gets the n-th queue id */
+/* Queue ids: the process's start (smtpd_session_id_base) plus the n-th accepted message. */
+static uint64_t smtpd_queue_base, smtpd_queue_counter;
 
 
 void smtpd_limits_defaults(smtpd_limits *l)
@@ -118,6 +119,9 @@ static void smtpd_buf_reserve(smtpd_buf *b, size_t need)
 {
     b->p = sim_xgrow(b->p, &b->cap, need, 1, 128);
 }
+
+/* The longest reply line sent, without its CR LF (RFC 5321 4.5.3.1.5: 512 with it). */
+#define SMTPD_REPLY_LINE_MAX 510
 
 static void smtpd_buf_add(smtpd_buf *b, const char *data, size_t len)
 {
@@ -184,23 +188,41 @@ static void smtpd_respond(smtpd_session *s, sim_time_t now, sim_time_t delay, co
     s->out_count = count;
     s->out_code = 0;
     if (!silent) {
-        size_t tl = strlen(text);
-        smtpd_buf_add(&s->out, text, tl + 1);
-        s->wire = s->out.len;
-        /* Wire form: every line ends in CR LF; control characters cannot reach here (the policy
-         * replaces them in expanded values, the engine echoes only checked addresses). */
+        /* RFC 5321: a reply line is printable US-ASCII (4.2) of at most 512 octets with its CR LF
+         * (4.5.3.1.5). Whatever its source (the engine's words around a client's, a policy text, a
+         * % value), every reply is made so here, once: a line past 510 octets is cut, and every other
+         * byte (a bare CR, ESC, DEL, 8-bit) becomes '?'. The log gets the text as sent. */
         const char *p = text;
         for (;;) {
             const char *nl = strchr(p, '\n');
             size_t n = nl ? (size_t)(nl - p) : strlen(p);
-            smtpd_buf_add(&s->out, p, n);
-            smtpd_buf_add(&s->out, "\r\n", 2);
+            char line[SMTPD_REPLY_LINE_MAX];
+            size_t k = n < sizeof(line) ? n : sizeof(line);
+            for (size_t i = 0; i < k; i++)
+                line[i] = (unsigned char)p[i] < 0x20 || (unsigned char)p[i] >= 0x7f ? '?' : p[i];
+            smtpd_buf_add(&s->out, line, k);
+            smtpd_buf_add(&s->out, nl ? "\n" : "", nl ? 1 : 0);
             if (!nl)
                 break;
             p = nl + 1;
         }
-        if (tl >= 3 && text[0] >= '1' && text[0] <= '5')
-            s->out_code = (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
+        smtpd_buf_add(&s->out, "", 1);
+        s->wire = s->out.len;
+        /* wire form: every line ends in CR LF; at most one byte more per line, so reserved once and
+         * the text it is made from stays where it is */
+        smtpd_buf_reserve(&s->out, 2 * s->wire + 2);
+        for (const char *q = s->out.p;;) {
+            const char *nl = strchr(q, '\n');
+            size_t n = nl ? (size_t)(nl - q) : strlen(q);
+            smtpd_buf_add(&s->out, q, n);
+            smtpd_buf_add(&s->out, "\r\n", 2);
+            if (!nl)
+                break;
+            q = nl + 1;
+        }
+        const char *t = s->out.p;
+        if (strlen(t) >= 3 && t[0] >= '1' && t[0] <= '5')
+            s->out_code = (t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0');
     }
     /* RFC 5321 4.2.2: a 421 closes the transmission channel, whoever produced it. */
     s->out_close = close || s->out_code == 421;
@@ -694,16 +716,23 @@ static void smtpd_eod(smtpd_session *s, sim_time_t now)
     if (rc < 0) {
         smtpd_reply_after(s, now, v.delay, "451 4.3.0 Error: queue file write error");
     } else {
-        /* Deterministic ids, shaped like Postfix's: the process's n-th message, scrambled. */
-        uint64_t q = ++smtpd_queue_counter * 0x9E3779B97F4A7C15ull;
+        /* The start in microseconds plus n: unique across restarts as long as a process accepts fewer
+         * than a million messages a second (Postfix's long ids take the time for the same reason). */
         char t[64];
-        snprintf(t, sizeof(t), "250 2.0.0 Ok: queued as %010llX", (unsigned long long)((q ^ (q >> 29)) & 0xFFFFFFFFFFull));
+        snprintf(t, sizeof(t), "250 2.0.0 Ok: queued as %014llX",
+                 (unsigned long long)((smtpd_queue_base + ++smtpd_queue_counter) & 0xFFFFFFFFFFFFFFull));
         smtpd_reply_after(s, now, v.delay, t);
     }
     smtpd_tx_end(s, now);
 }
 
 /* ---- public ---- */
+
+void smtpd_session_id_base(uint64_t usec)
+{
+    smtpd_queue_base = usec;
+    smtpd_queue_counter = 0;
+}
 
 smtpd_session *smtpd_session_create(const smtpd_receiver *rcv, const smtpd_limits *lim, const smtpd_ops *ops,
                                      void *ctx, const char *peer_ip, sim_time_t now)

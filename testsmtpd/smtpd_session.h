@@ -78,6 +78,10 @@ typedef struct smtpd_ops {
     void (*discard)(void *ctx);
 } smtpd_ops;
 
+/* Where queue ids start: the process's start time in microseconds since the epoch, so that ids stay
+ * unique across restarts ("queued as" 14 hex digits: base + the n-th message). 0 until set. */
+void smtpd_session_id_base(uint64_t usec);
+
 /*
  * A connection arrived from peer_ip. Asks the policy (CONNECT) and writes the greeting or the reject
  * (possibly after a delay: check smtpd_session_paused_until). *rcv is copied, so the server may point

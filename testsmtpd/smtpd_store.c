@@ -9,7 +9,9 @@
  */
 #include "testsmtpd/smtpd_store.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -30,6 +32,7 @@ struct smtpd_store {
     EVP_MD *sha256;
     char host[64];   /* for Maildir names: no '/' or ':' */
     uint64_t seq, count;
+    uint64_t cleaned; /* stale tmp/ files removed at start */
 };
 
 struct smtpd_store_msg {
@@ -50,6 +53,49 @@ static int smtpd_store_mkdir(const char *path)
         return 0;
     return -errno;
 }
+
+/*
+ * A tmp/ file left by a delivery that never finished (a testsmtpd killed mid-message): one named by
+ * this host whose process is gone, or any older than Maildir's 36 hours (a reader's rule for tmp/).
+ * A live process's files, here or on another host sharing the Maildir, stay.
+ */
+static bool smtpd_store_stale(const smtpd_store *st, const char *name, time_t mtime, time_t now)
+{
+    if (now - mtime > 36 * 3600)
+        return true;
+    const char *p = strstr(name, ".M"), *dot = p ? strchr(p + 1, '.') : NULL;
+    p = p ? strchr(p, 'P') : NULL;
+    if (!p || !dot || p > dot || strcmp(dot + 1, st->host) != 0)
+        return false;
+    char *end;
+    long pid = strtol(p + 1, &end, 10);
+    return end != p + 1 && *end == 'Q' && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 &&
+           errno == ESRCH;
+}
+
+static void smtpd_store_clean_tmp(smtpd_store *st)
+{
+    int fd = dup(st->tmpfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat sb;
+        if (e->d_name[0] == '.' || fstatat(st->tmpfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(sb.st_mode))
+            continue;
+        if (smtpd_store_stale(st, e->d_name, sb.st_mtime, now) && unlinkat(st->tmpfd, e->d_name, 0) == 0)
+            st->cleaned++;
+    }
+    closedir(d);
+}
+
+uint64_t smtpd_store_cleaned(const smtpd_store *st) { return st->cleaned; }
 
 smtpd_store *smtpd_store_create(const char *maildir, char *err, size_t errlen)
 {
@@ -87,6 +133,7 @@ smtpd_store *smtpd_store_create(const char *maildir, char *err, size_t errlen)
             smtpd_store_free(st);
             return NULL;
         }
+        smtpd_store_clean_tmp(st);
     }
     return st;
 }

@@ -21,9 +21,12 @@
 typedef struct smtpd_store smtpd_store;
 typedef struct smtpd_store_msg smtpd_store_msg;
 
-/* maildir NULL: hash only. Creates DIR, DIR/tmp, DIR/new and DIR/cur as needed. NULL and a message
- * naming the path on error. */
+/* maildir NULL: hash only. Creates DIR, DIR/tmp, DIR/new and DIR/cur as needed, and removes the
+ * files of tmp/ that deliveries killed midway left (this host's, of a process that is gone, or any
+ * older than 36 hours). NULL and a message naming the path on error. */
 smtpd_store *smtpd_store_create(const char *maildir, char *err, size_t errlen);
+/* How many stale tmp/ files smtpd_store_create removed. */
+uint64_t smtpd_store_cleaned(const smtpd_store *st);
 void smtpd_store_free(smtpd_store *st);
 /* Gives the Maildir to uid:gid (testsmtpd started as root, before it drops privileges). */
 int smtpd_store_chown(smtpd_store *st, uid_t uid, gid_t gid);

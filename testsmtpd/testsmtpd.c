@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,6 +28,7 @@
 #include "testsmtpd/smtpd_http.h"
 #include "testsmtpd/smtpd_log.h"
 #include "testsmtpd/smtpd_server.h"
+#include "testsmtpd/smtpd_session.h"
 #include "testsmtpd/smtpd_store.h"
 #include "testsmtpd/smtpd_tls.h"
 
@@ -410,6 +412,9 @@ int main(int argc, char **argv)
     testsmtpd t = {0};
     testsmtpd_options(&t, argc, argv);
     signal(SIGPIPE, SIG_IGN);
+    struct timespec start;
+    clock_gettime(CLOCK_REALTIME, &start);
+    smtpd_session_id_base((uint64_t)start.tv_sec * 1000000u + (uint64_t)start.tv_nsec / 1000u);
 
     scenario_error serr;
     if (!(t.sc = scenario_load_receivers_file(t.scenario_path, &serr)))
@@ -425,6 +430,10 @@ int main(int argc, char **argv)
     smtpd_store *store = smtpd_store_create(t.maildir, err, sizeof(err));
     if (!store)
         testsmtpd_die(EXIT_IO, "--maildir: %s", err);
+    if (smtpd_store_cleaned(store))
+        fprintf(stderr, "testsmtpd: removed %llu unfinished deliveries from %s/tmp (left by a process that was "
+                        "killed)\n",
+                (unsigned long long)smtpd_store_cleaned(store), t.maildir);
     t.cfg.store = store;
     if (t.log) {
         int rc;

@@ -157,7 +157,7 @@ static void test_inject_300(void **state)
         if (!r->ok)
             fail_msg("message %zu: %s", i, r->reply);
         assert_int_equal(r->rcpt_accepted, 1);
-        assert_int_equal(strlen(r->queue_id), 10); /* testsmtpd's "queued as %010llX" */
+        assert_int_equal(strlen(r->queue_id), 14); /* testsmtpd's "queued as %014llX" */
         assert_true(strstr(r->reply, r->queue_id) != NULL);
         assert_true(r->t_start > 0 && r->t_done >= r->t_start);
     }

@@ -714,8 +714,52 @@ static void test_queue_ids_differ(void **state)
     char first[1024];
     snprintf(first, sizeof(first), "%s", solo_last(&o));
     solo_send(&o, next_transaction);
-    assert_int_equal(strlen(first), strlen("250 2.0.0 Ok: queued as ") + 10);
+    assert_int_equal(strlen(first), strlen("250 2.0.0 Ok: queued as ") + 14);
     assert_string_not_equal(first, solo_last(&o));
+    solo_close(&o);
+}
+
+/* Queue ids count on from the process's start (smtpd_session_id_base), so a restart never repeats
+ * one: the n-th message of a process started at t gets t + n, in 14 hex digits. */
+static void test_queue_ids_from_base(void **state)
+{
+    (void)state;
+    smtpd_session_id_base(0x123456789ABCull);
+    solo o;
+    solo_open(&o, "test", NULL);
+    solo_send(&o, transaction);
+    assert_string_equal(solo_last(&o), "250 2.0.0 Ok: queued as 00123456789ABD");
+    solo_send(&o, next_transaction);
+    assert_string_equal(solo_last(&o), "250 2.0.0 Ok: queued as 00123456789ABE");
+    solo_close(&o);
+    smtpd_session_id_base(0);
+}
+
+/* Every reply is printable US-ASCII of at most 512 octets a line with its CR LF, whatever it echoes:
+ * control and 8-bit bytes become '?' (a bare CR cannot start a second reply line), and a relay
+ * refusal built from a 900-byte address is cut at 510. */
+static void test_replies_bounded(void **state)
+{
+    (void)state;
+    solo o;
+    solo_open(&o, "test", NULL);
+    solo_send(&o, "EHLO c\r\nMAIL FROM:<a@b.test> X=\x1b[31m\rEVIL\x7f\xff\r\n");
+    assert_string_equal(solo_last(&o), "555 5.5.4 Unsupported option: X=?[31m?EVIL??");
+    char rcpt[1100];
+    memset(rcpt, 'x', 900);
+    snprintf(rcpt + 900, sizeof(rcpt) - 900, "@elsewhere.test>\r\n");
+    solo_send(&o, "MAIL FROM:<a@b.test>\r\n");
+    size_t before = o.f.len;
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "RCPT TO:<%s", rcpt);
+    solo_send(&o, cmd);
+    const char *line = solo_last(&o);
+    assert_int_equal(strlen(line), 510);
+    assert_memory_equal(line, "554 5.7.1 <xxx", 14);
+    for (size_t i = before; i < o.f.len; i++) {
+        unsigned char ch = (unsigned char)o.f.out[i];
+        assert_true((ch >= 0x20 && ch < 0x7f) || ch == '\r' || ch == '\n');
+    }
     solo_close(&o);
 }
 
@@ -889,6 +933,8 @@ int main(void)
         cmocka_unit_test(test_storage_failure),
         cmocka_unit_test(test_recipient_limit),
         cmocka_unit_test(test_queue_ids_differ),
+        cmocka_unit_test(test_queue_ids_from_base),
+        cmocka_unit_test(test_replies_bounded),
         cmocka_unit_test(test_body_streamed_in_runs),
         cmocka_unit_test(test_busy_idle),
         cmocka_unit_test(test_free_in_data_discards),
