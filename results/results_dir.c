@@ -127,8 +127,15 @@ results_dir *results_dir_create(const char *final_path)
         errno = ENAMETOOLONG;
         return NULL;
     }
-    /* A leftover of a crashed run that had our pid: ours to reuse. */
+    /* A leftover of a crashed run that had our pid: ours to reuse; and those of runs killed beside
+     * it (a kill -9 leaves hundreds of MB), whose process is gone. */
     results_dir_remove_tree(d->partial);
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", d->final);
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        *(slash == parent ? slash + 1 : slash) = 0;
+    results_dir_clean_partials(slash ? parent : ".");
     if (make_parents(d->partial) != 0 || mkdir(d->partial, 0777) != 0) {
         int e = errno;
         free(d);

@@ -79,6 +79,11 @@ void sim_run(sim_calendar *cal, const sim_run_config *cfg, sim_run_result *out)
             drained = true;
             break;
         }
+        /* the guard: messages held grow memory; checked every 1024 events (a few microseconds) */
+        if (cfg->max_queue && cfg->queue && (steps & 0x3FF) == 0 && cfg->queue(cfg->ctx) > cfg->max_queue) {
+            out->overflow = true;
+            break;
+        }
         if (cfg->progress && (steps & 0xFFFF) == 0) {
             double w = wall_now();
             if (w - last_shown >= 0.25) {
@@ -88,7 +93,7 @@ void sim_run(sim_calendar *cal, const sim_run_config *cfg, sim_run_result *out)
         }
     }
     sim_time_t now = sim_calendar_now(cal);
-    if (!drained) {
+    if (!drained && !out->overflow) {
         /* A horizon run ends exactly at the horizon; a capped one at the cap. */
         sim_time_t end = limit == SIM_TIME_NEVER ? now : limit;
         if (end > now)

@@ -27,7 +27,8 @@ typedef struct sim_run_config {
     bool (*busy)(void *ctx);                        /* anything left to do? (drain) */
     void (*sample)(void *ctx, sim_time_t now);      /* at each sample instant */
     void (*warmup_end)(void *ctx, sim_time_t now);
-    uint64_t (*queue)(void *ctx);                   /* for the progress line */
+    uint64_t (*queue)(void *ctx);                   /* for the progress line, and the guard below */
+    uint64_t max_queue;       /* stop when queue() passes it (the run's memory guard); 0 = no guard */
 } sim_run_config;
 
 typedef struct sim_run_result {
@@ -36,6 +37,7 @@ typedef struct sim_run_result {
     bool drained;             /* with until_drained: it did drain */
     bool capped;              /* with until_drained: it hit the cap first */
     double wall;              /* wall-clock seconds */
+    bool overflow;            /* stopped by max_queue, at end: the results are not a run's */
 } sim_run_result;
 
 void sim_run(sim_calendar *cal, const sim_run_config *cfg, sim_run_result *out);

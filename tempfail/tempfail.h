@@ -46,7 +46,10 @@ typedef struct tempfail_run_opts {
                                        no time series, no message table, no scenario.yaml, no report */
     bool quiet_expect;              /* no "expect failed" lines on stderr (a sweep's runs: a figure) */
     results_plot_format plot_fmt;
+    uint64_t max_queue;             /* the memory guard (sim_run_config.max_queue); 0: TEMPFAIL_MAX_QUEUE */
 } tempfail_run_opts;
+/* Messages a run may hold at once by default: each costs a few hundred bytes with its recipients. */
+#define TEMPFAIL_MAX_QUEUE 5000000u
 /* How a command that wrote a run directory's data files ends it (tempfail_rundir.c). */
 typedef struct tempfail_rundir_end {
     const char *cmd;               /* message prefix: "tempfail", "tempfail replay" */

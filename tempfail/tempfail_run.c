@@ -49,6 +49,8 @@ static const char run_usage[] =
     "                        concurrency window (what destination_concurrency_feedback_debug logs)\n"
     "      --no-plots        no charts (report.html is still written, without them)\n"
     "      --plot-format F   chart format: png (default), svg or pdf\n"
+    "      --max-queue N     the most messages the run may hold at once (default 5000000, about 2 GB):\n"
+    "                        past it the run stops with exit 2 and writes nothing\n"
     "  -q, --quiet           no summary on stdout, no progress line\n"
     "      --no-progress     no progress line (it only appears on a terminal anyway)\n"
     "  -h, --help            this help\n"
@@ -233,13 +235,13 @@ int tempfail_run_main(int argc, char **argv)
         {"trace", required_argument, NULL, 'T'},
         {"no-progress", no_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
         {"no-plots", no_argument, NULL, 'N'},    {"plot-format", required_argument, NULL, 'F'},
-        {NULL, 0, NULL, 0}};
+        {"max-queue", required_argument, NULL, 'Q'}, {NULL, 0, NULL, 0}};
     const char **sets = calloc((size_t)argc + 1, sizeof(char *));
     size_t nsets = 0;
     const char *out_dir = NULL;
     bool seed_given = false, maillog = false, quiet = false, no_progress = false, plots = true, trace = false;
     results_plot_format plot_fmt = RESULTS_PLOT_PNG;
-    uint64_t seed = 0, replication = 0;
+    uint64_t seed = 0, replication = 0, max_queue = 0;
     bool rep_given = false;
     int c;
     optind = 1;
@@ -274,6 +276,13 @@ int tempfail_run_main(int argc, char **argv)
             break;
         case 'M':
             maillog = true;
+            break;
+        case 'Q':
+            if (parse_u64(optarg, &max_queue) != 0 || max_queue == 0) {
+                fprintf(stderr, "tempfail run: --max-queue: expected a positive integer, got '%s'\n", optarg);
+                free(sets);
+                return TEMPFAIL_USAGE;
+            }
             break;
         case 'T':
             if (strcmp(optarg, "scheduler") != 0) {
@@ -337,7 +346,7 @@ int tempfail_run_main(int argc, char **argv)
 
     tempfail_run_opts ro = {.out_dir = out_dir, .maillog = maillog, .trace_scheduler = trace, .quiet = quiet,
                             .no_progress = no_progress,
-                            .plots = plots, .plot_fmt = plot_fmt};
+                            .plots = plots, .plot_fmt = plot_fmt, .max_queue = max_queue};
     return tempfail_run_scenario(s, &ro);
 }
 
@@ -406,9 +415,27 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     sim_run_config rc = {.horizon = s->duration, .until_drained = s->until_drained, .drain_cap = s->drain_cap,
                          .warmup = s->warmup, .sample_every = s->sample_every,
                          .progress = !quiet && !no_progress && isatty(STDERR_FILENO), .ctx = &smp,
-                         .busy = run_busy, .sample = sample, .warmup_end = run_warmup, .queue = run_queue};
+                         .busy = run_busy, .sample = sample, .warmup_end = run_warmup, .queue = run_queue,
+                         .max_queue = ro->max_queue ? ro->max_queue : TEMPFAIL_MAX_QUEUE};
     sim_run_result rr;
     sim_run(cal, &rc, &rr);
+    if (rr.overflow) { /* the memory guard: no results, the partial directory goes */
+        char at[64];
+        sim_time_format(at, sizeof(at), rr.end);
+        fprintf(stderr,
+                "tempfail: %s: more than %llu messages in the system at once (at %s of simulated time): the "
+                "scenario sends more than this run may hold in memory. A rate or a count too high by a typo? "
+                "--max-queue N raises the bound.\n",
+                s->source, (unsigned long long)rc.max_queue, at);
+        status = TEMPFAIL_USAGE;
+        free(smp.last_replies);
+        results_timeseries_free(smp.ts);
+        smp.ts = NULL;
+        sim_calendar_free(cal);
+        cal = NULL;
+        world_free(w);
+        goto abort_dir;
+    }
     world_finish(w, rr.end);
 
     json_t *summary = tempfail_summary_build(s, w, &rr, &out.tally);
@@ -462,7 +489,8 @@ abort_dir:
         results_maillog_free(out.maillog);
     results_scheduler_free(out.scheduler);
     results_dir_abort(dir);
-    sim_calendar_free(cal);
+    if (cal)
+        sim_calendar_free(cal);
     scenario_free(s);
     return status;
 }
