@@ -13,6 +13,7 @@
 #include "harness/harness_maillog.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,15 +32,18 @@ static bool eat(span *s, const char *lit)
     return true;
 }
 
-/* Reads up to `digits` digits (at least one) into *v. */
+/* Reads up to `digits` digits (at least one) into *v; false past INT_MAX (a pid field of ten 9s). */
 static bool num(span *s, int digits, int *v)
 {
-    int n = 0, x = 0;
+    int n = 0;
+    long long x = 0;
     while (n < digits && !at_end(s) && isdigit((unsigned char)*s->p)) {
         x = x * 10 + (*s->p++ - '0');
         n++;
     }
-    *v = x;
+    if (x > INT_MAX)
+        return false;
+    *v = (int)x;
     return n > 0;
 }
 

@@ -16,6 +16,8 @@ pkgs+=(jq)
 # tests/integration/sweep_slurm.sh starts a private one-node Slurm cluster (its own munge key and
 # socket, its own slurm.conf and ports) and runs `tempfail sweep --slurm` on it
 pkgs+=(slurmctld slurmd slurm-client munge)
+# clang: the libFuzzer targets of tests/fuzz (scripts/fuzz.sh; the suite runs each for a few seconds)
+pkgs+=(clang libclang-rt-14-dev)
 if [ "${1:-}" = "--bench" ]; then
   # redis-server: Haraka's limit plugin keeps its counters there (bench_smtpd.sh); npm fetches Haraka
   # (Debian's npm only when no npm is there: a Node.js from elsewhere brings its own).
