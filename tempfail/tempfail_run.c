@@ -49,7 +49,7 @@ static const char run_usage[] =
     "                        concurrency window (what destination_concurrency_feedback_debug logs)\n"
     "      --no-plots        no charts (report.html is still written, without them)\n"
     "      --plot-format F   chart format: png (default), svg or pdf\n"
-    "      --max-queue N     the most messages the run may hold at once (default 5000000, about 2 GB):\n"
+    "      --max-queue N     the most messages the run may hold at once (default 5000000, about 750 MB):\n"
     "                        past it the run stops with exit 2 and writes nothing\n"
     "  -q, --quiet           no summary on stdout, no progress line\n"
     "      --no-progress     no progress line (it only appears on a terminal anyway)\n"
