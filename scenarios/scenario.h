@@ -109,6 +109,7 @@ size_t scenario_receiver_for_domain(const scenario *s, const char *domain);
 #define SCENARIO_MAX_DURATION_DAYS 36500.0 /* 100 years: the calendar's int64 arithmetic stays exact */
 #define SCENARIO_MAX_SIZE 17179869184.0    /* 16 GiB */
 #define SCENARIO_MAX_RATE 1000000.0        /* a million a second */
+#define SCENARIO_MAX_BANDWIDTH 1.25e12     /* 10 Tbit/s, in bytes a second */
 int scenario_parse_duration(const char *s, sim_time_t *out);   /* "300s" "5m" "2h" "5d" "20ms" "1.5s" "0" */
 int scenario_parse_size(const char *s, double *out);           /* "4KB" "1.5MB" "512" "10kB" (K = 1024, see docs) */
 int scenario_parse_rate(const char *s, double *per_second);    /* "20/s" "1000/h" "5/m" "100/d" */

@@ -392,8 +392,12 @@ bool scenario_conv_node_bandwidth(scenario_conv *c, yaml_node_t *n, double *out)
     const char *t = scenario_conv_scalar(c, n, "a bandwidth like 100Mbit/s");
     if (!t)
         return false;
-    if (scenario_parse_bandwidth(t, out) < 0 || *out <= 0)
-        return scenario_conv_fail(c, n, "expected a bandwidth like 100Mbit/s, 1Gbit/s, 12.5MB/s, got '%s'", t);
+    int rc = scenario_parse_bandwidth(t, out);
+    if (rc == -ERANGE)
+        return scenario_conv_fail(c, n, "'%s' is above the highest bandwidth accepted, 10000Gbit/s (10 Tbit/s)",
+                                  t);
+    if (rc < 0 || *out <= 0)
+        return scenario_conv_unit_fail(c, n, rc < 0 ? rc : -EINVAL, "a bandwidth like 100Mbit/s, 1Gbit/s, 12.5MB/s", t);
     return true;
 }
 

@@ -210,7 +210,7 @@ int scenario_parse_probability(const char *s, double *out)
     return 0;
 }
 
-int scenario_parse_bandwidth(const char *s, double *bytes_per_second)
+static int scenario_units_bandwidth(const char *s, double *bytes_per_second)
 {
     static const scenario_units_unit bits[] = {
         {"bit/s", 1 / 8.0},     {"bps", 1 / 8.0},      {"kbit/s", 1e3 / 8},  {"kbps", 1e3 / 8},
@@ -243,5 +243,17 @@ int scenario_parse_bandwidth(const char *s, double *bytes_per_second)
     if (scenario_parse_size(unit, &mult) < 0)
         return -EINVAL;
     *bytes_per_second = v * mult;
+    return 0;
+}
+
+int scenario_parse_bandwidth(const char *s, double *bytes_per_second)
+{
+    double v;
+    int rc = scenario_units_bandwidth(s, &v);
+    if (rc < 0)
+        return rc;
+    if (v > SCENARIO_MAX_BANDWIDTH)
+        return -ERANGE;
+    *bytes_per_second = v;
     return 0;
 }

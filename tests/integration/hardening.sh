@@ -5,7 +5,8 @@
 #   that would hold more messages than its memory guard allows (exit 2, nothing written), and the
 #   partial directories of killed runs (removed when their process is gone, kept while it lives);
 #   testsmtpd: control bytes and 8-bit bytes in what a reply echoes, a relay refusal built from a
-#   1000-byte address (every reply line printable and within 512 bytes), 100 KB of HTTP headers,
+#   1000-byte address (every reply line printable and within 512 bytes), 100 KB of HTTP headers, a
+#   body over 1 MB,
 #   a hostile PUT /policy while an SMTP session goes on (its replies keep coming within 100 ms),
 #   queue ids across a restart, and the tmp/ files of a delivery killed midway.
 # Usage: TEMPFAIL=... TESTSMTPD=... hardening.sh SOURCE_DIR WORK_DIR
@@ -211,6 +212,31 @@ print(status.decode() or "closed")
 EOF
 }
 check "100 KB of HTTP headers: refused" big_headers
+big_body() {
+  python3 - "$http" <<'EOF'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=10)
+body = b"- {rule: tarpit, stage: connect, delay: 1s}\n" * 30000   # 1.3 MB
+try:
+    s.sendall(b"PUT /policy?receiver=test HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+except OSError:
+    pass
+resp = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        resp += d
+except OSError:
+    pass
+status = resp.split(b"\r\n")[0]
+assert b" 413 " in status or not status, status
+print(status.decode() or "closed")
+EOF
+}
+check "a PUT /policy body over 1 MB: refused" big_body
 check "... and the server still answers" bash -c 'exec 9<>"/dev/tcp/${1%:*}/${1##*:}"; printf "GET /stats HTTP/1.0\r\n\r\n" >&9; timeout 5 head -1 <&9 | grep -q " 200 "' _ "$http"
 
 first=$(python3 client.py ids "$smtp")

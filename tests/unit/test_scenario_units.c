@@ -107,12 +107,14 @@ static void test_bounds_exponents(void **state)
         {"duration", "1e3s", -EDOM},     {"duration", "1E3", -EDOM},      {"size", "16GB", 0},
         {"size", "17GB", -ERANGE},       {"size", "1e3KB", -EDOM},        {"rate", "1000000/s", 0},
         {"rate", "1000001/s", -ERANGE},  {"rate", "1e12/s", -EDOM},       {"rate", "61000000/min", -ERANGE},
-        {"rate", "1e3", -EDOM},          {"rate", "2.5e-1/s", -EDOM},
+        {"rate", "1e3", -EDOM},          {"rate", "2.5e-1/s", -EDOM},     {"bandwidth", "10000Gbit/s", 0},
+        {"bandwidth", "10001Gbit/s", -ERANGE}, {"bandwidth", "1e9", -EDOM},
     };
     for (size_t i = 0; i < N(cases); i++) {
         double v = 77;
         int rc = strcmp(cases[i].what, "duration") == 0 ? parse_duration_us(cases[i].in, &v)
                  : strcmp(cases[i].what, "size") == 0   ? scenario_parse_size(cases[i].in, &v)
+                 : strcmp(cases[i].what, "bandwidth") == 0 ? scenario_parse_bandwidth(cases[i].in, &v)
                                                         : scenario_parse_rate(cases[i].in, &v);
         if (rc != cases[i].rc)
             fail_msg("%s \"%s\": %d, want %d", cases[i].what, cases[i].in, rc, cases[i].rc);
