@@ -26,7 +26,9 @@
 
 #include "scenarios/scenario.h"
 
-#define SMTPD_HTTP_BODY_MAX (1024 * 1024)
+/* A policy list of 5900 rules (260 KB) is parsed and put in place in about 50 ms, on the event loop the
+ * SMTP sessions share: the bound keeps that short. */
+#define SMTPD_HTTP_BODY_MAX (256 * 1024)
 /* The request line and headers together: a control request needs a few hundred bytes; without a
  * bound libevent buffers whatever a client sends (200 MB of headers were). */
 #define SMTPD_HTTP_HEADERS_MAX (16 * 1024)

@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 1024 * 1024) /* testsmtpd's body limit */
+    if (size > 256 * 1024) /* testsmtpd's body limit */
         return 0;
     policy_config pc;
     scenario_error err;
