@@ -476,6 +476,11 @@ int tempfail_run_scenario(scenario *s, const tempfail_run_opts *ro)
     return status;
 
 abort_dir:
+    /* the writers first: freeing one flushes what it holds into its file, which must still be open */
+    results_messages_free(out.messages);
+    if (out.maillog)
+        results_maillog_free(out.maillog);
+    results_scheduler_free(out.scheduler);
     if (f_ts)
         fclose(f_ts);
     if (f_msg)
@@ -484,10 +489,6 @@ abort_dir:
         fclose(f_log);
     if (f_sch)
         fclose(f_sch);
-    results_messages_free(out.messages);
-    if (out.maillog)
-        results_maillog_free(out.maillog);
-    results_scheduler_free(out.scheduler);
     results_dir_abort(dir);
     if (cal)
         sim_calendar_free(cal);
