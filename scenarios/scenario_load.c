@@ -403,6 +403,23 @@ static int scenario_load_write(void *data, unsigned char *buffer, size_t size)
 /* Re-emits the document (after --set) as YAML. yaml_emitter_dump consumes the document. */
 static char *scenario_load_emit(yaml_document_t *doc)
 {
+    /* An empty plain scalar is null (a key given no value: absent), but the emitter writes it as ''
+     * inside a flow mapping, an empty string that would not load again: it is written as ~. */
+    for (yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++) {
+        if (n->type != YAML_SCALAR_NODE || n->data.scalar.length != 0 ||
+            (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE && n->data.scalar.style != YAML_ANY_SCALAR_STYLE))
+            continue;
+        yaml_char_t *tilde = malloc(2);
+        if (!tilde) {
+            yaml_document_delete(doc);
+            return NULL;
+        }
+        memcpy(tilde, "~", 2);
+        free(n->data.scalar.value); /* libyaml's own allocation (yaml_malloc is malloc) */
+        n->data.scalar.value = tilde;
+        n->data.scalar.length = 1;
+        n->data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
+    }
     yaml_emitter_t em;
     scenario_load_buf b = {0};
     if (!yaml_emitter_initialize(&em)) {
