@@ -14,9 +14,10 @@ targets() { ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c$||' | grep -v '^re
 [ $# -eq 2 ] || usage
 target=$1 secs=$2
 [[ $secs =~ ^[0-9]+$ ]] && [ "$secs" -gt 0 ] || usage
-if [ "$target" = all ]; then
-  for t in $(targets); do bash "$0" "$t" "$secs"; done
-  exit 0
+if [ "$target" = all ]; then # every target, whatever an earlier one found; exit 1 if any failed
+  failed=0
+  for t in $(targets); do bash "$0" "$t" "$secs" || failed=1; done
+  exit $failed
 fi
 targets | grep -qx "$target" || usage
 command -v clang >/dev/null || { echo "scripts/fuzz.sh: clang is needed (scripts/install-deps.sh installs it)" >&2; exit 2; }
