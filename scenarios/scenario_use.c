@@ -36,6 +36,8 @@ const char *scenario_library_dir(void)
 typedef struct use_ctx {
     scenario_conv *c;
     int expansions;
+    unsigned char *seen; /* per node id: walked already (an alias names a node walked before) */
+    size_t nseen;
 } use_ctx;
 
 static bool use_name_ok(const char *n)
@@ -173,6 +175,22 @@ static bool use_walk(use_ctx *u, int id, int depth)
     scenario_conv *c = u->c;
     if (depth > 64)
         return true; /* the conversion names what is nested too deep */
+    /* each node once: nested aliases make a graph whose paths multiply (a billion laughs in a file
+     * took 15 s here before the conversion refused its first key) */
+    if (id <= 0)
+        return true;
+    if ((size_t)id >= u->nseen) {
+        size_t n = (size_t)(c->doc->nodes.top - c->doc->nodes.start) + 2;
+        unsigned char *g = realloc(u->seen, n);
+        if (!g)
+            return scenario_conv_nomem(c);
+        memset(g + u->nseen, 0, n - u->nseen);
+        u->seen = g;
+        u->nseen = n;
+    }
+    if (u->seen[id])
+        return true;
+    u->seen[id] = 1;
     yaml_node_t *n = scenario_conv_node(c, id);
     if (n->type == YAML_MAPPING_NODE) {
         /* a preset may bring a use: of its own into the mapping: expand until none is left */
@@ -196,5 +214,7 @@ static bool use_walk(use_ctx *u, int id, int depth)
 bool scenario_use_apply(scenario_conv *c)
 {
     use_ctx u = {.c = c};
-    return !yaml_document_get_root_node(c->doc) || use_walk(&u, 1, 0);
+    bool ok = !yaml_document_get_root_node(c->doc) || use_walk(&u, 1, 0);
+    free(u.seen);
+    return ok;
 }

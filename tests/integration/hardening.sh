@@ -41,6 +41,14 @@ bomb='description=[&a [x,x,x,x,x,x,x,x,x,x], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a],
 bomb+=' &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c], &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d], [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]]'
 check "an alias bomb through --set: exit 2, said so" \
   fails_with 2 "expands to more than 100000 values through its aliases" "$tf" run --set "$bomb" -o runs/bomb
+# the same bomb in a file: walked once per node, not once per path (it took 15 s to be refused)
+python3 -c '
+s = "name: b\nx0: &a0 [l,l,l,l,l,l,l,l,l,l]\n"
+for i in range(1, 9):
+    s += "x%d: &a%d [%s]\n" % (i, i, ",".join(["*a%d" % (i - 1)] * 10))
+print(s, end="")' >bomb.yaml
+check "an alias bomb in a file: refused within 5 s, at its first unknown key" \
+  bash -c 'timeout 5 "$1" run bomb.yaml -o runs/bombfile 2>&1 | grep -q "bomb.yaml:2:1: x0: unknown key"' _ "$tf"
 check "tempfail run /dev/zero: refused at once" fails_with 2 "/dev/zero: not a regular file (a character device)" \
   "$tf" run /dev/zero -o runs/zero
 mkfifo fifo.yaml
