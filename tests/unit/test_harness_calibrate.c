@@ -31,8 +31,8 @@ static void feed_log(harness_calibrate *c, int n, int nproc, bool defer_one)
         const char *fmt[] = {
             "Dec 01 16:40:12 mta1 postfix/smtpd[50]: Q%04d: client=localhost[127.0.0.1]",
             "Dec 01 16:40:12 mta1 postfix/cleanup[60]: Q%04d: message-id=<%d.tempfail@tempfail-inject.test>",
-            "Dec 01 16:40:12 mta1 postfix/qmgr[70]: Q%04d: from=<noreply@tempfail.test>, size=4282, nrcpt=1 (queue "
-            "active)",
+            ("Dec 01 16:40:12 mta1 postfix/qmgr[70]: Q%04d: from=<noreply@tempfail.test>, size=4282, nrcpt=1 (queue "
+             "active)"),
         };
         for (int k = 0; k < 3; k++) {
             snprintf(line, sizeof(line), fmt[k], i, i);
