@@ -59,8 +59,9 @@ typedef struct scenario {
 } scenario;
 
 /* Error from the loader; message is "file:line:col: key: what is wrong (did you mean 'x'?)". */
-/* The scenario library's directory: $TEMPFAIL_LIBRARY, else the source tree's scenarios/. `use:`
- * finds presets in its presets/ (scenario_use.c). */
+/* The scenario library's directory: $TEMPFAIL_LIBRARY; else, for a program in the build directory,
+ * the source tree's scenarios/, for an installed one PREFIX/share/tempfail/scenarios. `use:` finds
+ * presets in its presets/ (scenario_use.c). */
 const char *scenario_library_dir(void);
 
 typedef struct scenario_error {

@@ -11,12 +11,14 @@
  * Like --set, this edits the YAML document before conversion, so a preset's values are checked as the
  * file's are, appear in the run's scenario.yaml, and a message about one names the preset file's line
  * and column. Presets may use other presets; the expansion is bounded (a cycle is an error, not a
- * hang). The library is $TEMPFAIL_LIBRARY, else the source tree's scenarios/ the program was built
- * from (scenario_library_dir).
+ * hang). The library is scenario_library_dir().
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "scenarios/scenario_guard.h"
 #include "scenarios/scenario_conv.h"
@@ -24,13 +26,59 @@
 #ifndef SCENARIO_LIBRARY_DIR
 #define SCENARIO_LIBRARY_DIR "scenarios"
 #endif
+#ifndef SCENARIO_BUILD_DIR
+#define SCENARIO_BUILD_DIR ""
+#endif
+#ifndef SCENARIO_INSTALL_LIBRARY
+#define SCENARIO_INSTALL_LIBRARY "/usr/share/tempfail/scenarios"
+#endif
 
 #define USE_MAX_EXPANSIONS 256 /* presets pulled into one scenario, nested ones included */
 
+/*
+ * $TEMPFAIL_LIBRARY when set. Else where the running program is: one in the build directory reads
+ * the source tree's scenarios/ (so a change to a scenario needs no install); an installed one the
+ * library installed beside it, PREFIX/share/tempfail/scenarios for PREFIX/bin/tempfail (so the
+ * package can be relocated), and failing that the one the build was configured to install.
+ */
 const char *scenario_library_dir(void)
 {
     const char *e = getenv("TEMPFAIL_LIBRARY");
-    return e && *e ? e : SCENARIO_LIBRARY_DIR;
+    if (e && *e)
+        return e;
+    static char dir[PATH_MAX];
+    if (dir[0])
+        return dir;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    size_t bl = strlen(SCENARIO_BUILD_DIR);
+    if (n > 0) {
+        exe[n] = 0;
+        if (bl && strncmp(exe, SCENARIO_BUILD_DIR, bl) == 0 && exe[bl] == '/') {
+            snprintf(dir, sizeof(dir), "%s", SCENARIO_LIBRARY_DIR);
+            return dir;
+        }
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0; /* PREFIX/bin or PREFIX/sbin */
+            slash = strrchr(exe, '/');
+            if (slash) {
+                *slash = 0;
+                struct stat st;
+                char cand[PATH_MAX + 32];
+                snprintf(cand, sizeof(cand), "%s/share/tempfail/scenarios", exe);
+                if (strlen(cand) < sizeof(dir) && stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
+                    snprintf(dir, sizeof(dir), "%s", cand);
+                    return dir;
+                }
+            }
+        }
+    }
+    struct stat st;
+    snprintf(dir, sizeof(dir), "%s",
+             stat(SCENARIO_INSTALL_LIBRARY, &st) == 0 && S_ISDIR(st.st_mode) ? SCENARIO_INSTALL_LIBRARY
+                                                                               : SCENARIO_LIBRARY_DIR);
+    return dir;
 }
 
 typedef struct use_ctx {

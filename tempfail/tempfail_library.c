@@ -7,7 +7,8 @@
  * replay/, incidents/...); a scenario's name is its path there without ".yaml", and the shortest
  * unambiguous tail of it works too ("greylist" when only one file is called so). An argument that
  * names an existing file is that file, whatever the library holds. The directory is
- * scenario_library_dir(): $TEMPFAIL_LIBRARY when set, else the source tree's scenarios/.
+ * scenario_library_dir(): $TEMPFAIL_LIBRARY when set, else the source tree's scenarios/ for a program
+ * in the build directory, the installed PREFIX/share/tempfail/scenarios for an installed one.
  */
 #include "tempfail/tempfail.h"
 
@@ -172,8 +173,9 @@ static const char list_usage[] =
     "file) and the first line of its description. Presets (presets/..., parts of a scenario that\n"
     "`use: NAME` pulls in) show their first comment line. An incident (incidents/NAME, a before.yaml\n"
     "and an after.yaml) is one line with its title; `tempfail incident NAME` runs both, and\n"
-    "incidents/NAME/before and .../after are the two scenarios. The library is $TEMPFAIL_LIBRARY, or the\n"
-    "scenarios/ directory tempfail was built from.\n";
+    "incidents/NAME/before and .../after are the two scenarios. The library is $TEMPFAIL_LIBRARY, or\n"
+    "PREFIX/share/tempfail/scenarios for an installed PREFIX/bin/tempfail (the scenarios/ directory of\n"
+    "the source tree for a tempfail run from its build directory).\n";
 
 int tempfail_list_main(int argc, char **argv)
 {
