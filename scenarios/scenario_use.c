@@ -36,10 +36,11 @@
 #define USE_MAX_EXPANSIONS 256 /* presets pulled into one scenario, nested ones included */
 
 /*
- * $TEMPFAIL_LIBRARY when set. Else where the running program is: one in the build directory reads
- * the source tree's scenarios/ (so a change to a scenario needs no install); an installed one the
- * library installed beside it, PREFIX/share/tempfail/scenarios for PREFIX/bin/tempfail (so the
- * package can be relocated), and failing that the one the build was configured to install.
+ * $TEMPFAIL_LIBRARY when set. Else where the running program is: an installed one reads the library
+ * installed beside it, PREFIX/share/tempfail/scenarios for PREFIX/bin/tempfail (so the package can be
+ * relocated, and an install into a directory inside the build tree is still an install); one in the
+ * build directory the source tree's scenarios/ (so a change to a scenario needs no install); failing
+ * both, the library the build was configured to install, then the source tree's.
  */
 const char *scenario_library_dir(void)
 {
@@ -49,32 +50,32 @@ const char *scenario_library_dir(void)
     static char dir[PATH_MAX];
     if (dir[0])
         return dir;
+    struct stat st;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    size_t bl = strlen(SCENARIO_BUILD_DIR);
     if (n > 0) {
         exe[n] = 0;
+        char prefix[PATH_MAX];
+        snprintf(prefix, sizeof(prefix), "%s", exe);
+        char *slash = strrchr(prefix, '/'); /* PREFIX/bin/tempfail -> PREFIX/bin */
+        if (slash)
+            *slash = 0;
+        slash = strrchr(prefix, '/'); /* -> PREFIX */
+        if (slash) {
+            *slash = 0;
+            char cand[PATH_MAX + 32];
+            snprintf(cand, sizeof(cand), "%s/share/tempfail/scenarios", prefix);
+            if (strlen(cand) < sizeof(dir) && stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
+                snprintf(dir, sizeof(dir), "%s", cand);
+                return dir;
+            }
+        }
+        size_t bl = strlen(SCENARIO_BUILD_DIR);
         if (bl && strncmp(exe, SCENARIO_BUILD_DIR, bl) == 0 && exe[bl] == '/') {
             snprintf(dir, sizeof(dir), "%s", SCENARIO_LIBRARY_DIR);
             return dir;
         }
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0; /* PREFIX/bin or PREFIX/sbin */
-            slash = strrchr(exe, '/');
-            if (slash) {
-                *slash = 0;
-                struct stat st;
-                char cand[PATH_MAX + 32];
-                snprintf(cand, sizeof(cand), "%s/share/tempfail/scenarios", exe);
-                if (strlen(cand) < sizeof(dir) && stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
-                    snprintf(dir, sizeof(dir), "%s", cand);
-                    return dir;
-                }
-            }
-        }
     }
-    struct stat st;
     snprintf(dir, sizeof(dir), "%s",
              stat(SCENARIO_INSTALL_LIBRARY, &st) == 0 && S_ISDIR(st.st_mode) ? SCENARIO_INSTALL_LIBRARY
                                                                                : SCENARIO_LIBRARY_DIR);
