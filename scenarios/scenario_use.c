@@ -65,8 +65,9 @@ const char *scenario_library_dir(void)
             *slash = 0;
             char cand[PATH_MAX + 32];
             snprintf(cand, sizeof(cand), "%s/share/tempfail/scenarios", prefix);
-            if (strlen(cand) < sizeof(dir) && stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
-                snprintf(dir, sizeof(dir), "%s", cand);
+            size_t cl = strlen(cand);
+            if (cl < sizeof(dir) && stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
+                memcpy(dir, cand, cl + 1);
                 return dir;
             }
         }
